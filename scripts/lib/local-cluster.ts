@@ -1,0 +1,224 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
+import { createServer } from 'node:net'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+export interface NodeSpec {
+  name: string
+  role: 'coordinator' | 'participant'
+  port: number
+  dataDir: string
+  env: Record<string, string>
+}
+
+export interface ClusterOptions {
+  dataRoot: string
+  participants?: number
+  token?: string
+  /** Extra environment for every node, or per node name. */
+  env?: Record<string, string>
+  nodeEnv?: Record<string, Record<string, string>>
+  /** 'inherit' streams JSON logs to this process; default writes <dataRoot>/<node>.log */
+  logs?: 'inherit' | 'file'
+  host?: string
+  basePort?: number
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks; we release it for the node to bind). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer()
+    server.once('error', fail)
+    server.listen(0, host, () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      server.close(() => { ok(port) })
+    })
+  })
+}
+
+/**
+ * A coordinator and N participants as separate OS processes on 127.0.0.1,
+ * each with its own LevelDB directory. Nodes can be killed (SIGKILL), frozen
+ * (SIGSTOP/SIGCONT) and restarted on the same port and data.
+ */
+export class LocalCluster {
+  readonly nodes = new Map<string, NodeSpec>()
+  private readonly procs = new Map<string, ChildProcess>()
+  private readonly logStreams = new Map<string, WriteStream>()
+  readonly token: string
+  readonly host: string
+
+  private constructor(readonly options: ClusterOptions) {
+    this.token = options.token ?? 'local-cluster-token'
+    this.host = options.host ?? '127.0.0.1'
+  }
+
+  static async create(options: ClusterOptions): Promise<LocalCluster> {
+    const cluster = new LocalCluster(options)
+    const count = options.participants ?? 3
+    const port = async (i: number): Promise<number> => (options.basePort === undefined ? freePort(cluster.host) : options.basePort + i)
+    const participantNames = Array.from({ length: count }, (_, i) => `p${i + 1}`)
+    for (const [i, name] of participantNames.entries()) {
+      cluster.nodes.set(name, { name, role: 'participant', port: await port(i + 1), dataDir: join(options.dataRoot, name), env: {} })
+    }
+    cluster.nodes.set('coordinator', { name: 'coordinator', role: 'coordinator', port: await port(0), dataDir: join(options.dataRoot, 'coordinator'), env: {} })
+    return cluster
+  }
+
+  get participantNames(): string[] {
+    return [...this.nodes.values()].filter((n) => n.role === 'participant').map((n) => n.name)
+  }
+
+  get url(): string {
+    return this.urlOf('coordinator')
+  }
+
+  urlOf(name: string): string {
+    return `http://${this.host}:${this.spec(name).port}`
+  }
+
+  spec(name: string): NodeSpec {
+    const spec = this.nodes.get(name)
+    if (!spec) throw new Error(`no node ${name}`)
+    return spec
+  }
+
+  isRunning(name: string): boolean {
+    const p = this.procs.get(name)
+    return p !== undefined && p.exitCode === null && p.signalCode === null
+  }
+
+  envOf(name: string): Record<string, string> {
+    const spec = this.spec(name)
+    const common = { CLUSTER_TOKEN: this.token, DATA_DIR: spec.dataDir, LOG_LEVEL: 'info', ...this.options.env, ...this.options.nodeEnv?.[name], ...spec.env }
+    if (spec.role === 'participant') {
+      return { ...common, PARTICIPANT_ID: spec.name, PARTICIPANT_HOST: this.host, PARTICIPANT_PORT: String(spec.port) }
+    }
+    const participants = this.participantNames.map((p) => `${p}=ws://${this.host}:${this.spec(p).port}/v1/peer`).join(',')
+    return { ...common, COORDINATOR_HOST: this.host, COORDINATOR_PORT: String(spec.port), PARTICIPANTS: participants }
+  }
+
+  async startAll(): Promise<void> {
+    for (const name of this.participantNames) this.launch(name)
+    this.launch('coordinator')
+    await this.waitReady()
+  }
+
+  /** Starts a node process (no wait). */
+  launch(name: string): ChildProcess {
+    if (this.isRunning(name)) throw new Error(`${name} is already running`)
+    const spec = this.spec(name)
+    mkdirSync(spec.dataDir, { recursive: true })
+    const entry = join(repoRoot, 'services', spec.role, 'main.ts')
+    const inherit = this.options.logs === 'inherit'
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+      cwd: repoRoot,
+      env: { ...process.env, ...this.envOf(name) },
+      stdio: ['ignore', inherit ? 'inherit' : 'pipe', inherit ? 'inherit' : 'pipe'],
+    })
+    if (!inherit) {
+      let stream = this.logStreams.get(name)
+      if (!stream) {
+        stream = createWriteStream(join(this.options.dataRoot, `${name}.log`), { flags: 'a' })
+        this.logStreams.set(name, stream)
+      }
+      child.stdout?.pipe(stream, { end: false })
+      child.stderr?.pipe(stream, { end: false })
+    }
+    this.procs.set(name, child)
+    return child
+  }
+
+  async start(name: string): Promise<void> {
+    this.launch(name)
+    await this.waitNode(name)
+  }
+
+  /** SIGKILL: no cleanup, no flush. Resolves once the process is gone. */
+  async kill(name: string): Promise<void> {
+    const child = this.procs.get(name)
+    if (!child || !this.isRunning(name)) return
+    const exited = new Promise((ok) => child.once('exit', ok))
+    child.kill('SIGCONT')
+    child.kill('SIGKILL')
+    await exited
+  }
+
+  async restart(name: string): Promise<void> {
+    await this.kill(name)
+    await this.start(name)
+  }
+
+  pause(name: string): void {
+    this.procs.get(name)?.kill('SIGSTOP')
+  }
+
+  resume(name: string): void {
+    this.procs.get(name)?.kill('SIGCONT')
+  }
+
+  /** Waits until the process exits on its own (e.g. a failpoint crash). */
+  async waitExit(name: string, timeoutMs = 30000): Promise<void> {
+    const child = this.procs.get(name)
+    if (!child || !this.isRunning(name)) return
+    await new Promise<void>((ok, fail) => {
+      const timer = setTimeout(() => { fail(new Error(`${name} did not exit within ${timeoutMs} ms`)) }, timeoutMs)
+      child.once('exit', () => {
+        clearTimeout(timer)
+        ok()
+      })
+    })
+  }
+
+  async waitNode(name: string, timeoutMs = 30000): Promise<void> {
+    const path = name === 'coordinator' ? '/healthz' : '/readyz'
+    await waitFor(async () => (await probe(`${this.urlOf(name)}${path}`)) === 200, timeoutMs, `${name} to be up`)
+  }
+
+  async waitReady(timeoutMs = 30000): Promise<void> {
+    for (const name of this.participantNames) await this.waitNode(name, timeoutMs)
+    await waitFor(async () => (await probe(`${this.url}/readyz`)) === 200, timeoutMs, 'the coordinator to be ready')
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.procs.keys()].map(async (name) => this.kill(name)))
+    for (const stream of this.logStreams.values()) stream.end()
+    this.logStreams.clear()
+  }
+
+  /** Graceful stop (SIGTERM), used by `npm start` on Ctrl-C. */
+  async terminateAll(): Promise<void> {
+    await Promise.all(
+      [...this.procs.entries()].map(async ([name, child]) => {
+        if (!this.isRunning(name)) return
+        const exited = new Promise((ok) => child.once('exit', ok))
+        child.kill('SIGCONT')
+        child.kill('SIGTERM')
+        await exited
+      }),
+    )
+  }
+}
+
+export async function probe(url: string): Promise<number> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000) })
+    await res.arrayBuffer()
+    return res.status
+  } catch {
+    return 0
+  }
+}
+
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await check()) return
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((ok) => setTimeout(ok, 50))
+  }
+}

@@ -1,0 +1,83 @@
+import Type from 'typebox'
+import { ConfigError, loadConfig } from '../../shared/runtime/config.ts'
+
+const Schema = Type.Object(
+  {
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+    dataDir: Type.String({ minLength: 1, default: './data/coordinator' }),
+    token: Type.String({ minLength: 8 }),
+    participants: Type.String({ minLength: 1 }),
+    voteTimeoutMs: Type.Integer({ minimum: 1, maximum: 600000, default: 2000 }),
+    minTimeoutMs: Type.Integer({ minimum: 1, default: 10 }),
+    maxTimeoutMs: Type.Integer({ minimum: 1, default: 60000 }),
+    readTimeoutMs: Type.Integer({ minimum: 1, default: 5000 }),
+    maxInFlight: Type.Integer({ minimum: 1, default: 10000 }),
+    retentionMs: Type.Integer({ minimum: 0, default: 600000 }),
+    gcIntervalMs: Type.Integer({ minimum: 10, default: 10000 }),
+    bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1048576 }),
+    logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+    failpoints: Type.String({ default: '' }),
+  },
+  { additionalProperties: false },
+)
+
+/** Environment variable of each setting; the README's configuration table lists the same. */
+export const coordinatorEnv = {
+  host: 'COORDINATOR_HOST',
+  port: 'COORDINATOR_PORT',
+  dataDir: 'DATA_DIR',
+  token: 'CLUSTER_TOKEN',
+  participants: 'PARTICIPANTS',
+  voteTimeoutMs: 'VOTE_TIMEOUT_MS',
+  minTimeoutMs: 'MIN_TIMEOUT_MS',
+  maxTimeoutMs: 'MAX_TIMEOUT_MS',
+  readTimeoutMs: 'READ_TIMEOUT_MS',
+  maxInFlight: 'MAX_IN_FLIGHT',
+  retentionMs: 'OUTCOME_RETENTION_MS',
+  gcIntervalMs: 'GC_INTERVAL_MS',
+  bodyLimitBytes: 'BODY_LIMIT_BYTES',
+  logLevel: 'LOG_LEVEL',
+  failpoints: 'TXN_FAILPOINTS',
+} as const
+
+export interface CoordinatorConfig {
+  host: string
+  port: number
+  dataDir: string
+  token: string
+  participants: { name: string; url: string }[]
+  voteTimeoutMs: number
+  minTimeoutMs: number
+  maxTimeoutMs: number
+  readTimeoutMs: number
+  maxInFlight: number
+  retentionMs: number
+  gcIntervalMs: number
+  bodyLimitBytes: number
+  logLevel: string
+  failpoints: string
+}
+
+export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig {
+  const c = loadConfig(Schema, env, coordinatorEnv)
+  if (c.minTimeoutMs > c.voteTimeoutMs || c.voteTimeoutMs > c.maxTimeoutMs) {
+    throw new ConfigError('invalid configuration: need MIN_TIMEOUT_MS <= VOTE_TIMEOUT_MS <= MAX_TIMEOUT_MS')
+  }
+  return Object.freeze({ ...c, participants: parseParticipants(c.participants) })
+}
+
+/** "p1=ws://127.0.0.1:7001,p2=ws://…" → named WebSocket URLs. */
+export function parseParticipants(spec: string): { name: string; url: string }[] {
+  const list = spec.split(',').map((part) => part.trim()).filter(Boolean).map((part) => {
+    const eq = part.indexOf('=')
+    const name = part.slice(0, eq)
+    const url = part.slice(eq + 1)
+    if (eq <= 0 || !/^wss?:\/\/.+/.test(url) || !/^[\w-]+$/.test(name)) {
+      throw new ConfigError(`invalid configuration: PARTICIPANTS entry "${part}" is not name=ws://host:port`)
+    }
+    return { name, url }
+  })
+  if (new Set(list.map((p) => p.name)).size !== list.length) throw new ConfigError('invalid configuration: PARTICIPANTS has a duplicate name')
+  return list
+}

@@ -1,0 +1,170 @@
+import { CoordinatorMachine } from '../../shared/coordinator/machine.ts'
+import type { CoordinatorEffect, CoordinatorEvent, ReplyBody } from '../../shared/coordinator/types.ts'
+import type { ToCoordinator } from '../../shared/protocol/messages.ts'
+import type { Entry, Write } from '../../shared/protocol/types.ts'
+import type { PersistEffect } from '../../shared/protocol/effects.ts'
+import { CodedError } from '../../shared/errors.ts'
+import type { LevelStore } from '../../shared/storage/level-store.ts'
+import type { Failpoints } from '../../shared/runtime/failpoints.ts'
+import { logEffect, type Logger } from '../../shared/runtime/logger.ts'
+import { Timers } from '../../shared/runtime/timers.ts'
+import type { ParticipantLink } from './participant-link.ts'
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/**
+ * Wires the pure coordinator machine to the world: HTTP requests become
+ * events, effects become WebSocket sends, LevelDB batches, timers and replies.
+ * Protocol decisions are never made here.
+ */
+export class CoordinatorDriver {
+  readonly machine: CoordinatorMachine
+  private readonly timers = new Timers((timer) => {
+    this.dispatch({ type: 'timer', timer })
+  })
+  private readonly replies = new Map<number, (body: ReplyBody) => void>()
+  private readonly reads = new Map<number, { resolve: (r: Entry | null) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
+  private nextReqId = 1
+  private readCursor = 0
+  private links = new Map<string, ParticipantLink>()
+  private stopped = false
+
+  constructor(
+    machine: CoordinatorMachine,
+    private readonly store: LevelStore,
+    private readonly failpoints: Failpoints,
+    private readonly logger: Logger,
+    private readonly readTimeoutMs: number,
+  ) {
+    this.machine = machine
+  }
+
+  attach(links: ParticipantLink[]): void {
+    this.links = new Map(links.map((l) => [l.name, l]))
+  }
+
+  get connectedCount(): number {
+    return [...this.links.values()].filter((l) => l.isConnected).length
+  }
+
+  /** Runs one transaction through the machine; resolves with its outcome (or a refusal). */
+  submit(writes: Write[], clientId?: string, timeoutMs?: number): Promise<ReplyBody> {
+    const reqId = this.nextReqId++
+    return new Promise((resolve) => {
+      this.replies.set(reqId, resolve)
+      const event: DistributiveOmit<CoordinatorEvent, 'now'> = { type: 'request', reqId, writes }
+      if (clientId !== undefined) event.clientId = clientId
+      if (timeoutMs !== undefined) event.timeoutMs = timeoutMs
+      this.dispatch(event)
+    })
+  }
+
+  /** Reads a key from a connected participant, round-robin; the participant waits out a prepared holder. */
+  read(key: string): Promise<Entry | null> {
+    const connected = [...this.links.values()].filter((l) => l.isConnected)
+    if (connected.length === 0) return Promise.reject(new CodedError('no_replica'))
+    const link = connected[this.readCursor++ % connected.length]!
+    const reqId = this.nextReqId++
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(reqId)
+        reject(new CodedError('key_in_doubt', `participant ${link.name} did not answer the read in time`))
+      }, this.readTimeoutMs)
+      this.reads.set(reqId, { resolve, reject, timer })
+      link.send({ type: 'read', reqId, key })
+    })
+  }
+
+  onConnected(participant: string): void {
+    this.dispatch({ type: 'connected', participant })
+  }
+
+  onDisconnected(participant: string): void {
+    this.dispatch({ type: 'disconnected', participant })
+  }
+
+  onMessage(participant: string, msg: ToCoordinator): void {
+    if (msg.type === 'readResult') {
+      this.onReadResult(msg.reqId, msg.entry, msg.inDoubt === true)
+      return
+    }
+    this.dispatch({ type: 'message', from: participant, msg })
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.timers.clear()
+  }
+
+  dispatch(event: DistributiveOmit<CoordinatorEvent, 'now'>): void {
+    if (this.stopped) return
+    const effects = this.machine.step({ ...event, now: Date.now() } as CoordinatorEvent)
+    this.perform(effects)
+  }
+
+  private perform(effects: CoordinatorEffect[]): void {
+    let replied = false
+    let commitsSent = 0
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'send':
+          if (effect.msg.type === 'commit') {
+            if (replied && commitsSent === 0) this.failpoints.hit('coordinator.afterReplyBeforeCommitSent')
+            if (commitsSent === 1) this.failpoints.hit('coordinator.midCommitFanout')
+            commitsSent++
+          }
+          if (!this.links.get(effect.to)?.send(effect.msg)) {
+            this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, participant: effect.to }, 'not connected; message dropped')
+          }
+          break
+        case 'reply':
+          replied = true
+          this.reply(effect.reqId, effect.body)
+          break
+        case 'persist':
+          this.persist(effect)
+          break
+        case 'setTimer':
+          this.timers.set(effect.timer, effect.afterMs)
+          break
+        case 'cancelTimer':
+          this.timers.cancel(effect.timer)
+          break
+        case 'log':
+          logEffect(this.logger, effect)
+          break
+      }
+    }
+  }
+
+  private reply(reqId: number, body: ReplyBody): void {
+    const resolve = this.replies.get(reqId)
+    this.replies.delete(reqId)
+    resolve?.(body)
+  }
+
+  private persist(effect: PersistEffect): void {
+    if (effect.kind === 'decision' && effect.sync) this.failpoints.hit('coordinator.beforeDecisionLogged')
+    if (effect.kind === 'end') this.failpoints.hit('coordinator.beforeEndLogged')
+    this.store.write(effect.ops, effect.sync).then(
+      () => {
+        if (effect.kind === 'decision' && effect.sync) this.failpoints.hit('coordinator.afterDecisionLogged')
+        this.dispatch({ type: 'persisted', token: effect.token })
+      },
+      (err: unknown) => {
+        // A failed log write leaves us unable to keep our promises: stop hard, recovery sorts it out.
+        this.logger.fatal({ txId: effect.txId, err }, 'decision log write failed; exiting')
+        process.exit(70)
+      },
+    )
+  }
+
+  private onReadResult(reqId: number, entry: Entry | null, inDoubt: boolean): void {
+    const pending = this.reads.get(reqId)
+    if (!pending) return
+    this.reads.delete(reqId)
+    clearTimeout(pending.timer)
+    if (inDoubt) pending.reject(new CodedError('key_in_doubt'))
+    else pending.resolve(entry)
+  }
+}

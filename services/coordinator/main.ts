@@ -1,0 +1,68 @@
+import { CoordinatorMachine } from '../../shared/coordinator/machine.ts'
+import { runMain } from '../../shared/runtime/config.ts'
+import { Failpoints } from '../../shared/runtime/failpoints.ts'
+import { createLogger } from '../../shared/runtime/logger.ts'
+import { LevelStore } from '../../shared/storage/level-store.ts'
+import { buildCoordinatorApp } from './app.ts'
+import { loadCoordinatorConfig } from './config.ts'
+import { CoordinatorDriver } from './driver.ts'
+import { ParticipantLink } from './participant-link.ts'
+import { recoverCoordinatorLog } from './recovery.ts'
+
+/** Where a participant's peer endpoint lives when the URL gives no path. */
+function peerUrl(url: string): string {
+  const u = new URL(url)
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/peer'
+  return u.toString()
+}
+
+async function main(): Promise<void> {
+  const config = loadCoordinatorConfig(process.env)
+  const failpoints = new Failpoints(config.failpoints)
+  const logger = createLogger('coordinator', config.logLevel)
+  if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'failpoints armed')
+
+  const store = new LevelStore(config.dataDir)
+  await store.open()
+  const log = await recoverCoordinatorLog(store, Date.now())
+
+  const machine = new CoordinatorMachine({
+    participants: config.participants.map((p) => p.name),
+    defaultTimeoutMs: config.voteTimeoutMs,
+    maxInFlight: config.maxInFlight,
+    retentionMs: config.retentionMs,
+    gcIntervalMs: config.gcIntervalMs,
+  })
+  const driver = new CoordinatorDriver(machine, store, failpoints, logger, config.readTimeoutMs)
+  driver.dispatch({ type: 'start', ...log })
+
+  const links = config.participants.map(
+    (p) =>
+      new ParticipantLink(p.name, peerUrl(p.url), config.token, {
+        connected: (name) => { driver.onConnected(name) },
+        disconnected: (name) => { driver.onDisconnected(name) },
+        message: (name, msg) => { driver.onMessage(name, msg) },
+      }, logger),
+  )
+  driver.attach(links)
+
+  const app = buildCoordinatorApp({ config, driver, store, logger })
+  app.addHook('onClose', async () => {
+    driver.stop()
+    for (const link of links) link.close()
+    await store.close()
+  })
+  for (const link of links) link.start()
+  const address = await app.listen({ host: config.host, port: config.port })
+  const bound = app.server.address()
+  logger.info({ address, port: typeof bound === 'object' && bound ? bound.port : config.port, epoch: log.epoch }, 'coordinator listening')
+
+  const shutdown = (signal: string): void => {
+    logger.info({ signal }, 'shutting down')
+    app.close().then(() => process.exit(0), () => process.exit(1))
+  }
+  process.once('SIGINT', () => { shutdown('SIGINT') })
+  process.once('SIGTERM', () => { shutdown('SIGTERM') })
+}
+
+runMain(main)

@@ -1,0 +1,55 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Type from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { installErrorHandling } from '../../shared/http/error-handler.ts'
+import { describeInDoubt, entryKey } from '../../shared/participant/machine.ts'
+import type { Entry } from '../../shared/protocol/types.ts'
+import type { Logger } from '../../shared/runtime/logger.ts'
+import type { LevelStore } from '../../shared/storage/level-store.ts'
+import type { ParticipantDriver } from './driver.ts'
+import type { PeerServer } from './peer-server.ts'
+
+export interface ParticipantAppDeps {
+  id: string
+  driver: ParticipantDriver
+  store: LevelStore
+  peer: PeerServer
+  logger: Logger
+}
+
+/** Health, readiness and inspection endpoints of a participant; the peer socket shares this port. */
+export function buildParticipantApp({ id, driver, store, peer, logger }: ParticipantAppDeps): FastifyInstance {
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), ajv: { customOptions: { coerceTypes: false } } }).withTypeProvider<TypeBoxTypeProvider>()
+  installErrorHandling(app)
+
+  app.get('/healthz', async () => ({ status: 'ok', participant: id }))
+  app.get('/readyz', async (_request, reply) => {
+    const ready = store.isOpen && driver.machine.state.started
+    return reply.code(ready ? 200 : 503).send({ ready, participant: id, coordinatorConnected: peer.isConnected })
+  })
+
+  // The replica as stored on disk (not the in-memory copy): what a crash would leave.
+  app.get(
+    '/v1/replica',
+    { schema: { querystring: Type.Object({ prefix: Type.String({ default: '', maxLength: 512 }) }, { additionalProperties: false }) } },
+    async (request) => {
+      const prefix = entryKey(request.query.prefix)
+      const entries: Record<string, Entry> = {}
+      for (const [key, value] of await store.scan(prefix)) entries[key.slice(entryKey('').length)] = value as Entry
+      const s = driver.machine.state
+      return { participant: id, entries, prepared: [...s.prepared.keys()], locks: s.locks.size }
+    },
+  )
+
+  app.get('/v1/in-doubt', async () => {
+    const s = driver.machine.state
+    const inDoubt = describeInDoubt(s, Date.now())
+    return { participant: id, coordinatorConnected: peer.isConnected, count: inDoubt.length, transactions: inDoubt }
+  })
+
+  app.get('/v1/status', async () => {
+    const s = driver.machine.state
+    return { participant: id, keys: s.kv.size, prepared: s.prepared.size, locks: s.locks.size, remembered: s.resolved.size, refusedFrames: peer.refusedFrames, store: store.stats }
+  })
+  return app
+}

@@ -1,0 +1,41 @@
+import Type from 'typebox'
+import { loadConfig } from '../../shared/runtime/config.ts'
+
+const Schema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\w-]+$' }),
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 7001 }),
+    dataDir: Type.String({ minLength: 1 }),
+    token: Type.String({ minLength: 8 }),
+    readWaitMs: Type.Integer({ minimum: 0, default: 2000 }),
+    sweepIntervalMs: Type.Integer({ minimum: 10, default: 500 }),
+    queryAfterMs: Type.Integer({ minimum: 0, default: 1000 }),
+    retentionMs: Type.Integer({ minimum: 0, default: 600000 }),
+    maxRemembered: Type.Integer({ minimum: 0, default: 100000 }),
+    logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+    failpoints: Type.String({ default: '' }),
+  },
+  { additionalProperties: false },
+)
+
+export const participantEnv = {
+  id: 'PARTICIPANT_ID',
+  host: 'PARTICIPANT_HOST',
+  port: 'PARTICIPANT_PORT',
+  dataDir: 'DATA_DIR',
+  token: 'CLUSTER_TOKEN',
+  readWaitMs: 'READ_WAIT_MS',
+  sweepIntervalMs: 'SWEEP_INTERVAL_MS',
+  queryAfterMs: 'QUERY_AFTER_MS',
+  retentionMs: 'RESOLVED_RETENTION_MS',
+  maxRemembered: 'MAX_REMEMBERED',
+  logLevel: 'LOG_LEVEL',
+  failpoints: 'TXN_FAILPOINTS',
+} as const
+
+export type ParticipantConfig = ReturnType<typeof loadParticipantConfig>
+
+export function loadParticipantConfig(env: NodeJS.ProcessEnv) {
+  return loadConfig(Schema, env, participantEnv)
+}

@@ -1,0 +1,59 @@
+import { ParticipantMachine } from '../../shared/participant/machine.ts'
+import { runMain } from '../../shared/runtime/config.ts'
+import { Failpoints } from '../../shared/runtime/failpoints.ts'
+import { createLogger } from '../../shared/runtime/logger.ts'
+import { LevelStore } from '../../shared/storage/level-store.ts'
+import { buildParticipantApp } from './app.ts'
+import { loadParticipantConfig } from './config.ts'
+import { ParticipantDriver } from './driver.ts'
+import { PeerServer } from './peer-server.ts'
+import { recoverReplica } from './recovery.ts'
+
+async function main(): Promise<void> {
+  const config = loadParticipantConfig(process.env)
+  const failpoints = new Failpoints(config.failpoints)
+  const logger = createLogger(config.id, config.logLevel)
+  if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'failpoints armed')
+
+  const store = new LevelStore(config.dataDir)
+  await store.open()
+  const replica = await recoverReplica(store)
+
+  const machine = new ParticipantMachine({
+    readWaitMs: config.readWaitMs,
+    sweepIntervalMs: config.sweepIntervalMs,
+    queryAfterMs: config.queryAfterMs,
+    retentionMs: config.retentionMs,
+    maxRemembered: config.maxRemembered,
+  })
+  const driver = new ParticipantDriver(machine, store, failpoints, logger)
+  driver.dispatch({ type: 'start', ...replica })
+  if (replica.prepared.length > 0) logger.warn({ inDoubt: replica.prepared.length }, 'in-doubt transactions after restart; waiting for the coordinator')
+
+  const peer = new PeerServer(config.id, config.token, {
+    connected: () => { driver.dispatch({ type: 'connected' }) },
+    disconnected: () => { driver.dispatch({ type: 'disconnected' }) },
+    message: (msg) => { driver.onMessage(msg) },
+  }, logger)
+  driver.sender = (msg) => peer.outbox.push(msg)
+
+  const app = buildParticipantApp({ id: config.id, driver, store, peer, logger })
+  peer.attach(app.server)
+  app.addHook('onClose', async () => {
+    driver.stop()
+    peer.close()
+    await store.close()
+  })
+  await app.listen({ host: config.host, port: config.port })
+  const address = app.server.address()
+  logger.info({ port: typeof address === 'object' && address ? address.port : config.port, keys: replica.entries.length }, 'participant listening')
+
+  const shutdown = (signal: string): void => {
+    logger.info({ signal }, 'shutting down')
+    app.close().then(() => process.exit(0), () => process.exit(1))
+  }
+  process.once('SIGINT', () => { shutdown('SIGINT') })
+  process.once('SIGTERM', () => { shutdown('SIGTERM') })
+}
+
+runMain(main)

@@ -1,0 +1,68 @@
+import type { CommonEffect } from '../protocol/effects.ts'
+import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
+import type { Entry, Outcome, Versions, Write } from '../protocol/types.ts'
+
+export interface ParticipantOptions {
+  /** How long a read waits for a key held by a prepared transaction before answering "in doubt". */
+  readWaitMs: number
+  /** How often prepared transactions are swept: older ones query the coordinator for the outcome. */
+  sweepIntervalMs: number
+  /** A prepared transaction older than this asks the coordinator for the outcome. */
+  queryAfterMs: number
+  /** How long resolved transaction ids are remembered (duplicate PREPARE protection). */
+  retentionMs: number
+  maxRemembered: number
+}
+
+/** The PREPARED record (`prep/<txId>`): durable before the YES vote leaves. */
+export interface PreparedRecord {
+  txId: string
+  writes: Write[]
+  versions: Versions
+  preparedAt: number
+}
+
+/** The marker of a resolved transaction (`done/<txId>`). */
+export interface ResolvedRecord {
+  txId: string
+  outcome: Outcome
+  at: number
+}
+
+export type PreparedPhase = 'logging' | 'prepared' | 'applying' | 'aborting'
+
+export interface PreparedTxn extends PreparedRecord {
+  phase: PreparedPhase
+  /** An ABORT came while the PREPARED record was being written: abort once it is. */
+  abortRequested: boolean
+  lastQueryAt: number
+}
+
+export type ParticipantEvent =
+  | { type: 'start'; now: number; entries: [string, Entry][]; prepared: PreparedRecord[]; resolved: ResolvedRecord[] }
+  | { type: 'connected'; now: number }
+  | { type: 'disconnected'; now: number }
+  | { type: 'message'; now: number; msg: ToParticipant }
+  | { type: 'timer'; now: number; timer: string }
+  | { type: 'persisted'; now: number; token: number }
+
+export type ParticipantEffect = CommonEffect | { type: 'send'; msg: ToCoordinator }
+
+export interface PendingRead {
+  reqId: number
+  key: string
+}
+
+export interface ParticipantState {
+  started: boolean
+  connected: boolean
+  nextToken: number
+  kv: Map<string, Entry>
+  prepared: Map<string, PreparedTxn>
+  /** key → txId of the prepared transaction that holds it. */
+  locks: Map<string, string>
+  resolved: Map<string, ResolvedRecord>
+  /** Reads waiting for a lock to go, by key. */
+  reads: Map<string, PendingRead[]>
+  pending: Map<number, { kind: 'prepare' | 'apply' | 'abort' | 'gc'; txId?: string }>
+}

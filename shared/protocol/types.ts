@@ -1,0 +1,33 @@
+import type { ErrorCode } from '../errors.ts'
+
+/** One write of a transaction, with its optional precondition. */
+export interface Write {
+  key: string
+  value: string
+  /** The key's committed version must be exactly this (0 = absent). */
+  ifVersion?: number
+  /** The key must have no committed value. */
+  ifAbsent?: boolean
+}
+
+/** Why a transaction aborted: which participant, and a catalogue code. */
+export interface AbortReason {
+  participant: string
+  code: ErrorCode
+  key?: string
+  message: string
+}
+
+export type Outcome = 'committed' | 'aborted'
+
+/** Key → the version the transaction gives it. */
+export type Versions = Record<string, number>
+
+/** A committed value as a participant stores it. */
+export interface Entry {
+  value: string
+  version: number
+}
+
+/** A storage operation; a persist effect carries a list of them, written as one atomic batch. */
+export type StoreOp = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string }

@@ -1,0 +1,51 @@
+/**
+ * Named crash points in the style of etcd's gofail. Inert unless switched on:
+ *   TXN_FAILPOINTS="participant.afterPrepareLoggedBeforeVote=crash"
+ *   TXN_FAILPOINTS="coordinator.midCommitFanout=crash@3"   (crash on the 3rd hit)
+ * "crash" kills the process on the spot with SIGKILL: no cleanup, no flush.
+ */
+export const failpointNames = [
+  'coordinator.beforeDecisionLogged',
+  'coordinator.afterDecisionLogged',
+  'coordinator.afterReplyBeforeCommitSent',
+  'coordinator.midCommitFanout',
+  'coordinator.beforeEndLogged',
+  'participant.beforePrepareLogged',
+  'participant.afterPrepareLoggedBeforeVote',
+  'participant.afterCommitReceivedBeforeApply',
+  'participant.afterApplyBeforeAck',
+] as const
+
+export type FailpointName = (typeof failpointNames)[number]
+
+export class Failpoints {
+  private readonly armed = new Map<FailpointName, { hits: number; at: number }>()
+
+  /** Throws with one clear line on an unknown name or action. */
+  constructor(spec: string | undefined, private readonly onCrash: (name: FailpointName) => void = crashNow) {
+    for (const part of (spec ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+      const match = /^([\w.]+)=crash(?:@(\d+))?$/.exec(part)
+      const name = match?.[1] as FailpointName | undefined
+      if (!match || !name || !failpointNames.includes(name)) {
+        throw new Error(`TXN_FAILPOINTS: "${part}" is not <name>=crash[@N] with a known name (${failpointNames.join(', ')})`)
+      }
+      this.armed.set(name, { hits: 0, at: Number(match[2] ?? 1) })
+    }
+  }
+
+  get active(): boolean {
+    return this.armed.size > 0
+  }
+
+  hit(name: FailpointName): void {
+    const point = this.armed.get(name)
+    if (!point) return
+    point.hits++
+    if (point.hits === point.at) this.onCrash(name)
+  }
+}
+
+function crashNow(name: FailpointName): void {
+  process.stderr.write(`failpoint ${name}: crash\n`)
+  process.kill(process.pid, 'SIGKILL')
+}
