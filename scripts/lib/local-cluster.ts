@@ -89,7 +89,7 @@ export class LocalCluster {
 
   isRunning(name: string): boolean {
     const p = this.procs.get(name)
-    return p !== undefined && p.exitCode === null && p.signalCode === null
+    return p?.exitCode === null && p.signalCode === null
   }
 
   envOf(name: string): Record<string, string> {

@@ -16,7 +16,7 @@ export interface CoordinatorAppDeps {
 
 /** The coordinator's HTTP API; does not listen (main.ts does). */
 export function buildCoordinatorApp({ config, driver, store, logger }: CoordinatorAppDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, bodyLimit: config.bodyLimitBytes, logController: new LogController({ disableRequestLogging: true }), ajv: { customOptions: { coerceTypes: false } } }).withTypeProvider<TypeBoxTypeProvider>()
+  const app = Fastify({ loggerInstance: asFastifyLogger(logger), bodyLimit: config.bodyLimitBytes, logController: new LogController({ disableRequestLogging: true }), ajv: { customOptions: { coerceTypes: false } } }).withTypeProvider<TypeBoxTypeProvider>()
   installErrorHandling(app)
 
   app.get('/healthz', async () => ({ status: 'ok' }))
@@ -31,4 +31,9 @@ export function buildCoordinatorApp({ config, driver, store, logger }: Coordinat
   })
   void app.register(transactionRoutes, { driver, config })
   return app
+}
+
+/** pino's Logger is a FastifyBaseLogger; widening keeps the app's type the plain FastifyInstance. */
+function asFastifyLogger(logger: Logger): FastifyBaseLogger {
+  return logger
 }

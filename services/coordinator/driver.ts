@@ -98,7 +98,7 @@ export class CoordinatorDriver {
 
   dispatch(event: DistributiveOmit<CoordinatorEvent, 'now'>): void {
     if (this.stopped) return
-    const effects = this.machine.step({ ...event, now: Date.now() } as CoordinatorEvent)
+    const effects = this.machine.step({ ...event, now: Date.now() })
     this.perform(effects)
   }
 

@@ -2,6 +2,7 @@ import { WebSocket } from 'ws'
 import { decodeToCoordinator } from '../../shared/protocol/codec.ts'
 import { limits, type ToCoordinator, type ToParticipant } from '../../shared/protocol/messages.ts'
 import { Outbox } from '../../shared/net/outbox.ts'
+import { rawDataToString } from '../../shared/net/raw-data.ts'
 import type { Logger } from '../../shared/runtime/logger.ts'
 
 export interface LinkEvents {
@@ -67,7 +68,7 @@ export class ParticipantLink {
     })
     this.ws = ws
     ws.on('message', (data, isBinary) => {
-      this.onFrame(isBinary ? '' : String(data))
+      this.onFrame(isBinary ? '' : rawDataToString(data))
     })
     ws.on('pong', () => {
       this.alive = true

@@ -19,7 +19,7 @@ export interface ParticipantAppDeps {
 
 /** Health, readiness and inspection endpoints of a participant; the peer socket shares this port. */
 export function buildParticipantApp({ id, driver, store, peer, logger }: ParticipantAppDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), ajv: { customOptions: { coerceTypes: false } } }).withTypeProvider<TypeBoxTypeProvider>()
+  const app = Fastify({ loggerInstance: asFastifyLogger(logger), logController: new LogController({ disableRequestLogging: true }), ajv: { customOptions: { coerceTypes: false } } }).withTypeProvider<TypeBoxTypeProvider>()
   installErrorHandling(app)
 
   app.get('/healthz', async () => ({ status: 'ok', participant: id }))
@@ -52,4 +52,9 @@ export function buildParticipantApp({ id, driver, store, peer, logger }: Partici
     return { participant: id, keys: s.kv.size, prepared: s.prepared.size, locks: s.locks.size, remembered: s.resolved.size, refusedFrames: peer.refusedFrames, store: store.stats }
   })
   return app
+}
+
+/** pino's Logger is a FastifyBaseLogger; widening keeps the app's type the plain FastifyInstance. */
+function asFastifyLogger(logger: Logger): FastifyBaseLogger {
+  return logger
 }

@@ -38,7 +38,7 @@ export class ParticipantDriver {
 
   dispatch(event: DistributiveOmit<ParticipantEvent, 'now'>): void {
     if (this.stopped) return
-    this.perform(this.machine.step({ ...event, now: Date.now() } as ParticipantEvent))
+    this.perform(this.machine.step({ ...event, now: Date.now() }))
   }
 
   private perform(effects: ParticipantEffect[]): void {

@@ -5,6 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { decodeToParticipant } from '../../shared/protocol/codec.ts'
 import { limits, type ToParticipant } from '../../shared/protocol/messages.ts'
 import { Outbox } from '../../shared/net/outbox.ts'
+import { rawDataToString } from '../../shared/net/raw-data.ts'
 import type { Logger } from '../../shared/runtime/logger.ts'
 
 export const PEER_PATH = '/v1/peer'
@@ -80,7 +81,7 @@ export class PeerServer {
     }
     ws.on('message', (data, isBinary) => {
       if (this.current !== ws) return
-      const decoded = isBinary ? ({ ok: false, error: 'binary frame' } as const) : decodeToParticipant(String(data))
+      const decoded = isBinary ? ({ ok: false, error: 'binary frame' } as const) : decodeToParticipant(rawDataToString(data))
       if (!decoded.ok) {
         this.refusedFrames++
         this.logger.warn({ error: decoded.error }, 'refused a malformed frame')

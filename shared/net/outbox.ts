@@ -21,7 +21,7 @@ export class Outbox {
     this.buffer.push(message)
     if (!this.scheduled) {
       this.scheduled = true
-      queueMicrotask(() => this.flush())
+      queueMicrotask(() => { this.flush(); })
     }
     return true
   }

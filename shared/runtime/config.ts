@@ -21,7 +21,7 @@ export function loadConfig<S extends TSchema>(schema: S, env: NodeJS.ProcessEnv,
     const variable = names[field] ?? field
     throw new ConfigError(`invalid configuration: ${variable || 'environment'} ${first?.message ?? 'is invalid'}`)
   }
-  return Object.freeze(withDefaults as Static<S>)
+  return Object.freeze(withDefaults)
 }
 
 export class ConfigError extends Error {}
