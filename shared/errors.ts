@@ -23,7 +23,6 @@ export const errors = {
   overloaded: { statusCode: 503, message: 'Too many transactions in flight; retry later' },
   key_in_doubt: { statusCode: 503, message: 'The key is held by a transaction whose outcome is not yet known; retry later' },
   no_replica: { statusCode: 503, message: 'No participant is connected to serve the read' },
-  not_ready: { statusCode: 503, message: 'The node is not ready' },
   unauthorized: { statusCode: 401, message: 'Missing or wrong cluster token' },
   internal: { statusCode: 500, message: 'Internal error' },
   // WebSocket frame errors (logged, frame refused)
@@ -36,7 +35,6 @@ export const errors = {
   participant_disconnected: { statusCode: 200, message: 'The connection to the participant was lost before it voted' },
   aborted_by_query: { statusCode: 200, message: 'A participant asked for the outcome before all votes were in; presumed abort' },
   already_resolved: { statusCode: 200, message: 'The participant had already resolved this transaction' },
-  coordinator_restarted: { statusCode: 200, message: 'The coordinator restarted before deciding; presumed abort' },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errors

@@ -16,8 +16,9 @@ export interface CoordinatorAppDeps {
 
 /** The coordinator's HTTP API; does not listen (main.ts does). */
 export function buildCoordinatorApp({ config, driver, store, logger }: CoordinatorAppDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: asFastifyLogger(logger), bodyLimit: config.bodyLimitBytes, logController: new LogController({ disableRequestLogging: true }), ajv: { customOptions: { coerceTypes: false } } }).withTypeProvider<TypeBoxTypeProvider>()
+  const app = Fastify({ loggerInstance: asFastifyLogger(logger), bodyLimit: config.bodyLimitBytes, logController: new LogController({ disableRequestLogging: true }), ajv: { customOptions: { coerceTypes: false, removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>()
   installErrorHandling(app)
+  app.removeContentTypeParser('text/plain')
 
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {

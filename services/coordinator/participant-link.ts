@@ -108,7 +108,7 @@ export class ParticipantLink {
   private onFrame(data: string): void {
     const decoded = decodeToCoordinator(data)
     if (!decoded.ok) {
-      this.logger.warn({ participant: this.name, error: decoded.error }, 'refused a malformed frame')
+      this.logger.warn({ participant: this.name, code: 'bad_frame', error: decoded.error }, 'refused a malformed frame')
       return
     }
     for (const msg of decoded.messages) {

@@ -19,8 +19,9 @@ export interface ParticipantAppDeps {
 
 /** Health, readiness and inspection endpoints of a participant; the peer socket shares this port. */
 export function buildParticipantApp({ id, driver, store, peer, logger }: ParticipantAppDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: asFastifyLogger(logger), logController: new LogController({ disableRequestLogging: true }), ajv: { customOptions: { coerceTypes: false } } }).withTypeProvider<TypeBoxTypeProvider>()
+  const app = Fastify({ loggerInstance: asFastifyLogger(logger), logController: new LogController({ disableRequestLogging: true }), ajv: { customOptions: { coerceTypes: false, removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>()
   installErrorHandling(app)
+  app.removeContentTypeParser('text/plain')
 
   app.get('/healthz', async () => ({ status: 'ok', participant: id }))
   app.get('/readyz', async (_request, reply) => {
@@ -33,11 +34,14 @@ export function buildParticipantApp({ id, driver, store, peer, logger }: Partici
     '/v1/replica',
     { schema: { querystring: Type.Object({ prefix: Type.String({ default: '', maxLength: 512 }) }, { additionalProperties: false }) } },
     async (request) => {
+      // Read the in-memory state before the disk: "nothing prepared" then implies every apply is on disk.
+      const s = driver.machine.state
+      const prepared = [...s.prepared.keys()]
+      const locks = s.locks.size
       const prefix = entryKey(request.query.prefix)
       const entries: Record<string, Entry> = {}
       for (const [key, value] of await store.scan(prefix)) entries[key.slice(entryKey('').length)] = value as Entry
-      const s = driver.machine.state
-      return { participant: id, entries, prepared: [...s.prepared.keys()], locks: s.locks.size }
+      return { participant: id, entries, prepared, locks }
     },
   )
 

@@ -84,7 +84,7 @@ export class PeerServer {
       const decoded = isBinary ? ({ ok: false, error: 'binary frame' } as const) : decodeToParticipant(rawDataToString(data))
       if (!decoded.ok) {
         this.refusedFrames++
-        this.logger.warn({ error: decoded.error }, 'refused a malformed frame')
+        this.logger.warn({ code: 'bad_frame', error: decoded.error }, 'refused a malformed frame')
         return
       }
       for (const msg of decoded.messages) this.events.message(msg)

@@ -208,8 +208,9 @@ export class CoordinatorMachine {
       case 'query':
         this.onQuery(from, msg.txId)
         break
-      default:
-        // hello and readResult are handled by the adapter.
+      case 'hello':
+      case 'readResult':
+        // Connection set-up and reads belong to the adapter, not to 2PC.
         break
     }
   }
@@ -286,8 +287,8 @@ export class CoordinatorMachine {
     const pending = this.state.pending.get(token)
     if (!pending) return
     this.state.pending.delete(token)
-    if (pending.kind !== 'decision' || pending.txId === undefined) return
-    const txn = this.state.txns.get(pending.txId)
+    if (pending.kind !== 'decision') return
+    const txn = this.state.txns.get(pending.txId!)
     if (txn?.phase !== 'committing') return
     // The commit point has passed: the decision is durable.
     txn.phase = 'committed'
@@ -351,7 +352,7 @@ export class CoordinatorMachine {
     const dels: StoreOp[] = []
     for (const txn of this.state.txns.values()) {
       if (txn.createdAt >= cutoff) break
-      if (!txn.ended || (txn.decidedAt ?? this.now) >= cutoff) continue
+      if (!txn.ended || txn.decidedAt! >= cutoff) continue // ended ⇒ decided
       this.state.txns.delete(txn.txId)
       if (txn.clientId !== undefined) this.state.byClientId.delete(txn.clientId)
       dels.push({ type: 'del', key: recordKey(txn.txId) })
@@ -388,7 +389,7 @@ function recordOf(txn: Txn): DecisionRecord {
     keys: txn.keys,
     outcome: txn.phase === 'aborted' ? 'aborted' : 'committed',
     createdAt: txn.createdAt,
-    decidedAt: txn.decidedAt ?? txn.createdAt,
+    decidedAt: txn.decidedAt!, // records are written only once decided
     ended: txn.ended,
   }
   if (txn.clientId !== undefined) record.clientId = txn.clientId

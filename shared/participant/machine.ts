@@ -225,10 +225,10 @@ export class ParticipantMachine {
       if (txn.abortRequested) this.startAbort(txn)
       else this.voteYes(txn)
     } else if (pending.kind === 'apply') {
-      for (const w of txn.writes) this.state.kv.set(w.key, { value: w.value, version: txn.versions[w.key] ?? 1 })
+      for (const w of txn.writes) this.state.kv.set(w.key, { value: w.value, version: txn.versions[w.key]! })
       this.finish(txn, 'committed')
       this.out.push({ type: 'send', msg: { type: 'ack', txId: txn.txId } })
-    } else if (pending.kind === 'abort') {
+    } else {
       this.finish(txn, 'aborted')
     }
   }

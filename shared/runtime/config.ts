@@ -17,9 +17,14 @@ export function loadConfig<S extends TSchema>(schema: S, env: NodeJS.ProcessEnv,
   const validator = Compile(schema)
   if (!validator.Check(withDefaults)) {
     const first = validator.Errors(withDefaults)[0]
+    const params = (first?.params ?? {}) as { requiredProperties?: string[] }
+    const missing = params.requiredProperties
+    if (first?.keyword === 'required' && missing) {
+      throw new ConfigError(`invalid configuration: ${missing.map((f) => names[f] ?? f).join(', ')} must be set`)
+    }
     const field = first?.instancePath.replace(/^\//, '') ?? ''
     const variable = names[field] ?? field
-    throw new ConfigError(`invalid configuration: ${variable || 'environment'} ${first?.message ?? 'is invalid'}`)
+    throw new ConfigError(`invalid configuration: ${variable} ${first?.message ?? 'is invalid'} (got ${JSON.stringify(raw[field])})`)
   }
   return Object.freeze(withDefaults)
 }

@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Test } from 'tap'
+import { LocalCluster, type ClusterOptions } from '../../scripts/lib/local-cluster.ts'
+
+export { LocalCluster }
+
+/** A real cluster (separate processes, temp LevelDB dirs, ephemeral ports) torn down after the test. */
+export async function startCluster(t: Test, options: Partial<ClusterOptions> = {}): Promise<LocalCluster> {
+  const dataRoot = mkdtempSync(join(tmpdir(), 'txn-test-'))
+  const cluster = await LocalCluster.create({ dataRoot, participants: 3, ...options, env: { LOG_LEVEL: 'debug', ...options.env } })
+  t.teardown(async () => {
+    await cluster.stopAll()
+    if (process.env.KEEP_TEST_DATA === undefined) rmSync(dataRoot, { recursive: true, force: true })
+    else t.comment(`test data kept in ${dataRoot}`)
+  })
+  await cluster.startAll()
+  return cluster
+}
+
+export interface HttpResult<T = Record<string, unknown>> {
+  status: number
+  body: T
+  headers: Headers
+}
+
+export async function http<T = Record<string, unknown>>(url: string, init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<HttpResult<T>> {
+  const headers: Record<string, string> = { ...init.headers }
+  let body: string | undefined
+  if (init.raw !== undefined) body = init.raw
+  else if (init.body !== undefined) body = JSON.stringify(init.body)
+  if (body !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json'
+  const res = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body: body ?? null })
+  const text = await res.text()
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T, headers: res.headers }
+}
+
+export interface TxnResponse {
+  txId: string
+  id?: string
+  outcome: 'committed' | 'aborted'
+  reasons?: { participant: string; code: string; key?: string; message: string }[]
+  versions?: Record<string, number>
+}
+
+export async function submit(cluster: LocalCluster, writes: unknown[], extra: Record<string, unknown> = {}): Promise<HttpResult<TxnResponse>> {
+  return http<TxnResponse>(`${cluster.url}/v1/transactions`, { body: { writes, ...extra } })
+}
+
+export interface Replica {
+  participant: string
+  entries: Record<string, { value: string; version: number }>
+  prepared: string[]
+  locks: number
+}
+
+export async function replicas(cluster: LocalCluster): Promise<Replica[]> {
+  return Promise.all(cluster.participantNames.map(async (p) => (await http<Replica>(`${cluster.urlOf(p)}/v1/replica`)).body))
+}
+
+/** Polls until every replica has no PREPARED record and no lock (all transactions resolved). */
+export async function waitSettled(cluster: LocalCluster, timeoutMs = 20000): Promise<Replica[]> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const all = await replicas(cluster)
+    if (all.every((r) => r.prepared.length === 0 && r.locks === 0)) return all
+    if (Date.now() > deadline) return all
+    await new Promise((ok) => setTimeout(ok, 100))
+  }
+}
