@@ -34,6 +34,7 @@ export const errors = {
   participant_unavailable: { statusCode: 200, message: 'The participant was not connected when the transaction started' },
   participant_disconnected: { statusCode: 200, message: 'The connection to the participant was lost before it voted' },
   aborted_by_query: { statusCode: 200, message: 'A participant asked for the outcome before all votes were in; presumed abort' },
+  coordinator_restarted: { statusCode: 200, message: 'The coordinator restarted before deciding; presumed abort' },
   already_resolved: { statusCode: 200, message: 'The participant had already resolved this transaction' },
 } as const satisfies Record<string, ErrorSpec>
 

@@ -116,7 +116,7 @@ export class LocalCluster {
     const inherit = this.options.logs === 'inherit'
     const child = spawn(process.execPath, nodeArgs(spec.role), {
       cwd: repoRoot,
-      env: { ...process.env, ...this.envOf(name) },
+      env: { ...productionEnv(), ...this.envOf(name) },
       stdio: ['ignore', inherit ? 'inherit' : 'pipe', inherit ? 'inherit' : 'pipe'],
     })
     if (!inherit) {
@@ -145,11 +145,6 @@ export class LocalCluster {
     child.kill('SIGCONT')
     child.kill('SIGKILL')
     await exited
-  }
-
-  async restart(name: string): Promise<void> {
-    await this.kill(name)
-    await this.start(name)
   }
 
   pause(name: string): void {
@@ -204,12 +199,24 @@ export class LocalCluster {
 }
 
 /**
+ * Nodes are separate programs: keep test runners' hooks (tap's coverage
+ * tracker in NODE_OPTIONS, V8 coverage output) out of them, so they run as in
+ * production whoever starts them.
+ */
+function productionEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS
+  delete env.NODE_V8_COVERAGE
+  return env
+}
+
+/**
  * How a node is run: from the TypeScript sources through tsx (default), or
  * from the tsc build in dist/ with TXN_RUNTIME=dist (twice as fast to start;
  * `npm test` builds first and uses it).
  */
-function nodeArgs(role: 'coordinator' | 'participant'): string[] {
-  if (process.env.TXN_RUNTIME === 'dist') return ['--enable-source-maps', join(repoRoot, 'dist', 'services', role, 'main.js')]
+export function nodeArgs(role: 'coordinator' | 'participant', runtime = process.env.TXN_RUNTIME): string[] {
+  if (runtime === 'dist') return ['--enable-source-maps', join(repoRoot, 'dist', 'services', role, 'main.js')]
   return ['--import', 'tsx', join(repoRoot, 'services', role, 'main.ts')]
 }
 

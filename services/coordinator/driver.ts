@@ -104,15 +104,12 @@ export class CoordinatorDriver {
 
   private perform(effects: CoordinatorEffect[]): void {
     let replied = false
-    let commitsSent = 0
+    let firstCommitTo: string | undefined
     for (const effect of effects) {
       switch (effect.type) {
         case 'send':
-          if (effect.msg.type === 'commit') {
-            if (replied && commitsSent === 0) this.failpoints.hit('coordinator.afterReplyBeforeCommitSent')
-            if (commitsSent === 1) this.failpoints.hit('coordinator.midCommitFanout')
-            commitsSent++
-          }
+          if (effect.msg.type === 'commit' && this.commitFailpoint(replied, firstCommitTo)) return
+          if (effect.msg.type === 'commit') firstCommitTo ??= effect.to
           if (!this.links.get(effect.to)?.send(effect.msg)) {
             this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, participant: effect.to }, 'not connected; message dropped')
           }
@@ -135,6 +132,25 @@ export class CoordinatorDriver {
           break
       }
     }
+  }
+
+  /**
+   * Failpoints in the COMMIT fan-out. afterReplyBeforeCommitSent lets the
+   * reply reach the client, sends nothing more and then dies; midCommitFanout
+   * makes sure the first COMMIT really left before dying.
+   */
+  private commitFailpoint(replied: boolean, firstCommitTo: string | undefined): boolean {
+    if (replied && firstCommitTo === undefined && this.failpoints.fires('coordinator.afterReplyBeforeCommitSent')) {
+      this.stop()
+      setTimeout(() => { this.failpoints.crash('coordinator.afterReplyBeforeCommitSent') }, 200)
+      return true
+    }
+    if (firstCommitTo !== undefined && this.failpoints.fires('coordinator.midCommitFanout')) {
+      this.links.get(firstCommitTo)?.outbox.flush()
+      this.failpoints.crash('coordinator.midCommitFanout')
+      return true
+    }
+    return false
   }
 
   private reply(reqId: number, body: ReplyBody): void {

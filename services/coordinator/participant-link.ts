@@ -12,7 +12,7 @@ export interface LinkEvents {
 }
 
 const MIN_BACKOFF_MS = 50
-const MAX_BACKOFF_MS = 2000
+const MAX_BACKOFF_MS = 500
 const HEARTBEAT_MS = 2000
 const HANDSHAKE_TIMEOUT_MS = 3000
 

@@ -1,5 +1,5 @@
 import { ParticipantMachine } from '../../shared/participant/machine.ts'
-import { runMain } from '../../shared/runtime/config.ts'
+import { runMain } from '../../shared/runtime/run-main.ts'
 import { Failpoints } from '../../shared/runtime/failpoints.ts'
 import { createLogger } from '../../shared/runtime/logger.ts'
 import { LevelStore } from '../../shared/storage/level-store.ts'

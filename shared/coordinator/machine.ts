@@ -97,6 +97,12 @@ export class CoordinatorMachine {
       s.txns.set(txn.txId, txn)
       if (txn.clientId !== undefined) s.byClientId.set(txn.clientId, txn.txId)
       if (txn.phase === 'committed' && !txn.ended) unfinished++
+      if (record.outcome === 'undecided') {
+        // Started before the crash, never decided: presumed abort, now recorded for retries.
+        txn.reasons = [{ participant: 'coordinator', code: 'coordinator_restarted', message: errors.coordinator_restarted.message }]
+        txn.decidedAt = this.now
+        this.persist('decision', false, [{ type: 'put', key: recordKey(txn.txId), value: recordOf(txn) }], txn.txId)
+      }
     }
     this.log('info', 'coordinator recovered its decision log', { epoch, records: records.length, unfinished })
     this.out.push({ type: 'setTimer', timer: GC_TIMER, afterMs: this.options.gcIntervalMs })
@@ -134,11 +140,15 @@ export class CoordinatorMachine {
       waiters: [reqId],
       recovered: false,
     }
+    s.txns.set(txId, txn)
     if (clientId !== undefined) {
       txn.clientId = clientId
       s.byClientId.set(clientId, txId)
+      // No fsync of its own: it rides the WAL and is synced by the next synced batch (at the latest,
+      // this transaction's commit decision). Lost only if never decided — then a retry runs it afresh,
+      // which is safe because nothing of it was applied.
+      this.persist('begin', false, [{ type: 'put', key: recordKey(txId), value: recordOf(txn) }], txId)
     }
-    s.txns.set(txId, txn)
     s.inFlight++
     this.log('debug', 'transaction started', { txId, keys: txn.keys.length })
 
@@ -335,7 +345,7 @@ export class CoordinatorMachine {
     txn.waiters = []
   }
 
-  private persist(kind: 'decision' | 'end' | 'gc', sync: boolean, ops: StoreOp[], txId?: string): void {
+  private persist(kind: 'begin' | 'decision' | 'end' | 'gc', sync: boolean, ops: StoreOp[], txId?: string): void {
     const token = this.state.nextToken++
     if (txId === undefined) {
       this.state.pending.set(token, { kind })
@@ -387,11 +397,11 @@ function recordOf(txn: Txn): DecisionRecord {
     txId: txn.txId,
     writesHash: txn.writesHash,
     keys: txn.keys,
-    outcome: txn.phase === 'aborted' ? 'aborted' : 'committed',
+    outcome: txn.phase === 'preparing' ? 'undecided' : txn.phase === 'aborted' ? 'aborted' : 'committed',
     createdAt: txn.createdAt,
-    decidedAt: txn.decidedAt!, // records are written only once decided
     ended: txn.ended,
   }
+  if (txn.decidedAt !== undefined) record.decidedAt = txn.decidedAt
   if (txn.clientId !== undefined) record.clientId = txn.clientId
   if (record.outcome === 'aborted') record.reasons = txn.reasons
   else record.versions = txn.versions
@@ -404,17 +414,17 @@ function txnFromRecord(record: DecisionRecord): Txn {
     writes: [],
     writesHash: record.writesHash,
     keys: record.keys,
-    phase: record.outcome,
+    phase: record.outcome === 'undecided' ? 'aborted' : record.outcome,
     votes: {},
     acks: [],
     reasons: record.reasons ?? [],
     versions: record.versions ?? {},
     createdAt: record.createdAt,
-    decidedAt: record.decidedAt,
-    ended: record.ended,
+    ended: record.ended || record.outcome === 'undecided',
     waiters: [],
     recovered: true,
   }
   if (record.clientId !== undefined) txn.clientId = record.clientId
+  if (record.decidedAt !== undefined) txn.decidedAt = record.decidedAt
   return txn
 }

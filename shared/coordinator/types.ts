@@ -19,11 +19,12 @@ export interface DecisionRecord {
   clientId?: string
   writesHash: number
   keys: string[]
-  outcome: Outcome
+  /** 'undecided': written when a request with a client id starts, so a retry after a crash finds it. */
+  outcome: Outcome | 'undecided'
   reasons?: AbortReason[]
   versions?: Versions
   createdAt: number
-  decidedAt: number
+  decidedAt?: number
   ended: boolean
 }
 
@@ -89,6 +90,6 @@ export interface CoordinatorState {
   txns: Map<string, Txn>
   byClientId: Map<string, string>
   /** Persist tokens in flight → what they were for. */
-  pending: Map<number, { kind: 'decision' | 'end' | 'gc'; txId?: string }>
+  pending: Map<number, { kind: 'begin' | 'decision' | 'end' | 'gc'; txId?: string }>
   inFlight: number
 }

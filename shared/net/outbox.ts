@@ -26,7 +26,8 @@ export class Outbox {
     return true
   }
 
-  private flush(): void {
+  /** Hands everything buffered to the socket now (failpoints use it to crash after a send). */
+  flush(): void {
     this.scheduled = false
     const messages = this.buffer
     this.buffer = []

@@ -286,6 +286,7 @@ export class ParticipantMachine {
 
   private onTimer(timer: string): void {
     if (timer === SWEEP_TIMER) {
+      this.reportInDoubt()
       this.queryInDoubt((txn) => this.now - txn.lastQueryAt >= this.options.queryAfterMs)
       this.collectGarbage()
       this.out.push({ type: 'setTimer', timer: SWEEP_TIMER, afterMs: this.options.sweepIntervalMs })
@@ -301,6 +302,19 @@ export class ParticipantMachine {
       this.answerRead(reqId, key, true)
       return
     }
+  }
+
+  /** Blocking is shown, not hidden: a warning while prepared transactions wait past queryAfterMs. */
+  private reportInDoubt(): void {
+    let count = 0
+    let oldestAgeMs = 0
+    for (const txn of this.state.prepared.values()) {
+      const ageMs = this.now - txn.preparedAt
+      if (txn.phase !== 'prepared' || ageMs < this.options.queryAfterMs) continue
+      count++
+      oldestAgeMs = Math.max(oldestAgeMs, ageMs)
+    }
+    if (count > 0) this.log('warn', 'transactions in doubt', { inDoubt: count, oldestAgeMs, coordinatorConnected: this.state.connected })
   }
 
   /** Ask the coordinator for the outcome of prepared transactions: the in-doubt ones. */

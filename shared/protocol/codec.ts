@@ -25,9 +25,8 @@ function makeDecoder<S extends TSchema>(schema: S): (data: string) => Decoded<St
     }
     for (const [index, message] of parsed.entries()) {
       if (!validator.Check(message)) {
-        const first = validator.Errors(message)[0]
-        const where = first ? `${first.instancePath || '/'} ${first.message}` : 'invalid'
-        return { ok: false, error: `message ${index}: ${where}` }
+        const [first] = validator.Errors(message) // a failed Check always has at least one error
+        return { ok: false, error: `message ${index}: ${first!.instancePath || '/'} ${first!.message}` }
       }
     }
     return { ok: true, messages: parsed as Static<S>[] }

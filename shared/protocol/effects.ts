@@ -14,7 +14,7 @@ export interface PersistEffect {
   /** true: fsync before reporting persisted. false: may be lost by a crash, by design. */
   sync: boolean
   /** What the batch records; adapters hang failpoints and counters on it. */
-  kind: 'prepare' | 'apply' | 'abort' | 'decision' | 'end' | 'gc'
+  kind: 'prepare' | 'apply' | 'abort' | 'begin' | 'decision' | 'end' | 'gc'
   txId?: string
 }
 

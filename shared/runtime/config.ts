@@ -16,29 +16,16 @@ export function loadConfig<S extends TSchema>(schema: S, env: NodeJS.ProcessEnv,
   const withDefaults = Value.Default(schema, Value.Convert(schema, raw))
   const validator = Compile(schema)
   if (!validator.Check(withDefaults)) {
-    const first = validator.Errors(withDefaults)[0]
-    const params = (first?.params ?? {}) as { requiredProperties?: string[] }
-    const missing = params.requiredProperties
-    if (first?.keyword === 'required' && missing) {
-      throw new ConfigError(`invalid configuration: ${missing.map((f) => names[f] ?? f).join(', ')} must be set`)
+    const [first] = validator.Errors(withDefaults) // a failed Check always has at least one error
+    const error = first!
+    if (error.keyword === 'required') {
+      const missing = error.params.requiredProperties
+      throw new ConfigError(`invalid configuration: ${missing.map((f) => String(names[f])).join(', ')} must be set`)
     }
-    const field = first?.instancePath.replace(/^\//, '') ?? ''
-    const variable = names[field] ?? field
-    throw new ConfigError(`invalid configuration: ${variable} ${first?.message ?? 'is invalid'} (got ${JSON.stringify(raw[field])})`)
+    const field = error.instancePath.slice(1)
+    throw new ConfigError(`invalid configuration: ${String(names[field])} ${error.message} (got ${JSON.stringify(raw[field])})`)
   }
   return Object.freeze(withDefaults)
 }
 
 export class ConfigError extends Error {}
-
-/** Run a service's main; a bad configuration exits with one clear line. */
-export function runMain(main: () => Promise<void>): void {
-  main().catch((err: unknown) => {
-    if (err instanceof ConfigError || (err instanceof Error && err.message.startsWith('TXN_FAILPOINTS'))) {
-      process.stderr.write(`${err.message}\n`)
-    } else {
-      process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-    }
-    process.exit(1)
-  })
-}

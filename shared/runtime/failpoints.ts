@@ -37,15 +37,26 @@ export class Failpoints {
     return this.armed.size > 0
   }
 
-  hit(name: FailpointName): void {
+  /** Counts a hit; true when the point fires now (the caller then arranges what "crash here" means). */
+  fires(name: FailpointName): boolean {
     const point = this.armed.get(name)
-    if (!point) return
+    if (!point) return false
     point.hits++
-    if (point.hits === point.at) this.onCrash(name)
+    return point.hits === point.at
+  }
+
+  hit(name: FailpointName): void {
+    if (this.fires(name)) this.crash(name)
+  }
+
+  crash(name: FailpointName): void {
+    this.onCrash(name)
   }
 }
 
+/* c8 ignore start -- kills the process; exercised by the failpoint integration tests */
 function crashNow(name: FailpointName): void {
   process.stderr.write(`failpoint ${name}: crash\n`)
   process.kill(process.pid, 'SIGKILL')
 }
+/* c8 ignore stop */

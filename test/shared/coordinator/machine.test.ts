@@ -167,11 +167,13 @@ t.test('status queries: preparing → decide abort first; committed → COMMIT; 
 t.test('client ids: a retry gets the recorded outcome, a different body is an id_conflict, an in-flight retry waits', async (t) => {
   const { step, connectAll, m } = setup()
   connectAll()
-  step({ type: 'request', reqId: 1, writes, clientId: 'c1' })
+  const begin = step({ type: 'request', reqId: 1, writes, clientId: 'c1' })
+  t.match(persists(begin), [{ kind: 'begin', sync: false, ops: [{ key: 'tx/3.1', value: { clientId: 'c1', outcome: 'undecided' } }] }], 'the client id is logged at once, without an fsync')
   t.same(replies(step({ type: 'request', reqId: 2, writes, clientId: 'c1' })), [], 'in flight: the retry waits for the same outcome')
   t.match(replies(step({ type: 'request', reqId: 3, writes: [{ key: 'z', value: '0' }], clientId: 'c1' })), [{ reqId: 3, body: { ok: false, error: 'id_conflict' } }])
-  for (const p of P) step(yes('3.1', p))
-  const done = step({ type: 'persisted', token: 1 })
+  let decide: CoordinatorEffect[] = []
+  for (const p of P) decide = step(yes('3.1', p))
+  const done = step({ type: 'persisted', token: persists(decide)[0]!.token })
   t.same(replies(done).map((r) => r.reqId), [1, 2])
   t.match(replies(step({ type: 'request', reqId: 4, writes, clientId: 'c1' })), [{ reqId: 4, body: { ok: true, result: { txId: '3.1', id: 'c1', outcome: 'committed' } } }])
   t.equal(m.state.nextSeq, 2, 'the retry did not run a second transaction')
@@ -203,6 +205,17 @@ t.test('recovery: a logged COMMIT without END is re-sent on connect; outcomes st
   t.equal(describeTxn(m.state, P, 'junk', 1000, 1000), undefined)
   for (const p of P) step({ type: 'message', from: p, msg: { type: 'ack', txId: '2.1' } })
   t.equal(m.state.txns.get('2.1')?.ended, true)
+})
+
+t.test('recovery: a transaction started with a client id but never decided is recorded as aborted', async (t) => {
+  const m = new CoordinatorMachine({ participants: P, defaultTimeoutMs: 100, maxInFlight: 10, retentionMs: 1000, gcIntervalMs: 50 })
+  const records: DecisionRecord[] = [{ txId: '1.4', clientId: 'cut-off', writesHash: 5, keys: ['a'], outcome: 'undecided', createdAt: 10, ended: false }]
+  const effects = m.step({ type: 'start', now: 20, epoch: 2, epochs: [], records })
+  t.match(persists(effects), [{ kind: 'decision', sync: false, ops: [{ key: 'tx/1.4', value: { outcome: 'aborted', reasons: [{ participant: 'coordinator', code: 'coordinator_restarted' }] } }] }])
+  t.match(describeByClientId(m.state, P, 'cut-off'), { txId: '1.4', state: 'aborted' })
+  const retry = m.step({ type: 'request', now: 21, reqId: 1, writes: [], clientId: 'cut-off' })
+  t.match(retry, [{ type: 'reply', body: { ok: false, error: 'id_conflict' } }], 'other writes under the same id are refused')
+  t.match(sends(m.step({ type: 'message', now: 22, from: 'p1', msg: { type: 'query', txId: '1.4' } })), [{ msg: { type: 'abort' } }])
 })
 
 t.test('garbage collection forgets finished transactions past retention, never an unfinished commit', async (t) => {

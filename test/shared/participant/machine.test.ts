@@ -140,7 +140,10 @@ t.test('restart: PREPARED records come back in doubt, keep their locks, and are 
   t.same(sent(m.step({ type: 'timer', now: 2000, timer: 'sweep' })), [], 'no queries while disconnected')
   m.step({ type: 'connected', now: 2001 })
   t.same(sent(m.step({ type: 'timer', now: 2100, timer: 'sweep' })), [], 'queried recently')
-  t.same(sent(m.step({ type: 'timer', now: 2300, timer: 'sweep' })), [{ type: 'query', txId: '1.5' }], 'queried again while in doubt')
+  m.step({ type: 'message', now: 2200, msg: { type: 'prepare', txId: '1.7', writes: [{ key: 'other', value: 'y' }] } })
+  const sweep = m.step({ type: 'timer', now: 2300, timer: 'sweep' })
+  t.same(sent(sweep), [{ type: 'query', txId: '1.5' }], 'queried again while in doubt')
+  t.match(sweep, [{ type: 'log', level: 'warn', msg: 'transactions in doubt', inDoubt: 1, oldestAgeMs: 1800, coordinatorConnected: true }], 'blocking is reported, not hidden')
 })
 
 t.test('garbage collection forgets resolved ids past retention or beyond the cap', async (t) => {

@@ -1,0 +1,15 @@
+import t from 'tap'
+import { killRun } from '../../scripts/lib/kill-run.ts'
+import { startCluster } from '../helpers/cluster.ts'
+
+const seed = Number(process.env.KILL_SEED ?? 20261123)
+
+t.test(`300 transactions from concurrent clients while random nodes are SIGKILLed and restarted (seed ${seed})`, async (t) => {
+  const cluster = await startCluster(t, { env: { LOG_LEVEL: 'info' } })
+  const report = await killRun(cluster, { seed, txns: 300, clients: 6, keys: 150, kills: 6, killEveryCommits: [5, 15], downMs: [50, 300], thinkMs: [10, 60] })
+  t.comment(`kills: ${report.kills.length} (${report.kills.map((k) => k.node).join(' ')}); committed ${report.committed}, aborted ${report.aborted}, never sent ${report.failed}, cut off then resolved by retry ${report.resolvedByRetry}`)
+  t.equal(report.kills.length, 6, 'nodes were killed during the run')
+  t.ok(report.ops.length >= 300, `at least 300 transactions (${report.ops.length})`)
+  t.ok(report.committed > 0, 'transactions committed despite the kills')
+  t.same(report.violations, [], `no violation (replay with KILL_SEED=${seed})`)
+})

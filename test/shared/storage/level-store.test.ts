@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { LevelStore } from '../../../shared/storage/level-store.ts'
+
+async function openStore(t: Test): Promise<{ store: LevelStore; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'txn-store-'))
+  const store = new LevelStore(dir)
+  await store.open()
+  t.teardown(async () => {
+    if (store.isOpen) await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return { store, dir }
+}
+
+t.test('group commit: requests made while a batch is written go out together in the next batch, in order', async (t) => {
+  const { store } = await openStore(t)
+  const order: number[] = []
+  const writes = Array.from({ length: 50 }, (_, i) => store.write([{ type: 'put', key: `k/${String(i).padStart(3, '0')}`, value: { i } }], i % 10 === 0).then(() => order.push(i)))
+  await Promise.all(writes)
+  t.same(order, Array.from({ length: 50 }, (_, i) => i), 'acknowledged in request order')
+  t.equal(store.stats.requests, 50)
+  t.ok(store.stats.batches < 50, `batched: ${store.stats.batches} batches for 50 requests`)
+  t.ok(store.stats.syncs >= 1 && store.stats.syncs <= store.stats.batches)
+  t.equal(store.stats.ops, 50)
+  const all = await store.scan('k/')
+  t.equal(all.length, 50)
+  t.same(all[7], ['k/007', { i: 7 }])
+  t.same(await store.scan('k/', 2), [['k/000', { i: 0 }], ['k/001', { i: 1 }]])
+})
+
+t.test('a batch is atomic and later requests see earlier ones (put, then del)', async (t) => {
+  const { store, dir } = await openStore(t)
+  await Promise.all([store.write([{ type: 'put', key: 'a', value: 1 }, { type: 'put', key: 'b', value: 2 }], true), store.write([{ type: 'del', key: 'a' }], false)])
+  t.equal(await store.get('a'), undefined)
+  t.equal(await store.get('b'), 2)
+  await store.close()
+  const reopened = new LevelStore(dir)
+  await reopened.open()
+  t.same(await reopened.scan(''), [['b', 2]], 'what was written survives a reopen')
+  await reopened.close()
+})
+
+t.test('a failed batch rejects every request in it', async (t) => {
+  const { store } = await openStore(t)
+  await store.close()
+  await t.rejects(store.write([{ type: 'put', key: 'x', value: 1 }], true))
+})
