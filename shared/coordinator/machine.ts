@@ -300,7 +300,11 @@ export class CoordinatorMachine {
     if (pending.kind !== 'decision') return
     const txn = this.state.txns.get(pending.txId!)
     if (txn?.phase !== 'committing') return
-    // The commit point has passed: the decision is durable.
+    this.commitPointPassed(txn)
+  }
+
+  /** The decision is durable: tell the client and every participant. */
+  private commitPointPassed(txn: Txn): void {
     txn.phase = 'committed'
     this.state.inFlight--
     this.replyAll(txn)
@@ -317,6 +321,7 @@ export class CoordinatorMachine {
     txn.decidedAt = this.now
     this.out.push({ type: 'cancelTimer', timer: voteTimer(txn.txId) })
     this.persist('decision', true, [{ type: 'put', key: recordKey(txn.txId), value: recordOf(txn) }], txn.txId)
+    if (this.options.unsafeBugs?.replyBeforeDurable === true) this.commitPointPassed(txn)
   }
 
   private abort(txn: Txn, reasons: AbortReason[]): void {

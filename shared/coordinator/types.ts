@@ -11,6 +11,8 @@ export interface CoordinatorOptions {
   /** How long decided transactions stay queryable (status API, client-id retries). */
   retentionMs: number
   gcIntervalMs: number
+  /** Test-only flawed variants that the simulator must catch. Never set by the services. */
+  unsafeBugs?: { replyBeforeDurable?: boolean }
 }
 
 /** The decision record in the coordinator's log (`tx/<txId>`). */

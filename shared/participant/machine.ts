@@ -130,6 +130,10 @@ export class ParticipantMachine {
     for (const w of writes) s.locks.set(w.key, txId)
     const record: PreparedRecord = { txId, writes, versions, preparedAt: this.now }
     this.persist('prepare', true, [{ type: 'put', key: preparedKey(txId), value: record }], txId)
+    if (this.options.unsafeBugs?.voteBeforeDurable === true) {
+      txn.phase = 'prepared'
+      this.voteYes(txn)
+    }
   }
 
   private checkWrites(txId: string, writes: Write[]): VoteReason | undefined {

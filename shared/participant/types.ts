@@ -12,6 +12,8 @@ export interface ParticipantOptions {
   /** How long resolved transaction ids are remembered (duplicate PREPARE protection). */
   retentionMs: number
   maxRemembered: number
+  /** Test-only flawed variants that the simulator must catch. Never set by the services. */
+  unsafeBugs?: { voteBeforeDurable?: boolean }
 }
 
 /** The PREPARED record (`prep/<txId>`): durable before the YES vote leaves. */

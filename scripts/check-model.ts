@@ -1,0 +1,47 @@
+import { parseArgs } from 'node:util'
+import { bugConfigs, modelConfigs } from '../shared/sim/configs.ts'
+import { exploreExhaustive } from '../shared/sim/explore.ts'
+import type { SimConfig } from '../shared/sim/world.ts'
+
+const usage = `npm run check:model -- [--config NAME]... [--bug NAME] [--crashes N] [--max-states N]
+Explores every interleaving of the real coordinator and participant state
+machines within small bounds. Configurations: ${Object.keys(modelConfigs).join(', ')}.
+Flawed variants (--bug): ${Object.keys(bugConfigs).join(', ')}. Exit 1 on a violation.`
+
+const { values } = parseArgs({
+  options: {
+    config: { type: 'string', multiple: true },
+    bug: { type: 'string' },
+    crashes: { type: 'string' },
+    'max-states': { type: 'string', default: '5000000' },
+    help: { type: 'boolean', default: false },
+  },
+})
+if (values.help) {
+  console.log(usage)
+  process.exit(0)
+}
+const chosen: [string, SimConfig][] = values.bug !== undefined
+  ? [[`bug:${values.bug}`, bugConfigs[values.bug] ?? fail(`unknown bug ${values.bug}`)]]
+  : (values.config ?? Object.keys(modelConfigs)).map((name) => [name, modelConfigs[name] ?? fail(`unknown config ${name}`)])
+
+function fail(message: string): never {
+  console.error(`${message}\n${usage}`)
+  process.exit(2)
+}
+
+let violations = 0
+const rows: Record<string, unknown>[] = []
+for (const [name, base] of chosen) {
+  const config = values.crashes === undefined ? base : { ...base, maxCrashes: Number(values.crashes) }
+  const r = exploreExhaustive(config, Number(values['max-states']))
+  rows.push({ config: name, participants: config.participants, txns: config.txns.length, crashes: config.maxCrashes, transitions: r.transitions, distinct: r.distinct, terminal: r.terminal, depth: r.maxDepth, complete: r.complete, ms: r.timeMs, result: r.violation ? `VIOLATION ${r.violation.invariant}` : 'ok' })
+  if (r.violation) {
+    violations++
+    console.log(`\n${name}: invariant "${r.violation.invariant}" violated: ${r.violation.detail}`)
+    r.violation.trace.forEach((line, i) => { console.log(`${String(i).padStart(4)}. ${line}`) })
+    console.log(`replay: npm run check:model -- ${values.bug !== undefined ? `--bug ${values.bug}` : `--config ${name}`}`)
+  }
+}
+console.table(rows)
+process.exitCode = violations > 0 && values.bug === undefined ? 1 : 0

@@ -1,0 +1,202 @@
+import { createHash } from 'node:crypto'
+import { checkQuiescent, checkSafety, type Violation } from './invariants.ts'
+import { Prng } from './prng.ts'
+import { applyEvent, cloneWorld, createWorld, enabledEvents, fingerprint, participantNames, type SimConfig, type SimEvent, type SimTxn, type World } from './world.ts'
+
+export interface Counterexample extends Violation {
+  trace: string[]
+}
+
+export interface ExhaustiveResult {
+  transitions: number
+  distinct: number
+  terminal: number
+  maxDepth: number
+  timeMs: number
+  complete: boolean
+  violation?: Counterexample
+}
+
+/**
+ * Depth-first search over every interleaving of deliveries, persist
+ * completions, timer firings, client requests and faults within the
+ * configuration's budgets, as TLC and the P checker do. Visited states are
+ * remembered by an MD5 fingerprint of their canonical form. Safety is checked
+ * after every transition; progress and convergence at every terminal state.
+ */
+export function exploreExhaustive(config: SimConfig, maxStates = 5_000_000): ExhaustiveResult {
+  const started = Date.now()
+  const visited = new Set<string>()
+  const result: ExhaustiveResult = { transitions: 0, distinct: 0, terminal: 0, maxDepth: 0, timeMs: 0, complete: true }
+  const stack: { world: World; trace: string[] }[] = [{ world: createWorld(config), trace: ['initial: every node up, every connection established'] }]
+  while (stack.length > 0) {
+    const { world, trace } = stack.pop()!
+    const key = createHash('md5').update(fingerprint(world)).digest('base64')
+    if (visited.has(key)) continue
+    visited.add(key)
+    result.maxDepth = Math.max(result.maxDepth, trace.length - 1)
+    if (visited.size >= maxStates) {
+      result.complete = false
+      break
+    }
+    const events = enabledEvents(config, world)
+    if (events.length === 0) {
+      result.terminal++
+      const v = checkQuiescent(config, world)
+      if (v) {
+        result.violation = { ...v, trace: [...trace, '(quiescent: nothing left to happen)'] }
+        result.complete = false
+        break
+      }
+      continue
+    }
+    for (const event of events) {
+      const next = cloneWorld(world)
+      const line = applyEvent(config, next, event)
+      result.transitions++
+      const v = checkSafety(config, next)
+      if (v) {
+        result.violation = { ...v, trace: [...trace, line] }
+        result.complete = false
+        stack.length = 0
+        break
+      }
+      stack.push({ world: next, trace: [...trace, line] })
+    }
+  }
+  result.distinct = visited.size
+  result.timeMs = Date.now() - started
+  return result
+}
+
+export interface RandomRunOptions {
+  maxSteps: number
+  /** Faults may be injected during the first faultSteps steps; then everything heals. */
+  faultSteps: number
+  rates: { crash: number; disconnect: number; duplicate: number }
+}
+
+export interface RandomRunResult {
+  seed: number
+  steps: number
+  committed: number
+  faults: number
+  violation?: Counterexample
+  trace: string[]
+}
+
+const isFault = (e: SimEvent): boolean => e.kind === 'crash' || e.kind === 'disconnect' || (e.kind === 'deliver' && e.duplicate)
+
+/**
+ * One run driven by a seeded PRNG: a run is a pure function of (seed, config).
+ * Time advances a little each step; timers fire when due. After faultSteps,
+ * crashed nodes restart and connections heal, and the run goes on until
+ * nothing is left to do; then progress and convergence are checked.
+ */
+export function randomRun(config: SimConfig, seed: number, options: RandomRunOptions): RandomRunResult {
+  const prng = new Prng(seed)
+  const world = createWorld(config)
+  const trace: string[] = ['initial: every node up, every connection established']
+  const stats = (): { committed: number; faults: number } => ({
+    committed: world.clients.filter((c) => c.outcome === 'committed').length,
+    faults: config.maxCrashes - world.budget.crashes + config.maxDisconnects - world.budget.disconnects + config.maxDuplicates - world.budget.duplicates,
+  })
+  const fail = (v: Violation, steps: number): RandomRunResult => ({ seed, steps, ...stats(), violation: { ...v, trace }, trace })
+  for (let stepNo = 1; stepNo <= options.maxSteps; stepNo++) {
+    world.now += prng.int(0, 1)
+    const faulty = stepNo <= options.faultSteps
+    const all = enabledEvents(config, world).filter((e) => due(config, world, e))
+    const calm = all.filter((e) => !isFault(e) && !(e.kind === 'restart' && faulty && prng.chance(0.7)))
+    const event = faulty ? chooseFault(prng, all, options.rates) ?? pickCalm(prng, calm) : healingEvent(all) ?? pickCalm(prng, calm)
+    if (!event) {
+      // Nothing to do now: jump to the next timer (a sweep or GC timer is always armed).
+      world.now = Math.max(world.now + 1, nextTimer(world))
+      continue
+    }
+    trace.push(applyEvent(config, world, event))
+    const v = checkSafety(config, world)
+    if (v) return fail(v, stepNo)
+    if (!faulty && settled(world)) {
+      const q = checkQuiescent(config, world)
+      return q ? fail(q, stepNo) : { seed, steps: stepNo, ...stats(), trace }
+    }
+  }
+  return fail({ invariant: 'progress', detail: `not settled after ${options.maxSteps} steps` }, options.maxSteps)
+}
+
+/** Timers fire when due; a client sends its first request at its start time. */
+function due(config: SimConfig, world: World, e: SimEvent): boolean {
+  if (e.kind === 'timer') return world.nodes[e.node]!.timers.get(e.timer)! <= world.now
+  if (e.kind === 'submit') return world.clients[e.client]!.status !== 'idle' || (config.txns[e.client]!.startAt ?? 0) <= world.now
+  return true
+}
+
+function chooseFault(prng: Prng, events: SimEvent[], rates: RandomRunOptions['rates']): SimEvent | undefined {
+  const pick = (kind: (e: SimEvent) => boolean, rate: number): SimEvent | undefined => {
+    const candidates = events.filter(kind)
+    return candidates.length > 0 && prng.chance(rate) ? prng.pick(candidates) : undefined
+  }
+  return pick((e) => e.kind === 'crash', rates.crash) ?? pick((e) => e.kind === 'disconnect', rates.disconnect) ?? pick((e) => e.kind === 'deliver' && e.duplicate, rates.duplicate)
+}
+
+/** After the fault phase: restart what is down and reconnect what is cut, first. */
+function healingEvent(events: SimEvent[]): SimEvent | undefined {
+  return events.find((e) => e.kind === 'restart') ?? events.find((e) => e.kind === 'connect')
+}
+
+function pickCalm(prng: Prng, events: SimEvent[]): SimEvent | undefined {
+  return events.length > 0 ? prng.pick(events) : undefined
+}
+
+function settled(world: World): boolean {
+  return (
+    world.clients.every((c) => c.status === 'answered') &&
+    world.net.length === 0 &&
+    Object.values(world.nodes).every((n) => n.up && n.persists.length === 0 && (n.participant?.prepared.size ?? 0) === 0) &&
+    Object.values(world.links).every((l) => l.connected)
+  )
+}
+
+function nextTimer(world: World): number {
+  let next = Infinity
+  for (const node of Object.values(world.nodes)) for (const at of node.timers.values()) next = Math.min(next, at)
+  return next
+}
+
+/** Clients issuing concurrent transactions on overlapping keys, some with preconditions. */
+export function makeWorkload(prng: Prng, txns: number, keys: number, preconditionRate: number): SimTxn[] {
+  let startAt = 0
+  return Array.from({ length: txns }, (_, i) => {
+    startAt += prng.int(0, 25)
+    const chosen = new Set<string>()
+    const count = prng.int(1, Math.min(2, keys))
+    while (chosen.size < count) chosen.add(`k${prng.int(1, keys)}`)
+    return {
+      clientId: `c${i}`,
+      startAt,
+      writes: [...chosen].map((key) => {
+        if (!prng.chance(preconditionRate)) return { key, value: `v${i}` }
+        return prng.chance(0.5) ? { key, value: `v${i}`, ifAbsent: true } : { key, value: `v${i}`, ifVersion: prng.int(0, 2) }
+      }),
+    }
+  })
+}
+
+/** Per seed, a varied configuration (swarm testing): fault rates, sizes and contention differ from seed to seed. */
+export function swarmConfig(seed: number, participants = 5): { config: SimConfig; options: RandomRunOptions } {
+  const prng = new Prng(seed ^ 0x5eed)
+  const config: SimConfig = {
+    participants,
+    txns: makeWorkload(prng, prng.int(12, 40), prng.int(3, 12), prng.pick([0, 0.2, 0.5])),
+    maxCrashes: prng.int(0, 4),
+    maxDisconnects: prng.int(0, 4),
+    maxDuplicates: prng.int(0, 6),
+    crashable: ['coordinator', 'participant'],
+    timers: 'all',
+    clientRetries: true,
+  }
+  const rate = prng.pick([0.005, 0.02, 0.05])
+  return { config, options: { maxSteps: 200_000, faultSteps: prng.int(100, 1500), rates: { crash: rate, disconnect: rate, duplicate: rate * 2 } } }
+}
+
+export { participantNames }

@@ -1,0 +1,435 @@
+import { CoordinatorMachine } from '../coordinator/machine.ts'
+import { planCoordinatorRecovery } from '../coordinator/recovery.ts'
+import type { CoordinatorEffect, CoordinatorEvent, CoordinatorOptions, CoordinatorState } from '../coordinator/types.ts'
+import { ParticipantMachine } from '../participant/machine.ts'
+import { planParticipantRecovery } from '../participant/recovery.ts'
+import type { ParticipantEffect, ParticipantEvent, ParticipantOptions, ParticipantState } from '../participant/types.ts'
+import type { PersistEffect } from '../protocol/effects.ts'
+import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
+import type { StoreOp, Write } from '../protocol/types.ts'
+import { backupDecision, isPrepared } from './backup-coordinator.ts'
+
+/**
+ * The simulated world: the very state machines the services run, with a
+ * simulated network (in-flight messages may be delivered in any order,
+ * duplicated, or lost when a connection drops), simulated storage (what a
+ * completed persist wrote survives a crash, a pending persist does not) and
+ * simulated time. A world is plain data: it can be cloned and hashed.
+ */
+export interface SimTxn {
+  clientId: string
+  writes: Write[]
+  /** Random runs: the client sends it no earlier than this simulated time (exhaustive runs ignore it). */
+  startAt?: number
+}
+
+export interface SimConfig {
+  participants: number
+  txns: SimTxn[]
+  maxCrashes: number
+  maxDisconnects: number
+  maxDuplicates: number
+  /** Which roles faults may hit. */
+  crashable: ('coordinator' | 'participant')[]
+  /** 'protocol': only vote timers fire (exhaustive mode); 'all': sweeps and GC too (random mode). */
+  timers: 'protocol' | 'all'
+  /** A client cut off by a coordinator crash retries with the same id. */
+  clientRetries: boolean
+  /** Murat's naive backup coordinator takes over while the coordinator is down (a known-broken variant). */
+  backup?: boolean
+  bugs?: { replyBeforeDurable?: boolean; voteBeforeDurable?: boolean }
+}
+
+export const COORDINATOR = 'coordinator'
+
+export interface PendingPersist {
+  token: number
+  ops: StoreOp[]
+  sync: boolean
+  kind: PersistEffect['kind']
+  txId?: string
+}
+
+export interface SimNode {
+  name: string
+  role: 'coordinator' | 'participant'
+  up: boolean
+  coordinator?: CoordinatorState
+  participant?: ParticipantState
+  store: Map<string, unknown>
+  persists: PendingPersist[]
+  timers: Map<string, number>
+}
+
+export interface InFlight {
+  id: number
+  from: string
+  to: string
+  msg: ToParticipant | ToCoordinator
+  /** The connection it travels on; a dropped connection loses it. */
+  link: string
+  epoch: number
+}
+
+export interface Client {
+  txn: number
+  status: 'idle' | 'waiting' | 'cut' | 'answered'
+  reqId?: number
+  outcome?: 'committed' | 'aborted'
+  txId?: string
+}
+
+export interface Ghost {
+  yesVotes: Record<string, string[]>
+  applied: Record<string, string[]>
+  abortedPrepared: Record<string, string[]>
+  told: Record<string, 'committed' | 'aborted'>
+  maxVersion: Record<string, Record<string, number>>
+  backupDecided: string[]
+}
+
+export interface World {
+  now: number
+  nodes: Record<string, SimNode>
+  net: InFlight[]
+  links: Record<string, { connected: boolean; epoch: number }>
+  clients: Client[]
+  budget: { crashes: number; disconnects: number; duplicates: number }
+  ghost: Ghost
+  nextMsgId: number
+  nextReqId: number
+}
+
+export type SimEvent =
+  | { kind: 'submit'; client: number }
+  | { kind: 'deliver'; msg: number; duplicate: boolean }
+  | { kind: 'persist'; node: string }
+  | { kind: 'timer'; node: string; timer: string }
+  /**
+   * restart: true restarts the node at once. Sound for exhaustive search: while
+   * a node is down nothing can happen on it (its connections are gone) and its
+   * restart touches only its own state, so restarting later commutes with
+   * every other event; reconnection stays a separate event.
+   */
+  | { kind: 'crash'; node: string; restart: boolean }
+  | { kind: 'restart'; node: string }
+  | { kind: 'connect'; participant: string }
+  | { kind: 'disconnect'; participant: string }
+  | { kind: 'backup'; txId: string }
+
+export function participantNames(config: SimConfig): string[] {
+  return Array.from({ length: config.participants }, (_, i) => `p${i + 1}`)
+}
+
+export function coordinatorOptions(config: SimConfig): CoordinatorOptions {
+  const o: CoordinatorOptions = { participants: participantNames(config), defaultTimeoutMs: 50, maxInFlight: 1000, retentionMs: 1e12, gcIntervalMs: 1000 }
+  if (config.bugs?.replyBeforeDurable === true) o.unsafeBugs = { replyBeforeDurable: true }
+  return o
+}
+
+export function participantOptions(config: SimConfig): ParticipantOptions {
+  const o: ParticipantOptions = { readWaitMs: 50, sweepIntervalMs: 40, queryAfterMs: 150, retentionMs: 1e12, maxRemembered: 1e6 }
+  if (config.bugs?.voteBeforeDurable === true) o.unsafeBugs = { voteBeforeDurable: true }
+  return o
+}
+
+/** Every node started, every link connected, no client request made yet. */
+export function createWorld(config: SimConfig): World {
+  const world: World = {
+    now: 0,
+    nodes: {},
+    net: [],
+    links: {},
+    clients: config.txns.map((_, txn) => ({ txn, status: 'idle' })),
+    budget: { crashes: config.maxCrashes, disconnects: config.maxDisconnects, duplicates: config.maxDuplicates },
+    ghost: { yesVotes: {}, applied: {}, abortedPrepared: {}, told: {}, maxVersion: {}, backupDecided: [] },
+    nextMsgId: 1,
+    nextReqId: 1,
+  }
+  const names = [COORDINATOR, ...participantNames(config)]
+  for (const name of names) {
+    world.nodes[name] = { name, role: name === COORDINATOR ? 'coordinator' : 'participant', up: false, store: new Map(), persists: [], timers: new Map() }
+  }
+  for (const name of names) restart(config, world, name)
+  for (const p of participantNames(config)) {
+    world.links[p] = { connected: false, epoch: 0 }
+    connect(config, world, p)
+  }
+  return world
+}
+
+/** The events that may happen next. Timers are listed whatever their due time; the random runner filters. */
+export function enabledEvents(config: SimConfig, world: World): SimEvent[] {
+  const events: SimEvent[] = []
+  const coordinatorUp = world.nodes[COORDINATOR]!.up
+  for (const client of world.clients) {
+    if (!coordinatorUp) continue
+    if (client.status === 'idle' || (client.status === 'cut' && config.clientRetries)) events.push({ kind: 'submit', client: client.txn })
+  }
+  // Messages on a dropped connection or to a crashed node were removed when it happened.
+  for (const m of world.net) {
+    events.push({ kind: 'deliver', msg: m.id, duplicate: false })
+    if (world.budget.duplicates > 0) events.push({ kind: 'deliver', msg: m.id, duplicate: true })
+  }
+  for (const node of Object.values(world.nodes)) {
+    if (!node.up) {
+      events.push({ kind: 'restart', node: node.name })
+      continue
+    }
+    if (node.persists.length > 0) events.push({ kind: 'persist', node: node.name })
+    for (const timer of node.timers.keys()) {
+      if (config.timers === 'all' || timer.startsWith('vote:')) events.push({ kind: 'timer', node: node.name, timer })
+    }
+    if (world.budget.crashes > 0 && config.crashable.includes(node.role)) events.push({ kind: 'crash', node: node.name, restart: config.timers === 'protocol' && config.backup !== true })
+  }
+  for (const [p, link] of Object.entries(world.links)) {
+    if (!link.connected && coordinatorUp && world.nodes[p]!.up) events.push({ kind: 'connect', participant: p })
+    if (link.connected && world.budget.disconnects > 0) events.push({ kind: 'disconnect', participant: p })
+  }
+  if (config.backup === true && !coordinatorUp) {
+    for (const txId of preparedAnywhere(world)) if (!world.ghost.backupDecided.includes(txId)) events.push({ kind: 'backup', txId })
+  }
+  return events
+}
+
+function preparedAnywhere(world: World): string[] {
+  const ids = new Set<string>()
+  for (const node of Object.values(world.nodes)) for (const txId of node.participant?.prepared.keys() ?? []) ids.add(txId)
+  return [...ids].sort()
+}
+
+/** Applies one event; returns a one-line description for the trace. */
+export function applyEvent(config: SimConfig, world: World, event: SimEvent): string {
+  switch (event.kind) {
+    case 'submit':
+      return submit(config, world, event.client)
+    case 'deliver':
+      return deliver(config, world, event.msg, event.duplicate)
+    case 'persist':
+      return completePersist(config, world, event.node)
+    case 'timer': {
+      world.nodes[event.node]!.timers.delete(event.timer)
+      step(config, world, event.node, { type: 'timer', timer: event.timer })
+      return `${event.node}: timer ${event.timer} fires`
+    }
+    case 'crash':
+      crash(config, world, event.node)
+      if (!event.restart) return `CRASH ${event.node} (pending writes lost, connections dropped)`
+      restart(config, world, event.node)
+      return `CRASH ${event.node} (pending writes lost, connections dropped) and RESTART (recovers from its durable store)`
+    case 'restart':
+      restart(config, world, event.node)
+      return `RESTART ${event.node} (recovers from its durable store)`
+    case 'connect':
+      connect(config, world, event.participant)
+      return `connection coordinator ↔ ${event.participant} established`
+    case 'disconnect':
+      world.budget.disconnects--
+      dropLink(config, world, event.participant)
+      return `connection coordinator ↔ ${event.participant} DROPPED (in-flight messages lost)`
+    case 'backup':
+      return runBackup(config, world, event.txId)
+  }
+}
+
+function submit(config: SimConfig, world: World, index: number): string {
+  const client = world.clients[index]!
+  const txn = config.txns[index]!
+  const retry = client.status === 'cut'
+  client.status = 'waiting'
+  client.reqId = world.nextReqId++
+  step(config, world, COORDINATOR, { type: 'request', reqId: client.reqId, clientId: txn.clientId, writes: txn.writes })
+  return `client ${txn.clientId} ${retry ? 'RETRIES' : 'sends'} ${txn.writes.map((w) => `${w.key}=${w.value}`).join(',')}`
+}
+
+function deliver(config: SimConfig, world: World, id: number, duplicate: boolean): string {
+  const index = world.net.findIndex((m) => m.id === id)
+  const m = world.net[index]!
+  if (duplicate) world.budget.duplicates--
+  else world.net.splice(index, 1)
+  if (m.to === COORDINATOR) step(config, world, COORDINATOR, { type: 'message', from: m.from, msg: m.msg as ToCoordinator })
+  else step(config, world, m.to, { type: 'message', msg: m.msg as ToParticipant })
+  return `${m.to} ← ${describeMsg(m.msg)} from ${m.from}${duplicate ? ' (DUPLICATED)' : ''}`
+}
+
+function completePersist(config: SimConfig, world: World, name: string): string {
+  const node = world.nodes[name]!
+  const p = node.persists.shift()!
+  for (const op of p.ops) {
+    if (op.type === 'put') node.store.set(op.key, op.value)
+    else node.store.delete(op.key)
+  }
+  if (p.txId !== undefined && p.kind === 'apply') addTo(world.ghost.applied, p.txId, name)
+  if (p.txId !== undefined && p.kind === 'abort') addTo(world.ghost.abortedPrepared, p.txId, name)
+  step(config, world, name, { type: 'persisted', token: p.token })
+  return `${name}: ${[p.kind, p.txId].join(' ').trim()} is durable${p.sync ? ' (fsync)' : ''}`
+}
+
+function crash(config: SimConfig, world: World, name: string): void {
+  const node = world.nodes[name]!
+  world.budget.crashes--
+  node.up = false
+  delete node.coordinator
+  delete node.participant
+  node.persists = []
+  node.timers.clear()
+  world.net = world.net.filter((m) => !(m.link === 'backup' && m.to === name))
+  for (const p of Object.keys(world.links)) if (name === COORDINATOR || name === p) dropLink(config, world, p)
+  if (name === COORDINATOR) for (const c of world.clients) if (c.status === 'waiting') c.status = 'cut'
+}
+
+function restart(config: SimConfig, world: World, name: string): void {
+  const node = world.nodes[name]!
+  node.up = true
+  if (node.role === 'coordinator') {
+    const plan = planCoordinatorRecovery(node.store.entries(), world.now)
+    node.store.set(plan.epochOp.key, plan.epochOp.value)
+    node.coordinator = new CoordinatorMachine(coordinatorOptions(config)).state
+    step(config, world, name, { type: 'start', ...plan.start })
+  } else {
+    node.participant = new ParticipantMachine(participantOptions(config)).state
+    step(config, world, name, { type: 'start', ...planParticipantRecovery(node.store.entries()) })
+  }
+}
+
+function connect(config: SimConfig, world: World, p: string): void {
+  world.links[p]!.connected = true
+  step(config, world, p, { type: 'connected' })
+  step(config, world, COORDINATOR, { type: 'connected', participant: p })
+}
+
+function dropLink(config: SimConfig, world: World, p: string): void {
+  const link = world.links[p]!
+  if (!link.connected) return
+  link.connected = false
+  link.epoch++
+  world.net = world.net.filter((m) => m.link !== p)
+  if (world.nodes[p]!.up) step(config, world, p, { type: 'disconnected' })
+  if (world.nodes[COORDINATOR]!.up) step(config, world, COORDINATOR, { type: 'disconnected', participant: p })
+}
+
+function runBackup(config: SimConfig, world: World, txId: string): string {
+  world.ghost.backupDecided.push(txId)
+  const views = participantNames(config).map((p) => {
+    const node = world.nodes[p]!
+    return node.up && node.participant ? { participant: p, state: node.participant } : { participant: p, state: undefined }
+  })
+  const decision = backupDecision(txId, views)
+  for (const v of views) {
+    if (v.state) world.net.push({ id: world.nextMsgId++, from: 'backup', to: v.participant, msg: { type: decision, txId }, link: 'backup', epoch: 0 })
+  }
+  return `BACKUP coordinator sees ${views.map((v) => `${v.participant}:${v.state ? describeParticipantView(v.state, txId) : 'unavailable'}`).join(' ')} and decides ${decision.toUpperCase()} for ${txId}`
+}
+
+function describeParticipantView(state: ParticipantState, txId: string): string {
+  return isPrepared(state, txId) ? 'prepared' : (state.resolved.get(txId)?.outcome ?? 'working')
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+type NodeEvent = DistributiveOmit<CoordinatorEvent, 'now'> | DistributiveOmit<ParticipantEvent, 'now'>
+
+/** Steps one node's machine and performs its effects on the world. */
+function step(config: SimConfig, world: World, name: string, event: NodeEvent): void {
+  const node = world.nodes[name]!
+  const effects: (CoordinatorEffect | ParticipantEffect)[] = node.role === 'coordinator'
+    ? new CoordinatorMachine(coordinatorOptions(config), node.coordinator).step({ ...event, now: world.now } as CoordinatorEvent)
+    : new ParticipantMachine(participantOptions(config), node.participant).step({ ...event, now: world.now } as ParticipantEvent)
+  for (const effect of effects) perform(world, node, effect)
+}
+
+function perform(world: World, node: SimNode, effect: CoordinatorEffect | ParticipantEffect): void {
+  switch (effect.type) {
+    case 'send': {
+      const to = 'to' in effect ? effect.to : COORDINATOR
+      const p = node.role === 'coordinator' ? to : node.name
+      const link = world.links[p]
+      if (effect.msg.type === 'vote' && effect.msg.yes) addTo(world.ghost.yesVotes, effect.msg.txId, node.name)
+      if (link?.connected === true) world.net.push({ id: world.nextMsgId++, from: node.name, to, msg: effect.msg, link: p, epoch: link.epoch })
+      break
+    }
+    case 'persist': {
+      const pending: PendingPersist = { token: effect.token, ops: effect.ops, sync: effect.sync, kind: effect.kind }
+      if (effect.txId !== undefined) pending.txId = effect.txId
+      node.persists.push(pending)
+      break
+    }
+    case 'setTimer':
+      node.timers.set(effect.timer, world.now + effect.afterMs)
+      break
+    case 'cancelTimer':
+      node.timers.delete(effect.timer)
+      break
+    case 'reply': {
+      const client = world.clients.find((c) => c.reqId === effect.reqId && c.status === 'waiting')
+      /* c8 ignore next -- a reply always finds its waiting client: crashes cut clients and drop the coordinator's waiters together */
+      if (!client) break
+      client.status = 'answered'
+      if (effect.body.ok) {
+        client.outcome = effect.body.result.outcome
+        client.txId = effect.body.result.txId
+        world.ghost.told[client.txId] = client.outcome
+      } else {
+        client.outcome = 'aborted'
+      }
+      break
+    }
+    case 'log':
+      break
+  }
+}
+
+function addTo(record: Record<string, string[]>, key: string, value: string): void {
+  const list = record[key] ?? []
+  if (!list.includes(value)) list.push(value)
+  record[key] = list
+}
+
+export function describeMsg(msg: ToParticipant | ToCoordinator): string {
+  switch (msg.type) {
+    case 'prepare':
+      return `PREPARE ${msg.txId} [${msg.writes.map((w) => `${w.key}=${w.value}${w.ifVersion === undefined ? '' : `@v${w.ifVersion}`}${w.ifAbsent === true ? '(absent)' : ''}`).join(',')}]`
+    case 'vote':
+      return `VOTE ${msg.yes ? 'YES' : `NO ${JSON.stringify(msg.reason)}`} ${msg.txId}`
+    case 'query':
+      return `QUERY ${msg.txId}`
+    case 'commit':
+    case 'abort':
+    case 'ack':
+      return `${msg.type.toUpperCase()} ${msg.txId}`
+    /* c8 ignore next 2 -- hello and reads are adapter business, never simulated */
+    default:
+      return msg.type.toUpperCase()
+  }
+}
+
+/** A canonical string of the whole world, for visited-state hashing. */
+export function fingerprint(world: World): string {
+  // Message ids and request ids only name things; two worlds that differ in them alone are the same state.
+  const { nextMsgId: _m, nextReqId: _r, net, clients, ...rest } = world
+  const canonical = {
+    ...rest,
+    net: net.map((m) => JSON.stringify([m.from, m.to, m.msg, m.link, m.epoch])).sort(),
+    clients: clients.map((c) => [c.status, c.outcome, c.txId]),
+  }
+  return JSON.stringify(canonical, canonicalValue)
+}
+
+/**
+ * Makes equivalent states print the same: maps and object keys sorted, and
+ * arrays of plain values (sets in meaning: acks, connected peers, votes seen)
+ * sorted. Arrays of objects (writes, reasons) keep their order.
+ */
+function canonicalValue(_key: string, value: unknown): unknown {
+  if (value instanceof Map) return [...(value as Map<unknown, unknown>).entries()].sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1))
+  if (Array.isArray(value)) return value.every((v) => typeof v !== 'object' || v === null) ? [...(value as unknown[])].sort() : value
+  if (value !== null && typeof value === 'object') {
+    const sorted: Record<string, unknown> = {}
+    for (const k of Object.keys(value).sort()) sorted[k] = (value as Record<string, unknown>)[k]
+    return sorted
+  }
+  return value
+}
+
+export function cloneWorld(world: World): World {
+  return structuredClone(world)
+}

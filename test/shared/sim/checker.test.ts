@@ -1,0 +1,68 @@
+import t from 'tap'
+import { bugConfigs, modelConfigs } from '../../../shared/sim/configs.ts'
+import { exploreExhaustive, randomRun, swarmConfig } from '../../../shared/sim/explore.ts'
+import type { SimConfig } from '../../../shared/sim/world.ts'
+
+t.test('exhaustive: every interleaving of 1 coordinator, 2 participants, 1 transaction and at most 1 crash of any node is safe and live', async (t) => {
+  const r = exploreExhaustive(modelConfigs['two-participants-one-crash']!)
+  t.comment(`transitions ${r.transitions}, distinct states ${r.distinct}, terminal ${r.terminal}, depth ${r.maxDepth}, ${r.timeMs} ms`)
+  t.equal(r.violation, undefined, r.violation ? `${r.violation.invariant}: ${r.violation.detail}\n${r.violation.trace.join('\n')}` : 'no violation')
+  t.equal(r.complete, true, 'the whole bounded state space was explored')
+  t.ok(r.distinct > 10000 && r.terminal > 10, 'a real state space, not a trivial one')
+})
+
+t.test('exhaustive: a state cap stops the search and says it is incomplete', async (t) => {
+  const r = exploreExhaustive(modelConfigs['lossy-network']!, 500)
+  t.equal(r.complete, false)
+  t.equal(r.distinct, 500)
+})
+
+t.test('exhaustive: a coordinator that replies before its decision is durable is caught, with a trace', async (t) => {
+  const r = exploreExhaustive(bugConfigs['reply-before-durable']!)
+  t.equal(r.violation?.invariant, 'client-told-committed')
+  t.match(r.violation?.trace.join('\n'), /CRASH coordinator/)
+  t.equal(r.complete, false)
+})
+
+const seeds = Array.from({ length: 200 }, (_, i) => i + 1)
+
+t.test('random swarm: 200 seeds over 5 participants with crashes, dropped connections and duplicates find no violation', async (t) => {
+  let steps = 0
+  let committed = 0
+  let faults = 0
+  for (const seed of seeds) {
+    const { config, options } = swarmConfig(seed)
+    const r = randomRun(config, seed, options)
+    steps += r.steps
+    committed += r.committed
+    faults += r.faults
+    if (r.violation) t.fail(`seed ${seed}: ${r.violation.invariant}: ${r.violation.detail} (replay: npm run check:sim -- --seed ${seed})`)
+  }
+  t.comment(`${seeds.length} runs, ${steps} steps, ${committed} commits, ${faults} faults`)
+  t.ok(committed > 500, 'transactions commit')
+  t.ok(faults > 500, 'faults are injected')
+})
+
+t.test('a run is a pure function of its seed', async (t) => {
+  const { config, options } = swarmConfig(11)
+  t.same(randomRun(config, 11, options).trace, randomRun(config, 11, options).trace)
+})
+
+function firstViolation(bug: (c: SimConfig) => SimConfig): { seed: number; invariant: string; trace: string[] } | undefined {
+  for (const seed of Array.from({ length: 1000 }, (_, i) => i + 1)) {
+    const { config, options } = swarmConfig(seed)
+    const r = randomRun(bug(config), seed, options)
+    if (r.violation) return { seed, invariant: r.violation.invariant, trace: r.violation.trace }
+  }
+  return undefined
+}
+
+t.test('random: each flawed variant is caught, with its seed and trace', async (t) => {
+  const reply = firstViolation((c) => ({ ...c, bugs: { replyBeforeDurable: true } }))
+  t.match(reply, { invariant: /client-told-committed|acknowledged-commit-durable/ }, `reply before durable: seed ${reply?.seed}`)
+  const vote = firstViolation((c) => ({ ...c, bugs: { voteBeforeDurable: true } }))
+  t.match(vote, { invariant: /replicas-identical|acknowledged-commit-durable|atomicity/ }, `vote before durable: seed ${vote?.seed}`)
+  const backup = firstViolation((c) => ({ ...c, backup: true }))
+  t.match(backup, { invariant: /atomicity|client-told|commit-needs-every-yes/ }, `naive backup coordinator: seed ${backup?.seed}`)
+  t.match(backup?.trace.join('\n'), /BACKUP coordinator sees .* and decides/)
+})

@@ -1,0 +1,90 @@
+import t from 'tap'
+import { checkQuiescent, checkSafety } from '../../../shared/sim/invariants.ts'
+import { exploreExhaustive, randomRun } from '../../../shared/sim/explore.ts'
+import { applyEvent, createWorld, enabledEvents, type SimConfig } from '../../../shared/sim/world.ts'
+
+const config: SimConfig = {
+  participants: 2,
+  txns: [{ clientId: 'c1', writes: [{ key: 'x', value: 'a' }] }],
+  maxCrashes: 0,
+  maxDisconnects: 0,
+  maxDuplicates: 0,
+  crashable: [],
+  timers: 'protocol',
+  clientRetries: true,
+}
+
+t.test('a fresh world is safe but not quiescent until the client is answered', async (t) => {
+  const w = createWorld(config)
+  t.equal(checkSafety(config, w), undefined)
+  t.match(checkQuiescent(config, w), { invariant: 'progress', detail: /c1/ })
+})
+
+t.test('each safety invariant names what it caught', async (t) => {
+  const w = createWorld(config)
+  w.ghost.applied['1.1'] = ['p1']
+  w.ghost.abortedPrepared['1.1'] = ['p2']
+  t.match(checkSafety(config, w), { invariant: 'atomicity' })
+  w.ghost.abortedPrepared = {}
+  t.match(checkSafety(config, w), { invariant: 'commit-needs-every-yes', detail: /p1,p2/ })
+  w.ghost.yesVotes['1.1'] = ['p1']
+  t.match(checkSafety(config, w), { invariant: 'commit-needs-every-yes', detail: /p2/ })
+  w.ghost.applied = {}
+  w.ghost.told['1.2'] = 'aborted'
+  w.ghost.applied['1.2'] = ['p1']
+  w.ghost.yesVotes['1.2'] = ['p1', 'p2']
+  t.match(checkSafety(config, w), { invariant: 'client-told-aborted' })
+  w.ghost.applied = {}
+  w.ghost.told = { '1.3': 'committed' }
+  w.ghost.abortedPrepared['1.3'] = ['p2']
+  t.match(checkSafety(config, w), { invariant: 'client-told-committed' })
+  w.ghost.abortedPrepared = {}
+  w.nodes.p1!.store.set('kv/x', { value: 'a', version: 2 })
+  t.equal(checkSafety(config, w), undefined)
+  w.nodes.p1!.store.set('kv/x', { value: 'a', version: 1 })
+  t.match(checkSafety(config, w), { invariant: 'version-monotonic' })
+})
+
+t.test('each quiescence invariant names what it caught', async (t) => {
+  const w = createWorld(config)
+  w.clients[0]!.status = 'answered'
+  t.equal(checkQuiescent(config, w), undefined)
+  w.nodes.p1!.participant!.locks.set('x', '1.1')
+  t.match(checkQuiescent(config, w), { invariant: 'no-leftover-locks' })
+  w.nodes.p1!.participant!.locks.clear()
+  w.nodes.p1!.store.set('kv/x', { value: 'a', version: 1 })
+  t.match(checkQuiescent(config, w), { invariant: 'replicas-identical' })
+  w.nodes.p2!.store.set('kv/x', { value: 'a', version: 1 })
+  w.ghost.told['1.1'] = 'committed'
+  w.ghost.applied['1.1'] = ['p1']
+  t.match(checkQuiescent(config, w), { invariant: 'acknowledged-commit-durable', detail: /p2/ })
+  w.ghost.applied['1.1'] = ['p1', 'p2']
+  w.nodes.coordinator!.up = false
+  t.match(checkQuiescent(config, w), { invariant: 'progress', detail: /coordinator is down/ })
+})
+
+t.test('exhaustive search reports a progress/convergence violation found at a terminal state', async (t) => {
+  const r = exploreExhaustive({ ...config, participants: 1, maxCrashes: 1, crashable: ['participant'], bugs: { voteBeforeDurable: true } })
+  t.match(r.violation, { invariant: /acknowledged-commit-durable|replicas-identical/ })
+  t.match(r.violation?.trace.at(-1), /quiescent/)
+})
+
+t.test('a client id reused for other writes is refused, and the refusal is an answer', async (t) => {
+  const dup: SimConfig = { ...config, txns: [config.txns[0]!, { clientId: 'c1', writes: [{ key: 'y', value: 'b' }] }] }
+  const w = createWorld(dup)
+  applyEvent(dup, w, { kind: 'submit', client: 0 })
+  applyEvent(dup, w, { kind: 'submit', client: 1 })
+  t.match(w.clients[1], { status: 'answered', outcome: 'aborted' })
+  t.ok(enabledEvents(dup, w).length > 0)
+})
+
+t.test('the random runner also drives the exhaustive configurations (no start times)', async (t) => {
+  const r = randomRun({ ...config, timers: 'all' }, 5, { maxSteps: 5000, faultSteps: 0, rates: { crash: 0, disconnect: 0, duplicate: 0 } })
+  t.equal(r.violation, undefined)
+  t.equal(r.committed, 1)
+})
+
+t.test('a run that cannot settle within its step budget is a progress violation', async (t) => {
+  const r = randomRun({ ...config, timers: 'all' }, 5, { maxSteps: 3, faultSteps: 0, rates: { crash: 0, disconnect: 0, duplicate: 0 } })
+  t.match(r.violation, { invariant: 'progress', detail: /not settled after 3 steps/ })
+})
