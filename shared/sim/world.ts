@@ -344,11 +344,13 @@ function perform(world: World, node: SimNode, effect: CoordinatorEffect | Partic
       const p = node.role === 'coordinator' ? to : node.name
       const link = world.links[p]
       if (effect.msg.type === 'vote' && effect.msg.yes) addTo(world.ghost.yesVotes, effect.msg.txId, node.name)
-      if (link?.connected === true) world.net.push({ id: world.nextMsgId++, from: node.name, to, msg: effect.msg, link: p, epoch: link.epoch })
+      // Copied as the wire would: the receiver never shares objects with the sender.
+      if (link?.connected === true) world.net.push({ id: world.nextMsgId++, from: node.name, to, msg: deepCopy(effect.msg), link: p, epoch: link.epoch })
       break
     }
     case 'persist': {
-      const pending: PendingPersist = { token: effect.token, ops: effect.ops, sync: effect.sync, kind: effect.kind }
+      // Copied as LevelDB's encoding would: later changes to machine state must not reach the disk.
+      const pending: PendingPersist = { token: effect.token, ops: deepCopy(effect.ops), sync: effect.sync, kind: effect.kind }
       if (effect.txId !== undefined) pending.txId = effect.txId
       node.persists.push(pending)
       break
@@ -406,30 +408,48 @@ export function describeMsg(msg: ToParticipant | ToCoordinator): string {
 export function fingerprint(world: World): string {
   // Message ids and request ids only name things; two worlds that differ in them alone are the same state.
   const { nextMsgId: _m, nextReqId: _r, net, clients, ...rest } = world
-  const canonical = {
-    ...rest,
-    net: net.map((m) => JSON.stringify([m.from, m.to, m.msg, m.link, m.epoch])).sort(),
-    clients: clients.map((c) => [c.status, c.outcome, c.txId]),
-  }
-  return JSON.stringify(canonical, canonicalValue)
+  const messages = net.map((m) => canonical([m.from, m.to, m.msg, m.link, m.epoch])).sort()
+  return `${canonical(rest)}|${messages.join(';')}|${canonical(clients.map((c) => [c.status, c.outcome, c.txId]))}`
 }
 
 /**
- * Makes equivalent states print the same: maps and object keys sorted, and
- * arrays of plain values (sets in meaning: acks, connected peers, votes seen)
- * sorted. Arrays of objects (writes, reasons) keep their order.
+ * Serializes so that equivalent states print the same: maps and object keys
+ * sorted, and arrays of plain values (sets in meaning: acks, connected peers,
+ * votes seen) sorted. Arrays of objects (writes, reasons) keep their order.
  */
-function canonicalValue(_key: string, value: unknown): unknown {
-  if (value instanceof Map) return [...(value as Map<unknown, unknown>).entries()].sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1))
-  if (Array.isArray(value)) return value.every((v) => typeof v !== 'object' || v === null) ? [...(value as unknown[])].sort() : value
-  if (value !== null && typeof value === 'object') {
-    const sorted: Record<string, unknown> = {}
-    for (const k of Object.keys(value).sort()) sorted[k] = (value as Record<string, unknown>)[k]
-    return sorted
+function canonical(value: unknown): string {
+  if (value === null || value === undefined) return 'null'
+  if (typeof value !== 'object') return JSON.stringify(value)
+  if (value instanceof Map) {
+    const map = value as Map<unknown, unknown>
+    const keys = [...map.keys()].map(String).sort()
+    const byKey = new Map([...map].map(([k, v]) => [String(k), v]))
+    return `M{${keys.map((k) => `${JSON.stringify(k)}:${canonical(byKey.get(k))}`).join(',')}}`
   }
-  return value
+  if (Array.isArray(value)) {
+    const parts = value.map((v: unknown) => canonical(v))
+    if (value.every((v: unknown) => typeof v !== 'object' || v === null)) parts.sort()
+    return `[${parts.join(',')}]`
+  }
+  const record = value as Record<string, unknown>
+  const keys = Object.keys(record).filter((k) => record[k] !== undefined).sort()
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`).join(',')}}`
 }
 
+/** A world is only Maps, arrays and plain data: a direct deep copy is several times cheaper than structuredClone. */
 export function cloneWorld(world: World): World {
-  return structuredClone(world)
+  return deepCopy(world)
+}
+
+function deepCopy<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value
+  if (value instanceof Map) {
+    const copy = new Map<unknown, unknown>()
+    for (const [k, v] of value as Map<unknown, unknown>) copy.set(k, deepCopy(v))
+    return copy as T
+  }
+  if (Array.isArray(value)) return value.map((v: unknown) => deepCopy(v)) as T
+  const copy: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) copy[k] = deepCopy(v)
+  return copy as T
 }
