@@ -87,6 +87,11 @@ export class LocalCluster {
     return spec
   }
 
+  /** The OS process id of a running node (benchmarks read its CPU and memory from /proc). */
+  pid(name: string): number | undefined {
+    return this.isRunning(name) ? this.procs.get(name)?.pid : undefined
+  }
+
   isRunning(name: string): boolean {
     const p = this.procs.get(name)
     return p?.exitCode === null && p.signalCode === null

@@ -1,0 +1,147 @@
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { measureFloor, type Floor } from './lib/bench-floor.ts'
+import { freePort, LocalCluster, repoRoot } from './lib/local-cluster.ts'
+import { runLoad, type LoadResult } from './lib/load.ts'
+
+const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--keys 1,4] [--out DIR]
+Measures the machine's floor (synced LevelDB put, synced batch of 64,
+WebSocket round trip, a do-nothing fastify route), then drives a local
+cluster (separate processes, LevelDB on disk) over HTTP at each concurrency
+level and reports throughput, latency, CPU, peak RSS and fsyncs per commit,
+also as ratios to the floor. Writes JSON and a table to --out (bench-results/).`
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    levels: { type: 'string', default: '1,8,32,128' },
+    participants: { type: 'string', default: '3' },
+    keys: { type: 'string', default: '1,4' },
+    out: { type: 'string', default: join(repoRoot, 'bench-results') },
+    help: { type: 'boolean', default: false },
+  },
+})
+if (values.help) {
+  console.log(usage)
+  process.exit(0)
+}
+const durationMs = Number(values.duration) * 1000
+const levels = values.levels.split(',').map(Number)
+const participantCounts = values.participants.split(',').map(Number)
+const keyCounts = values.keys.split(',').map(Number)
+
+interface ProcStat { cpuS: number; peakRssMb: number }
+function procStat(pid: number | undefined): ProcStat {
+  if (pid === undefined) return { cpuS: 0, peakRssMb: 0 }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? '0'
+  return { cpuS: (Number(stat[11]) + Number(stat[12])) / 100, peakRssMb: Number(hwm) / 1024 }
+}
+
+async function syncs(cluster: LocalCluster): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const name of cluster.nodes.keys()) {
+    const res = await fetch(`${cluster.urlOf(name)}/v1/status`)
+    out[name] = ((await res.json()) as { store: { syncs: number } }).store.syncs
+  }
+  return out
+}
+
+async function trivialCeiling(concurrency: number): Promise<LoadResult> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'trivial-server.ts')], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise((ok) => child.stdout.once('data', ok))
+  const result = await runLoad(`http://127.0.0.1:${port}`, '/noop', concurrency, durationMs, () => '{}')
+  child.kill('SIGKILL')
+  return result
+}
+
+interface LevelReport extends LoadResult {
+  participants: number
+  keysPerTxn: number
+  fsyncsPerCommit: Record<string, number>
+  cpuS: Record<string, number>
+  peakRssMb: Record<string, number>
+}
+
+async function benchCluster(participants: number): Promise<LevelReport[]> {
+  const dataRoot = mkdtempSync(join(tmpdir(), 'txn-bench-'))
+  const cluster = await LocalCluster.create({ dataRoot, participants, env: { LOG_LEVEL: 'warn', OUTCOME_RETENTION_MS: '30000', GC_INTERVAL_MS: '1000', RESOLVED_RETENTION_MS: '30000' } })
+  await cluster.startAll()
+  const reports: LevelReport[] = []
+  try {
+    for (const keysPerTxn of keyCounts) {
+      for (const concurrency of levels) {
+        const before = await syncs(cluster)
+        const cpuBefore = Object.fromEntries([...cluster.nodes.keys()].map((n) => [n, procStat(cluster.pid(n)).cpuS]))
+        // Mostly disjoint keys: each worker writes its own key space.
+        const load = await runLoad(cluster.url, '/v1/transactions', concurrency, durationMs, (w, n) =>
+          JSON.stringify({ writes: Array.from({ length: keysPerTxn }, (_, k) => ({ key: `w${w}/n${n}/k${k}`, value: 'v'.repeat(64) })) }),
+        )
+        const after = await syncs(cluster)
+        const report: LevelReport = { ...load, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, peakRssMb: {} }
+        for (const name of cluster.nodes.keys()) {
+          const stat = procStat(cluster.pid(name))
+          report.fsyncsPerCommit[name] = load.committed === 0 ? 0 : ((after[name] ?? 0) - (before[name] ?? 0)) / load.committed
+          report.cpuS[name] = stat.cpuS - (cpuBefore[name] ?? 0)
+          report.peakRssMb[name] = stat.peakRssMb
+        }
+        reports.push(report)
+        process.stderr.write(`  ${participants}p ${keysPerTxn}-key c=${concurrency}: ${load.committedPerS.toFixed(0)} commits/s p50 ${load.p50Ms.toFixed(2)} ms p99 ${load.p99Ms.toFixed(2)} ms\n`)
+      }
+    }
+  } finally {
+    await cluster.stopAll()
+    rmSync(dataRoot, { recursive: true, force: true })
+  }
+  return reports
+}
+
+async function main(): Promise<void> {
+  process.stderr.write('measuring the floor…\n')
+  const floor: Floor = await measureFloor()
+  const trivial = await trivialCeiling(Math.max(...levels))
+  const criticalPathMs = 2 * floor.syncPutMs + 2 * floor.wsRttMs + trivial.p50Ms
+  const results: LevelReport[] = []
+  for (const participants of participantCounts) results.push(...(await benchCluster(participants)))
+  const c1 = results.find((r) => r.concurrency === 1 && r.participants === 3 && r.keysPerTxn === 1)
+  const summary = {
+    machine: { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() },
+    floor: { ...floor, trivialRouteReqPerS: trivial.requestsPerS, trivialRouteP50Ms: trivial.p50Ms, criticalPathMs },
+    results: results.map((r) => ({
+      ...r,
+      p50VsCriticalPath: r.p50Ms / criticalPathMs,
+      throughputVsTrivialRoute: r.committedPerS / trivial.requestsPerS,
+      p99VsC1P50: c1 ? r.p99Ms / c1.p50Ms : null,
+    })),
+  }
+  mkdirSync(values.out, { recursive: true })
+  const file = join(values.out, `bench-${Date.now()}.json`)
+  writeFileSync(file, JSON.stringify(summary, null, 2))
+  console.log(`floor: sync put ${floor.syncPutMs.toFixed(3)} ms, sync batch(64) ${floor.syncBatch64Ms.toFixed(3)} ms, ws RTT ${floor.wsRttMs.toFixed(3)} ms, trivial route ${trivial.requestsPerS.toFixed(0)} req/s (p50 ${trivial.p50Ms.toFixed(2)} ms); critical path ${criticalPathMs.toFixed(2)} ms`)
+  console.table(summary.results.map((r) => ({
+    participants: r.participants,
+    keys: r.keysPerTxn,
+    conc: r.concurrency,
+    'commits/s': Math.round(r.committedPerS),
+    'abort %': (100 * r.abortRate).toFixed(1),
+    errors: r.errors,
+    'p50 ms': r.p50Ms.toFixed(2),
+    'p95 ms': r.p95Ms.toFixed(2),
+    'p99 ms': r.p99Ms.toFixed(2),
+    'p50/critical': r.p50VsCriticalPath.toFixed(2),
+    'vs trivial': r.throughputVsTrivialRoute.toFixed(3),
+    'fsync/commit (max node)': Math.max(...Object.values(r.fsyncsPerCommit)).toFixed(3),
+    'peak RSS MB (max)': Math.max(...Object.values(r.peakRssMb)).toFixed(0),
+  })))
+  console.log(`results: ${file}`)
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exit(1)
+})

@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
+import { WebSocket, WebSocketServer } from 'ws'
+
+export interface Floor {
+  syncPutMs: number
+  syncBatch64Ms: number
+  wsRttMs: number
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? 0
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0
+}
+
+const ms = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6
+
+/** The irreducible pieces of 2PC's critical path, measured on this machine in this run. */
+export async function measureFloor(samples = 200): Promise<Floor> {
+  const dir = mkdtempSync(join(tmpdir(), 'txn-floor-'))
+  const db = new ClassicLevel<string, string>(dir)
+  await db.open()
+  const put: number[] = []
+  const batch: number[] = []
+  for (let i = 0; i < samples; i++) {
+    let t = process.hrtime.bigint()
+    await db.put(`k${i}`, 'x'.repeat(100), { sync: true })
+    put.push(ms(t))
+    t = process.hrtime.bigint()
+    await db.batch(Array.from({ length: 64 }, (_, j) => ({ type: 'put' as const, key: `b${i}/${j}`, value: 'x'.repeat(100) })), { sync: true })
+    batch.push(ms(t))
+  }
+  await db.close()
+  rmSync(dir, { recursive: true, force: true })
+
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  wss.on('connection', (ws) => { ws.on('message', (data) => { ws.send(data) }) })
+  await new Promise((ok) => wss.once('listening', ok))
+  const address = wss.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`)
+  await new Promise((ok) => ws.once('open', ok))
+  const rtt: number[] = []
+  for (let i = 0; i < samples * 2; i++) {
+    const t = process.hrtime.bigint()
+    ws.send('[{"type":"commit","txId":"1.1"}]')
+    await new Promise((ok) => ws.once('message', ok))
+    rtt.push(ms(t))
+  }
+  ws.close()
+  await new Promise((ok) => { wss.close(ok) })
+  return { syncPutMs: median(put), syncBatch64Ms: median(batch), wsRttMs: median(rtt) }
+}
