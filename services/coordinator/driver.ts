@@ -3,6 +3,7 @@ import type { CoordinatorEffect, CoordinatorEvent, ReplyBody } from '../../share
 import type { ToCoordinator } from '../../shared/protocol/messages.ts'
 import type { Entry, Write } from '../../shared/protocol/types.ts'
 import type { PersistEffect } from '../../shared/protocol/effects.ts'
+import type { DistributiveOmit } from '../../shared/protocol/types.ts'
 import { CodedError } from '../../shared/errors.ts'
 import type { LevelStore } from '../../shared/storage/level-store.ts'
 import type { Failpoints } from '../../shared/runtime/failpoints.ts'
@@ -10,7 +11,6 @@ import { logEffect, type Logger } from '../../shared/runtime/logger.ts'
 import { Timers } from '../../shared/runtime/timers.ts'
 import type { ParticipantLink } from './participant-link.ts'
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
 /**
  * Wires the pure coordinator machine to the world: HTTP requests become

@@ -2,12 +2,12 @@ import { ParticipantMachine } from '../../shared/participant/machine.ts'
 import type { ParticipantEffect, ParticipantEvent } from '../../shared/participant/types.ts'
 import type { ToCoordinator, ToParticipant } from '../../shared/protocol/messages.ts'
 import type { PersistEffect } from '../../shared/protocol/effects.ts'
+import type { DistributiveOmit } from '../../shared/protocol/types.ts'
 import type { LevelStore } from '../../shared/storage/level-store.ts'
 import type { Failpoints } from '../../shared/runtime/failpoints.ts'
 import { logEffect, type Logger } from '../../shared/runtime/logger.ts'
 import { Timers } from '../../shared/runtime/timers.ts'
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
 /** Wires the pure participant machine to LevelDB, timers and the coordinator's socket. */
 export class ParticipantDriver {

@@ -31,3 +31,6 @@ export interface Entry {
 
 /** A storage operation; a persist effect carries a list of them, written as one atomic batch. */
 export type StoreOp = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string }
+
+/** Omit that distributes over a union (drops `now` from each event variant). */
+export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never

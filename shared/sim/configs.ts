@@ -1,59 +1,37 @@
 import type { SimConfig } from './world.ts'
 
+const oneTxn: SimConfig = {
+  participants: 2,
+  txns: [{ clientId: 'c1', writes: [{ key: 'x', value: 'a' }] }],
+  maxCrashes: 1,
+  maxDisconnects: 0,
+  maxDuplicates: 0,
+  crashable: ['coordinator', 'participant'],
+  timers: 'protocol',
+  clientRetries: true,
+}
+
 /** The bounded configurations the exhaustive checker explores (npm run check:model). */
 export const modelConfigs: Record<string, SimConfig> = {
   /** 1 coordinator, 2 participants, 2 concurrent transactions on one shared key, at most 1 crash of any node. */
   'two-txns-shared-key': {
-    participants: 2,
+    ...oneTxn,
     txns: [
       { clientId: 'c1', writes: [{ key: 'x', value: 'a' }] },
       { clientId: 'c2', writes: [{ key: 'x', value: 'b', ifVersion: 0 }] },
     ],
-    maxCrashes: 1,
-    maxDisconnects: 0,
-    maxDuplicates: 0,
-    crashable: ['coordinator', 'participant'],
-    timers: 'protocol',
-    clientRetries: true,
   },
   /** 3 participants, 1 transaction, at most 1 crash of any node. */
-  'three-participants-one-crash': {
-    participants: 3,
-    txns: [{ clientId: 'c1', writes: [{ key: 'x', value: 'a' }] }],
-    maxCrashes: 1,
-    maxDisconnects: 0,
-    maxDuplicates: 0,
-    crashable: ['coordinator', 'participant'],
-    timers: 'protocol',
-    clientRetries: true,
-  },
+  'three-participants-one-crash': { ...oneTxn, participants: 3 },
   /** 2 participants, 1 transaction, at most 1 crash of any node (the quick bound run by npm test). */
-  'two-participants-one-crash': {
-    participants: 2,
-    txns: [{ clientId: 'c1', writes: [{ key: 'x', value: 'a' }] }],
-    maxCrashes: 1,
-    maxDisconnects: 0,
-    maxDuplicates: 0,
-    crashable: ['coordinator', 'participant'],
-    timers: 'protocol',
-    clientRetries: true,
-  },
+  'two-participants-one-crash': oneTxn,
   /** 2 participants, 1 transaction, a dropped connection and a duplicated message. */
-  'lossy-network': {
-    participants: 2,
-    txns: [{ clientId: 'c1', writes: [{ key: 'x', value: 'a' }] }],
-    maxCrashes: 0,
-    maxDisconnects: 1,
-    maxDuplicates: 1,
-    crashable: [],
-    timers: 'protocol',
-    clientRetries: true,
-  },
+  'lossy-network': { ...oneTxn, maxCrashes: 0, maxDisconnects: 1, maxDuplicates: 1, crashable: [] },
 }
 
 /** Flawed variants (test-only switches) and the configuration in which each must be caught. */
 export const bugConfigs: Record<string, SimConfig> = {
-  'reply-before-durable': { ...modelConfigs['three-participants-one-crash']!, participants: 2, crashable: ['coordinator'], bugs: { replyBeforeDurable: true } },
-  'vote-before-durable': { ...modelConfigs['three-participants-one-crash']!, participants: 2, crashable: ['participant'], bugs: { voteBeforeDurable: true } },
-  'naive-backup-coordinator': { ...modelConfigs['three-participants-one-crash']!, maxCrashes: 2, backup: true },
+  'reply-before-durable': { ...oneTxn, crashable: ['coordinator'], bugs: { replyBeforeDurable: true } },
+  'vote-before-durable': { ...oneTxn, crashable: ['participant'], bugs: { voteBeforeDurable: true } },
+  'naive-backup-coordinator': { ...oneTxn, participants: 3, maxCrashes: 2, backup: true },
 }

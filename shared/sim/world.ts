@@ -6,7 +6,7 @@ import { planParticipantRecovery } from '../participant/recovery.ts'
 import type { ParticipantEffect, ParticipantEvent, ParticipantOptions, ParticipantState } from '../participant/types.ts'
 import type { PersistEffect } from '../protocol/effects.ts'
 import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
-import type { StoreOp, Write } from '../protocol/types.ts'
+import type { DistributiveOmit, StoreOp, Write } from '../protocol/types.ts'
 import { backupDecision, isPrepared } from './backup-coordinator.ts'
 
 /**
@@ -325,7 +325,6 @@ function describeParticipantView(state: ParticipantState, txId: string): string 
   return isPrepared(state, txId) ? 'prepared' : (state.resolved.get(txId)?.outcome ?? 'working')
 }
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 type NodeEvent = DistributiveOmit<CoordinatorEvent, 'now'> | DistributiveOmit<ParticipantEvent, 'now'>
 
 /** Steps one node's machine and performs its effects on the world. */
