@@ -51,13 +51,16 @@ async function syncs(cluster: LocalCluster): Promise<Record<string, number>> {
   return out
 }
 
-async function trivialCeiling(concurrency: number): Promise<LoadResult> {
+/** The do-nothing route: its round trip at concurrency 1 (latency floor) and its ceiling at the top level. */
+async function trivialRoute(concurrency: number): Promise<{ rttMs: number; ceiling: LoadResult }> {
   const port = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'trivial-server.ts')], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise((ok) => child.stdout.once('data', ok))
-  const result = await runLoad(`http://127.0.0.1:${port}`, '/noop', concurrency, durationMs, () => '{}')
+  const origin = `http://127.0.0.1:${port}`
+  const single = await runLoad(origin, '/noop', 1, Math.min(durationMs, 2000), () => '{}')
+  const ceiling = await runLoad(origin, '/noop', concurrency, durationMs, () => '{}')
   child.kill('SIGKILL')
-  return result
+  return { rttMs: single.p50Ms, ceiling }
 }
 
 interface LevelReport extends LoadResult {
@@ -104,14 +107,14 @@ async function benchCluster(participants: number): Promise<LevelReport[]> {
 async function main(): Promise<void> {
   process.stderr.write('measuring the floor…\n')
   const floor: Floor = await measureFloor()
-  const trivial = await trivialCeiling(Math.max(...levels))
-  const criticalPathMs = 2 * floor.syncPutMs + 2 * floor.wsRttMs + trivial.p50Ms
+  const { rttMs: trivialRttMs, ceiling: trivial } = await trivialRoute(Math.max(...levels))
+  const criticalPathMs = 2 * floor.syncPutMs + 2 * floor.wsRttMs + trivialRttMs
   const results: LevelReport[] = []
   for (const participants of participantCounts) results.push(...(await benchCluster(participants)))
   const c1 = results.find((r) => r.concurrency === 1 && r.participants === 3 && r.keysPerTxn === 1)
   const summary = {
     machine: { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() },
-    floor: { ...floor, trivialRouteReqPerS: trivial.requestsPerS, trivialRouteP50Ms: trivial.p50Ms, criticalPathMs },
+    floor: { ...floor, trivialRouteReqPerS: trivial.requestsPerS, trivialRouteRttMs: trivialRttMs, criticalPathMs },
     results: results.map((r) => ({
       ...r,
       p50VsCriticalPath: r.p50Ms / criticalPathMs,
@@ -122,7 +125,7 @@ async function main(): Promise<void> {
   mkdirSync(values.out, { recursive: true })
   const file = join(values.out, `bench-${Date.now()}.json`)
   writeFileSync(file, JSON.stringify(summary, null, 2))
-  console.log(`floor: sync put ${floor.syncPutMs.toFixed(3)} ms, sync batch(64) ${floor.syncBatch64Ms.toFixed(3)} ms, ws RTT ${floor.wsRttMs.toFixed(3)} ms, trivial route ${trivial.requestsPerS.toFixed(0)} req/s (p50 ${trivial.p50Ms.toFixed(2)} ms); critical path ${criticalPathMs.toFixed(2)} ms`)
+  console.log(`floor: sync put ${floor.syncPutMs.toFixed(3)} ms, sync batch(64) ${floor.syncBatch64Ms.toFixed(3)} ms, ws RTT ${floor.wsRttMs.toFixed(3)} ms, trivial route ${trivial.requestsPerS.toFixed(0)} req/s (one round trip ${trivialRttMs.toFixed(3)} ms); critical path ${criticalPathMs.toFixed(2)} ms`)
   console.table(summary.results.map((r) => ({
     participants: r.participants,
     keys: r.keysPerTxn,
