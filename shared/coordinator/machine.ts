@@ -45,7 +45,6 @@ export class CoordinatorMachine {
       epoch: 0,
       nextSeq: 1,
       nextToken: 1,
-      started: false,
       epochs: [],
       connected: [],
       txns: new Map(),
@@ -90,7 +89,6 @@ export class CoordinatorMachine {
     const s = this.state
     s.epoch = epoch
     s.epochs = epochs
-    s.started = true
     let unfinished = 0
     for (const record of records) {
       const txn = txnFromRecord(record)

@@ -86,7 +86,6 @@ export interface CoordinatorState {
   epoch: number
   nextSeq: number
   nextToken: number
-  started: boolean
   epochs: EpochRecord[]
   connected: string[]
   txns: Map<string, Txn>

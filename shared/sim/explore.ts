@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { checkQuiescent, checkSafety, type Violation } from './invariants.ts'
 import { Prng } from './prng.ts'
-import { applyEvent, cloneWorld, createWorld, enabledEvents, fingerprint, participantNames, type SimConfig, type SimEvent, type SimTxn, type World } from './world.ts'
+import { applyEvent, cloneWorld, createWorld, enabledEvents, fingerprint, type SimConfig, type SimEvent, type SimTxn, type World } from './world.ts'
 
 export interface Counterexample extends Violation {
   trace: string[]
@@ -199,4 +199,3 @@ export function swarmConfig(seed: number, participants = 5): { config: SimConfig
   return { config, options: { maxSteps: 200_000, faultSteps: prng.int(100, 1500), rates: { crash: rate, disconnect: rate, duplicate: rate * 2 } } }
 }
 
-export { participantNames }
