@@ -98,6 +98,7 @@ async function benchCluster(participants: number): Promise<LevelReport[]> {
       }
     }
   } finally {
+    await cluster.terminateAll() // graceful, so that --cpu-prof (TXN_NODE_FLAGS) profiles get written
     await cluster.stopAll()
     rmSync(dataRoot, { recursive: true, force: true })
   }
