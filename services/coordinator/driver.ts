@@ -2,13 +2,13 @@ import { CoordinatorMachine } from '../../shared/coordinator/machine.ts'
 import type { CoordinatorEffect, CoordinatorEvent, ReplyBody } from '../../shared/coordinator/types.ts'
 import type { ToCoordinator } from '../../shared/protocol/messages.ts'
 import type { Entry, Write } from '../../shared/protocol/types.ts'
-import type { PersistEffect } from '../../shared/protocol/effects.ts'
 import type { DistributiveOmit } from '../../shared/protocol/types.ts'
 import { CodedError } from '../../shared/errors.ts'
 import type { LevelStore } from '../../shared/storage/level-store.ts'
 import type { Failpoints } from '../../shared/runtime/failpoints.ts'
-import { logEffect, type Logger } from '../../shared/runtime/logger.ts'
-import { Timers } from '../../shared/runtime/timers.ts'
+import type { Logger } from '../../shared/runtime/logger.ts'
+import { EffectRunner, type PersistCrashPoints } from '../../shared/runtime/effect-runner.ts'
+import type { PersistEffect } from '../../shared/protocol/effects.ts'
 import type { ParticipantLink } from './participant-link.ts'
 
 
@@ -19,9 +19,6 @@ import type { ParticipantLink } from './participant-link.ts'
  */
 export class CoordinatorDriver {
   readonly machine: CoordinatorMachine
-  private readonly timers = new Timers((timer) => {
-    this.dispatch({ type: 'timer', timer })
-  })
   private readonly replies = new Map<number, (body: ReplyBody) => void>()
   private readonly reads = new Map<number, { resolve: (r: Entry | null) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
   private nextReqId = 1
@@ -29,14 +26,24 @@ export class CoordinatorDriver {
   private links = new Map<string, ParticipantLink>()
   private stopped = false
 
+  private readonly runner: EffectRunner
+
   constructor(
     machine: CoordinatorMachine,
-    private readonly store: LevelStore,
+    store: LevelStore,
     private readonly failpoints: Failpoints,
     private readonly logger: Logger,
     private readonly readTimeoutMs: number,
   ) {
     this.machine = machine
+    this.runner = new EffectRunner({
+      store,
+      failpoints,
+      logger,
+      crashPoints: coordinatorCrashPoints,
+      onTimer: (timer) => { this.dispatch({ type: 'timer', timer }) },
+      onPersisted: (token) => { this.dispatch({ type: 'persisted', token }) },
+    })
   }
 
   attach(links: ParticipantLink[]): void {
@@ -93,7 +100,7 @@ export class CoordinatorDriver {
 
   stop(): void {
     this.stopped = true
-    this.timers.clear()
+    this.runner.stop()
   }
 
   dispatch(event: DistributiveOmit<CoordinatorEvent, 'now'>): void {
@@ -118,17 +125,8 @@ export class CoordinatorDriver {
           replied = true
           this.reply(effect.reqId, effect.body)
           break
-        case 'persist':
-          this.persist(effect)
-          break
-        case 'setTimer':
-          this.timers.set(effect.timer, effect.afterMs)
-          break
-        case 'cancelTimer':
-          this.timers.cancel(effect.timer)
-          break
-        case 'log':
-          logEffect(this.logger, effect)
+        default:
+          this.runner.perform(effect)
           break
       }
     }
@@ -159,22 +157,6 @@ export class CoordinatorDriver {
     resolve?.(body)
   }
 
-  private persist(effect: PersistEffect): void {
-    if (effect.kind === 'decision' && effect.sync) this.failpoints.hit('coordinator.beforeDecisionLogged')
-    if (effect.kind === 'end') this.failpoints.hit('coordinator.beforeEndLogged')
-    this.store.write(effect.ops, effect.sync).then(
-      () => {
-        if (effect.kind === 'decision' && effect.sync) this.failpoints.hit('coordinator.afterDecisionLogged')
-        this.dispatch({ type: 'persisted', token: effect.token })
-      },
-      (err: unknown) => {
-        // A failed log write leaves us unable to keep our promises: stop hard, recovery sorts it out.
-        this.logger.fatal({ txId: effect.txId, err }, 'decision log write failed; exiting')
-        process.exit(70)
-      },
-    )
-  }
-
   private onReadResult(reqId: number, entry: Entry | null, inDoubt: boolean): void {
     const pending = this.reads.get(reqId)
     if (!pending) return
@@ -183,4 +165,11 @@ export class CoordinatorDriver {
     if (inDoubt) pending.reject(new CodedError('key_in_doubt'))
     else pending.resolve(entry)
   }
+}
+
+/** Crash points around the coordinator's log writes (only a synced decision is a COMMIT decision). */
+function coordinatorCrashPoints(effect: PersistEffect): PersistCrashPoints {
+  if (effect.kind === 'decision' && effect.sync) return { before: 'coordinator.beforeDecisionLogged', after: 'coordinator.afterDecisionLogged' }
+  if (effect.kind === 'end') return { before: 'coordinator.beforeEndLogged' }
+  return {}
 }

@@ -5,26 +5,31 @@ import type { PersistEffect } from '../../shared/protocol/effects.ts'
 import type { DistributiveOmit } from '../../shared/protocol/types.ts'
 import type { LevelStore } from '../../shared/storage/level-store.ts'
 import type { Failpoints } from '../../shared/runtime/failpoints.ts'
-import { logEffect, type Logger } from '../../shared/runtime/logger.ts'
-import { Timers } from '../../shared/runtime/timers.ts'
-
+import type { Logger } from '../../shared/runtime/logger.ts'
+import { EffectRunner, type PersistCrashPoints } from '../../shared/runtime/effect-runner.ts'
 
 /** Wires the pure participant machine to LevelDB, timers and the coordinator's socket. */
 export class ParticipantDriver {
   readonly machine: ParticipantMachine
-  private readonly timers = new Timers((timer) => {
-    this.dispatch({ type: 'timer', timer })
-  })
   private stopped = false
   sender: (msg: ToCoordinator) => boolean = () => false
+  private readonly runner: EffectRunner
 
   constructor(
     machine: ParticipantMachine,
-    private readonly store: LevelStore,
-    private readonly failpoints: Failpoints,
+    store: LevelStore,
+    failpoints: Failpoints,
     private readonly logger: Logger,
   ) {
     this.machine = machine
+    this.runner = new EffectRunner({
+      store,
+      failpoints,
+      logger,
+      crashPoints: participantCrashPoints,
+      onTimer: (timer) => { this.dispatch({ type: 'timer', timer }) },
+      onPersisted: (token) => { this.dispatch({ type: 'persisted', token }) },
+    })
   }
 
   onMessage(msg: ToParticipant): void {
@@ -33,7 +38,7 @@ export class ParticipantDriver {
 
   stop(): void {
     this.stopped = true
-    this.timers.clear()
+    this.runner.stop()
   }
 
   dispatch(event: DistributiveOmit<ParticipantEvent, 'now'>): void {
@@ -47,35 +52,17 @@ export class ParticipantDriver {
         case 'send':
           if (!this.sender(effect.msg)) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type }, 'coordinator not connected; message dropped')
           break
-        case 'persist':
-          this.persist(effect)
-          break
-        case 'setTimer':
-          this.timers.set(effect.timer, effect.afterMs)
-          break
-        case 'cancelTimer':
-          this.timers.cancel(effect.timer)
-          break
-        case 'log':
-          logEffect(this.logger, effect)
+        default:
+          this.runner.perform(effect)
           break
       }
     }
   }
+}
 
-  private persist(effect: PersistEffect): void {
-    if (effect.kind === 'prepare') this.failpoints.hit('participant.beforePrepareLogged')
-    if (effect.kind === 'apply') this.failpoints.hit('participant.afterCommitReceivedBeforeApply')
-    this.store.write(effect.ops, effect.sync).then(
-      () => {
-        if (effect.kind === 'prepare') this.failpoints.hit('participant.afterPrepareLoggedBeforeVote')
-        if (effect.kind === 'apply') this.failpoints.hit('participant.afterApplyBeforeAck')
-        this.dispatch({ type: 'persisted', token: effect.token })
-      },
-      (err: unknown) => {
-        this.logger.fatal({ txId: effect.txId, err }, 'replica write failed; exiting')
-        process.exit(70)
-      },
-    )
-  }
+/** Crash points around the participant's writes: the PREPARED record and the commit batch. */
+function participantCrashPoints(effect: PersistEffect): PersistCrashPoints {
+  if (effect.kind === 'prepare') return { before: 'participant.beforePrepareLogged', after: 'participant.afterPrepareLoggedBeforeVote' }
+  if (effect.kind === 'apply') return { before: 'participant.afterCommitReceivedBeforeApply', after: 'participant.afterApplyBeforeAck' }
+  return {}
 }

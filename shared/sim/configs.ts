@@ -1,6 +1,7 @@
 import type { SimConfig } from './world.ts'
 
-const oneTxn: SimConfig = {
+/** 2 participants, one single-key transaction, at most 1 crash of any node: the base the others vary. */
+export const oneTxn: SimConfig = {
   participants: 2,
   txns: [{ clientId: 'c1', writes: [{ key: 'x', value: 'a' }] }],
   maxCrashes: 1,

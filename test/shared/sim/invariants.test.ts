@@ -1,18 +1,10 @@
 import t from 'tap'
 import { checkQuiescent, checkSafety } from '../../../shared/sim/invariants.ts'
+import { oneTxn } from '../../../shared/sim/configs.ts'
 import { exploreExhaustive, randomRun } from '../../../shared/sim/explore.ts'
 import { applyEvent, createWorld, enabledEvents, type SimConfig } from '../../../shared/sim/world.ts'
 
-const config: SimConfig = {
-  participants: 2,
-  txns: [{ clientId: 'c1', writes: [{ key: 'x', value: 'a' }] }],
-  maxCrashes: 0,
-  maxDisconnects: 0,
-  maxDuplicates: 0,
-  crashable: [],
-  timers: 'protocol',
-  clientRetries: true,
-}
+const config: SimConfig = { ...oneTxn, maxCrashes: 0, crashable: [] }
 
 t.test('a fresh world is safe but not quiescent until the client is answered', async (t) => {
   const w = createWorld(config)
