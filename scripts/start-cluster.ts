@@ -1,7 +1,13 @@
-import { LocalCluster } from './lib/local-cluster.ts'
 import { resolve } from 'node:path'
+import { createLogger } from '../shared/runtime/logger.ts'
+import { startLocalChaos } from './lib/local-chaos.ts'
+import { LocalCluster } from './lib/local-cluster.ts'
 
-/** `npm start`: a coordinator and 3 participants on 127.0.0.1, data under ./data/<node>. */
+/**
+ * `npm start`: a coordinator and 3 participants on 127.0.0.1, data under
+ * ./data/<node>, and the chaos API on 127.0.0.1:8090 (no faults unless asked:
+ * `npm run fault -- …`).
+ */
 async function main(): Promise<void> {
   const participants = Number(process.env.PARTICIPANT_COUNT ?? 3)
   const cluster = await LocalCluster.create({
@@ -11,13 +17,19 @@ async function main(): Promise<void> {
     basePort: Number(process.env.BASE_PORT ?? 8080),
     logs: 'inherit',
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+    partitionable: true,
   })
+  const chaos = await startLocalChaos(cluster, createLogger('chaos', process.env.LOG_LEVEL ?? 'info'), Number(process.env.CHAOS_PORT ?? 8090))
   let stopping = false
   const stop = (): void => {
     if (stopping) return
     stopping = true
     process.stderr.write('\nstopping the cluster…\n')
-    cluster.terminateAll().then(() => process.exit(0), () => process.exit(1))
+    chaos.engine
+      .healAll()
+      .then(async () => chaos.close())
+      .then(async () => cluster.terminateAll())
+      .then(() => process.exit(0), () => process.exit(1))
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
@@ -30,6 +42,7 @@ async function main(): Promise<void> {
       'try:',
       `  curl -s -X POST ${url}/v1/transactions -H 'content-type: application/json' -d '{"writes":[{"key":"greeting","value":"hello"}]}'`,
       `  curl -s ${url}/v1/keys/greeting`,
+      `  npm run fault -- kill p1 --for 5000     (chaos API on ${chaos.url})`,
       'Ctrl-C stops every node.',
       '',
     ].join('\n'),

@@ -25,6 +25,12 @@ export const errors = {
   no_replica: { statusCode: 503, message: 'No participant is connected to serve the read' },
   unauthorized: { statusCode: 401, message: 'Missing or wrong cluster token' },
   internal: { statusCode: 500, message: 'Internal error' },
+  // Chaos sidecar (services/chaos)
+  unknown_node: { statusCode: 404, message: 'No node of the cluster has this name' },
+  unknown_fault: { statusCode: 404, message: 'No active fault has this id' },
+  node_busy: { statusCode: 409, message: 'The node already has an active fault; heal it first' },
+  no_candidate: { statusCode: 409, message: 'No node of the requested role is free for a fault' },
+  fault_failed: { statusCode: 502, message: 'The container engine or process refused the fault action' },
   // WebSocket frame errors (logged, frame refused)
   bad_frame: { statusCode: 400, message: 'The WebSocket frame is not a valid protocol message' },
   // Abort reasons (appear in `reasons` of an aborted outcome)

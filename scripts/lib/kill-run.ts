@@ -1,6 +1,8 @@
 import { Prng } from '../../shared/sim/prng.ts'
-import { checkHistory, type OpRecord, type ReplicaState } from './history-check.ts'
+import type { Violation } from './checker.ts'
+import { judgeRun } from './judge-run.ts'
 import type { LocalCluster } from './local-cluster.ts'
+import { runWorkload } from './workload.ts'
 
 export interface KillRunOptions {
   seed: number
@@ -23,95 +25,35 @@ export interface KillRunOptions {
 
 export interface KillRunReport {
   seed: number
-  ops: OpRecord[]
   kills: { at: number; node: string }[]
+  tried: number
   committed: number
   aborted: number
-  failed: number
+  /** Never learned by the client and not known to the coordinator: never started. */
+  neverStarted: number
   resolvedByRetry: number
-  violations: string[]
+  resolvedByStatus: number
+  violations: Violation[]
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms))
 
-type Attempt = { kind: 'answer'; body: { outcome: 'committed' | 'aborted'; versions?: Record<string, number>; reasons?: { code: string }[] } } | { kind: 'refused' } | { kind: 'cut' } | { kind: 'busy' }
-
-async function attempt(url: string, writes: OpRecord['writes'], id: string): Promise<Attempt> {
-  try {
-    const res = await fetch(`${url}/v1/transactions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ writes, id }),
-      signal: AbortSignal.timeout(15000),
-    })
-    /* c8 ignore next 4 -- an overloaded (503) answer depends on timing; it is retried like a cut-off */
-    if (res.status !== 200) {
-      await res.arrayBuffer()
-      return { kind: 'busy' }
-    }
-    return { kind: 'answer', body: (await res.json()) as Extract<Attempt, { kind: 'answer' }>['body'] }
-  } catch (err) {
-    const code = (err as { cause?: { code?: string } }).cause?.code
-    return code === 'ECONNREFUSED' ? { kind: 'refused' } : { kind: 'cut' }
-  }
-}
-
 /**
- * Concurrent clients run transactions on overlapping keys while a random
- * node is SIGKILLed and restarted. A client cut off mid-request retries with
- * the same id until it gets a definite outcome. At the end every node is up,
- * everything settles, and the history is checked against the replicas.
- * Every choice (keys, values, victims, delays) comes from one seed.
+ * The chaos workload while random nodes are SIGKILLed and restarted, with the
+ * kills counted in commits: every choice (operations, victims, delays) comes
+ * from one seed. At the end every node is up, everything settles, and the
+ * history is checked against the replicas.
  */
 export async function killRun(cluster: LocalCluster, options: KillRunOptions): Promise<KillRunReport> {
   const prng = new Prng(options.seed)
   const killPlan = Array.from({ length: options.kills }, () => ({ after: prng.int(...options.killEveryCommits), down: prng.int(...options.downMs), victim: prng.pick(['coordinator', ...cluster.participantNames]) }))
-  const plan: OpRecord[] = []
-  const thinks: number[] = []
-  /** Op n depends only on (seed, n), whatever order the clients take them in. */
-  const opFor = (n: number): OpRecord => {
-    const p = new Prng((options.seed * 7919 + n * 104729) >>> 0)
-    const keys = new Set<string>()
-    const keyCount = p.int(1, 3)
-    while (keys.size < keyCount) keys.add(`k${p.int(0, options.keys - 1)}`)
-    thinks[n] = p.int(...options.thinkMs)
-    return { n, clientId: `kill-${options.seed}-${n}`, writes: [...keys].map((key) => ({ key, value: `${n}:${key}` })), outcome: 'unknown' }
-  }
-  const report: KillRunReport = { seed: options.seed, ops: plan, kills: [], committed: 0, aborted: 0, failed: 0, resolvedByRetry: 0, violations: [] }
-  const started = Date.now()
+  const startedAt = Date.now()
+  const tag = `kill${options.seed}`
+  const kills: KillRunReport['kills'] = []
+  let invoked = 0
   let done = 0
   let committed = 0
-  let killsDone = 0
   let running = true
-  const more = (): boolean => (plan.length < options.txns || killsDone < killPlan.length) && plan.length < options.txns * 20
-
-  const client = async (): Promise<void> => {
-    while (more()) {
-      const op = opFor(plan.length)
-      plan.push(op)
-      let cut = false
-      for (let tries = 0; tries < 400 && op.outcome === 'unknown'; tries++) {
-        const a = await attempt(cluster.url, op.writes, op.clientId)
-        if (a.kind === 'answer') {
-          op.outcome = a.body.outcome
-          if (a.body.versions) op.versions = a.body.versions
-          const reason = a.body.reasons?.[0]?.code
-          if (reason !== undefined) op.reason = reason
-          if (cut) report.resolvedByRetry++
-          if (op.outcome === 'committed') committed++
-        } else {
-          cut ||= a.kind === 'cut'
-          await sleep(100)
-        }
-      }
-      if (op.outcome === 'unknown') op.outcome = 'failed' // gave up; the checker still verifies nothing of it is half-applied
-      done++
-      options.onProgress?.(done, Math.max(options.txns, plan.length))
-      // Back off while a node is down, as a polite client would.
-      const unavailable = op.reason === 'participant_unavailable' || op.reason === 'participant_disconnected'
-      await sleep((thinks[op.n] ?? 0) + (unavailable ? 100 : 0))
-    }
-  }
 
   const killer = async (): Promise<void> => {
     let killAt = 0
@@ -119,37 +61,37 @@ export async function killRun(cluster: LocalCluster, options: KillRunOptions): P
       killAt += k.after
       while (running && committed < killAt) await sleep(10)
       if (!running) return
-      report.kills.push({ at: Date.now() - started, node: k.victim })
+      kills.push({ at: Date.now() - startedAt, node: k.victim })
       await cluster.kill(k.victim)
       await sleep(k.down)
       await cluster.start(k.victim)
-      killsDone++
     }
   }
-
   const killing = killer()
-  await Promise.all(Array.from({ length: options.clients }, client))
+  const history = await runWorkload({
+    url: cluster.url,
+    seed: options.seed,
+    tag,
+    clients: options.clients,
+    keys: options.keys,
+    keysPerTxn: [1, 3],
+    preconditionRate: 0.2,
+    thinkMs: options.thinkMs,
+    keepGoing: () => (invoked < options.txns || kills.length < killPlan.length) && invoked < options.txns * 20,
+    maxAttempts: 400,
+    requestTimeoutMs: 15000,
+    startedAt,
+    onEvent: (e) => {
+      if (e.type === 'invoke') invoked++
+      if (e.type === 'ok' || e.type === 'fail') options.onProgress?.(++done, Math.max(options.txns, invoked))
+      if (e.type === 'ok') committed++
+    },
+  })
   running = false
   await killing
   for (const name of cluster.nodes.keys()) if (!cluster.isRunning(name)) await cluster.start(name)
   await cluster.waitReady(60000)
-  const replicas = await settledReplicas(cluster)
-  for (const op of plan) {
-    if (op.outcome === 'committed') report.committed++
-    else if (op.outcome === 'aborted') report.aborted++
-    else report.failed++ // ops end committed, aborted or failed (gave up)
-  }
-  report.violations = checkHistory(plan, replicas)
-  return report
-}
-
-async function settledReplicas(cluster: LocalCluster, timeoutMs = 60000): Promise<ReplicaState[]> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const all = await Promise.all(cluster.participantNames.map(async (p) => (await (await fetch(`${cluster.urlOf(p)}/v1/replica`)).json()) as ReplicaState))
-    if (all.every((r) => r.prepared.length === 0 && r.locks === 0) || Date.now() > deadline) return all
-    /* c8 ignore start -- only when a replica is still resolving at the end */
-    await sleep(100)
-    /* c8 ignore stop */
-  }
+  const judged = await judgeRun(cluster.url, cluster.participantNames.map((p) => cluster.urlOf(p)), history, startedAt, `${tag}-`)
+  const c = judged.counts
+  return { seed: options.seed, kills, tried: c.tried, committed: c.committed, aborted: c.aborted, neverStarted: c.neverStarted, resolvedByRetry: c.resolvedByRetry, resolvedByStatus: c.resolvedByStatus, violations: judged.violations }
 }

@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { LinkProxy } from './link-proxy.ts'
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -25,6 +26,11 @@ export interface ClusterOptions {
   logs?: 'inherit' | 'file'
   host?: string
   basePort?: number
+  /**
+   * Route every coordinator → participant link through a relay, so that nodes
+   * can be partitioned (see `partition`). Off by default: one hop less.
+   */
+  partitionable?: boolean
 }
 
 /** A free TCP port on 127.0.0.1 (the OS picks; we release it for the node to bind). */
@@ -49,6 +55,9 @@ export class LocalCluster {
   readonly nodes = new Map<string, NodeSpec>()
   private readonly procs = new Map<string, ChildProcess>()
   private readonly logStreams = new Map<string, WriteStream>()
+  /** Per participant, the relay the coordinator dials instead of the participant (partitionable clusters). */
+  private readonly links = new Map<string, LinkProxy>()
+  private readonly partitioned = new Set<string>()
   readonly token: string
   readonly host: string
 
@@ -66,6 +75,9 @@ export class LocalCluster {
       cluster.nodes.set(name, { name, role: 'participant', port: await port(i + 1), dataDir: join(options.dataRoot, name), env: {} })
     }
     cluster.nodes.set('coordinator', { name: 'coordinator', role: 'coordinator', port: await port(0), dataDir: join(options.dataRoot, 'coordinator'), env: {} })
+    if (options.partitionable === true) {
+      for (const name of participantNames) cluster.links.set(name, await LinkProxy.start(cluster.host, () => cluster.spec(name).port))
+    }
     return cluster
   }
 
@@ -103,7 +115,7 @@ export class LocalCluster {
     if (spec.role === 'participant') {
       return { ...common, PARTICIPANT_ID: spec.name, PARTICIPANT_HOST: this.host, PARTICIPANT_PORT: String(spec.port) }
     }
-    const participants = this.participantNames.map((p) => `${p}=ws://${this.host}:${this.spec(p).port}/v1/peer`).join(',')
+    const participants = this.participantNames.map((p) => `${p}=ws://${this.host}:${this.links.get(p)?.port ?? this.spec(p).port}/v1/peer`).join(',')
     return { ...common, COORDINATOR_HOST: this.host, COORDINATOR_PORT: String(spec.port), PARTICIPANTS: participants }
   }
 
@@ -160,6 +172,35 @@ export class LocalCluster {
     this.procs.get(name)?.kill('SIGCONT')
   }
 
+  /**
+   * Cuts a node off: a participant from the coordinator, the coordinator from
+   * every participant (clients still reach its HTTP port, as clients on the
+   * coordinator's side of the cut would). Needs `partitionable`.
+   */
+  partition(name: string): void {
+    this.spec(name)
+    if (this.links.size === 0) throw new Error('this cluster was not created partitionable')
+    this.partitioned.add(name)
+    this.applyPartitions()
+  }
+
+  heal(name: string): void {
+    this.partitioned.delete(name)
+    this.applyPartitions()
+  }
+
+  isPartitioned(name: string): boolean {
+    return this.partitioned.has(name)
+  }
+
+  private applyPartitions(): void {
+    for (const [participant, link] of this.links) {
+      const cut = this.partitioned.has(participant) || this.partitioned.has('coordinator')
+      if (cut && !link.isCut) link.partition()
+      if (!cut && link.isCut) link.heal()
+    }
+  }
+
   /** Waits until the process exits on its own (e.g. a failpoint crash). */
   async waitExit(name: string, timeoutMs = 30000): Promise<void> {
     const child = this.procs.get(name)
@@ -185,6 +226,12 @@ export class LocalCluster {
 
   async stopAll(): Promise<void> {
     await Promise.all([...this.procs.keys()].map(async (name) => this.kill(name)))
+    await this.closeLinks()
+  }
+
+  private async closeLinks(): Promise<void> {
+    await Promise.all([...this.links.values()].map(async (link) => link.close()))
+    this.links.clear()
     for (const stream of this.logStreams.values()) stream.end()
     this.logStreams.clear()
   }
@@ -200,6 +247,7 @@ export class LocalCluster {
         await exited
       }),
     )
+    await this.closeLinks()
   }
 }
 

@@ -1,6 +1,5 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { installErrorHandling } from '../../shared/http/error-handler.ts'
+import type { FastifyInstance } from 'fastify'
+import { createJsonApp } from '../../shared/http/json-app.ts'
 import type { Logger } from '../../shared/runtime/logger.ts'
 import type { LevelStore } from '../../shared/storage/level-store.ts'
 import type { CoordinatorConfig } from './config.ts'
@@ -16,9 +15,7 @@ export interface CoordinatorAppDeps {
 
 /** The coordinator's HTTP API; does not listen (main.ts does). */
 export function buildCoordinatorApp({ config, driver, store, logger }: CoordinatorAppDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: asFastifyLogger(logger), bodyLimit: config.bodyLimitBytes, logController: new LogController({ disableRequestLogging: true }), ajv: { customOptions: { coerceTypes: false, removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>()
-  installErrorHandling(app)
-  app.removeContentTypeParser('text/plain')
+  const app = createJsonApp(logger, config.bodyLimitBytes)
 
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
@@ -32,9 +29,4 @@ export function buildCoordinatorApp({ config, driver, store, logger }: Coordinat
   })
   void app.register(transactionRoutes, { driver, config })
   return app
-}
-
-/** pino's Logger is a FastifyBaseLogger; widening keeps the app's type the plain FastifyInstance. */
-function asFastifyLogger(logger: Logger): FastifyBaseLogger {
-  return logger
 }

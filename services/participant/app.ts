@@ -1,7 +1,6 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { installErrorHandling } from '../../shared/http/error-handler.ts'
+import { createJsonApp } from '../../shared/http/json-app.ts'
 import { describeInDoubt, entryKey } from '../../shared/participant/machine.ts'
 import type { Entry } from '../../shared/protocol/types.ts'
 import type { Logger } from '../../shared/runtime/logger.ts'
@@ -19,9 +18,7 @@ export interface ParticipantAppDeps {
 
 /** Health, readiness and inspection endpoints of a participant; the peer socket shares this port. */
 export function buildParticipantApp({ id, driver, store, peer, logger }: ParticipantAppDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: asFastifyLogger(logger), logController: new LogController({ disableRequestLogging: true }), ajv: { customOptions: { coerceTypes: false, removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>()
-  installErrorHandling(app)
-  app.removeContentTypeParser('text/plain')
+  const app = createJsonApp(logger)
 
   app.get('/healthz', async () => ({ status: 'ok', participant: id }))
   app.get('/readyz', async (_request, reply) => {
@@ -56,9 +53,4 @@ export function buildParticipantApp({ id, driver, store, peer, logger }: Partici
     return { participant: id, keys: s.kv.size, prepared: s.prepared.size, locks: s.locks.size, remembered: s.resolved.size, refusedFrames: peer.refusedFrames, store: store.stats }
   })
   return app
-}
-
-/** pino's Logger is a FastifyBaseLogger; widening keeps the app's type the plain FastifyInstance. */
-function asFastifyLogger(logger: Logger): FastifyBaseLogger {
-  return logger
 }

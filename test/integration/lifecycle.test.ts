@@ -31,8 +31,9 @@ t.test('npm start brings up a cluster that answers the printed curl line, and Ct
   const dataRoot = mkdtempSync(join(tmpdir(), 'txn-start-'))
   t.teardown(() => { rmSync(dataRoot, { recursive: true, force: true }) })
   const basePort = await freePort()
+  const chaosPort = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'start-cluster.ts')], {
-    env: { ...process.env, BASE_PORT: String(basePort), DATA_ROOT: dataRoot, LOG_LEVEL: 'warn' },
+    env: { ...process.env, BASE_PORT: String(basePort), CHAOS_PORT: String(chaosPort), DATA_ROOT: dataRoot, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let banner = ''
@@ -44,6 +45,8 @@ t.test('npm start brings up a cluster that answers the printed curl line, and Ct
   t.match(banner, /curl -s -X POST/)
   t.equal(await probe(`${url}/readyz`), 200)
   t.match((await http(`${url}/v1/transactions`, { body: { writes: [{ key: 'greeting', value: 'hello' }] } })).body, { outcome: 'committed' })
+  t.match(banner, `chaos API on http://127.0.0.1:${chaosPort}`)
+  t.match((await http(`http://127.0.0.1:${chaosPort}/v1/nodes`)).body, { nodes: [{ name: 'coordinator' }, { name: 'p1' }, { name: 'p2' }, { name: 'p3' }] })
   child.kill('SIGINT')
   t.equal(await exited, 0, 'exits cleanly on Ctrl-C')
   t.equal(await probe(`${url}/healthz`), 0, 'every node is gone')

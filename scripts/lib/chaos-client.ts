@@ -1,0 +1,57 @@
+import type { ChaosEvent, ClusterNode, Fault, FaultKind, NodeRole } from '../../services/chaos/faults.ts'
+import type { ScheduleStatus } from '../../services/chaos/random-schedule.ts'
+import type { ScheduleOptions } from '../../services/chaos/schedule.ts'
+
+/** An HTTP client of the chaos API, the same for the compose sidecar and the local cluster's in-process one. */
+export class ChaosClient {
+  constructor(readonly url: string) {}
+
+  async nodes(): Promise<ClusterNode[]> {
+    return (await this.call<{ nodes: ClusterNode[] }>('GET', '/v1/nodes')).nodes
+  }
+
+  async inject(request: { kind: FaultKind; node?: string; role?: NodeRole; durationMs?: number }): Promise<Fault> {
+    return this.call<Fault>('POST', '/v1/faults', request)
+  }
+
+  async faults(): Promise<{ active: Fault[]; schedule: ScheduleStatus }> {
+    return this.call('GET', '/v1/faults')
+  }
+
+  async heal(id: string): Promise<Fault> {
+    return (await this.call<{ healed: Fault }>('DELETE', `/v1/faults/${encodeURIComponent(id)}`)).healed
+  }
+
+  async healAll(): Promise<{ healed: Fault[]; failed: { fault: Fault; error: string }[] }> {
+    return this.call('POST', '/v1/heal')
+  }
+
+  async events(): Promise<ChaosEvent[]> {
+    return (await this.call<{ events: ChaosEvent[] }>('GET', '/v1/events')).events
+  }
+
+  async startSchedule(options: ScheduleOptions): Promise<ScheduleStatus> {
+    const { intervalMs, durationMs, ...rest } = options
+    return this.call('PUT', '/v1/schedule', { ...rest, intervalMs: { min: intervalMs[0], max: intervalMs[1] }, durationMs: { min: durationMs[0], max: durationMs[1] } })
+  }
+
+  async stopSchedule(): Promise<ScheduleStatus> {
+    return this.call('DELETE', '/v1/schedule')
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response
+    try {
+      res = await fetch(`${this.url}${path}`, {
+        method,
+        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(60000),
+      })
+    } catch (err) {
+      throw new Error(`chaos API at ${this.url} unreachable (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}); is the cluster up?`)
+    }
+    const answer = (await res.json()) as T & { error?: string; message?: string }
+    if (!res.ok && !(method === 'POST' && path === '/v1/heal')) throw new Error(`${answer.error ?? res.status}: ${answer.message ?? ''}`)
+    return answer
+  }
+}

@@ -1,0 +1,247 @@
+import type { TxnRecord } from './history.ts'
+
+/** A participant's replica as `/v1/replica` shows it after the run. */
+export interface ReplicaState {
+  participant: string
+  entries: Record<string, { value: string; version: number }>
+  prepared: string[]
+  locks: number
+}
+
+/** A fault or heal, at ms since the run began (for the traces). */
+export interface FaultMark {
+  t: number
+  event: 'fault' | 'heal'
+  kind: string
+  node: string
+}
+
+export type ViolationCode =
+  | 'no_replica'
+  | 'in_doubt_left'
+  | 'replicas_differ'
+  | 'no_outcome'
+  | 'missing_version'
+  | 'version_claimed_twice'
+  | 'precondition_broken'
+  | 'aborted_write_visible'
+  | 'foreign_value'
+  | 'lost_commit'
+  | 'unexplained_version'
+  | 'wrong_final_value'
+  | 'version_went_back'
+
+export interface Violation {
+  code: ViolationCode
+  message: string
+  /** The offending operation and key, when there is one. */
+  n?: number
+  key?: string
+  /** The operations on the same keys around it, and the faults meanwhile. */
+  trace?: string[]
+}
+
+export interface CheckCounts {
+  tried: number
+  committed: number
+  aborted: number
+  abortedBy: Record<string, number>
+  neverStarted: number
+  unknown: number
+  /** Cut off at least once, then learned the outcome by retrying with the same id. */
+  resolvedByRetry: number
+  /** Never learned by the client; read through the status API after the run. */
+  resolvedByStatus: number
+  faults: Record<string, number>
+}
+
+export interface CheckReport {
+  counts: CheckCounts
+  violations: Violation[]
+}
+
+/**
+ * Judges a run from its history and the final replicas. Values are unique per
+ * run, so every value names the operation that wrote it, and versions count
+ * commits per key: version v of key k must have been written by exactly one
+ * committed operation, and the replicas must hold the last one. From that:
+ * all-or-nothing (a half-applied commit leaves a version short or a gap), no
+ * aborted write visible, no acknowledged commit lost, identical replicas,
+ * preconditions respected, versions moving forward in real time, and every
+ * operation with a definite outcome. Unknown outcomes are resolved through
+ * the status API by the run, never guessed here.
+ */
+export function checkRun(records: readonly TxnRecord[], replicas: readonly ReplicaState[], faults: readonly FaultMark[] = []): CheckReport {
+  const violations: Violation[] = []
+  const trace = (n: number, key?: string): string[] => traceAround(records, faults, n, key)
+  const flag = (code: ViolationCode, message: string, n?: number, key?: string): void => {
+    const v: Violation = { code, message }
+    if (key !== undefined) v.key = key
+    if (n !== undefined) {
+      v.n = n
+      v.trace = trace(n, key)
+    }
+    violations.push(v)
+  }
+
+  checkReplicas(replicas, flag)
+  const writers = checkCommits(records, flag)
+  const first = replicas[0]
+  if (first) {
+    checkValues(records, replicas, flag)
+    checkFinalState(first, writers, flag)
+  }
+  checkRealTime(writers, flag)
+  return { counts: countRun(records, faults), violations }
+}
+
+type Flag = (code: ViolationCode, message: string, n?: number, key?: string) => void
+/** key → version → the committed operation that wrote it */
+type Writers = Map<string, Map<number, TxnRecord>>
+
+function checkReplicas(replicas: readonly ReplicaState[], flag: Flag): void {
+  const first = replicas[0]
+  if (!first) {
+    flag('no_replica', 'no replica to check')
+    return
+  }
+  const reference = JSON.stringify(sorted(first.entries))
+  for (const r of replicas) {
+    if (r.prepared.length > 0 || r.locks > 0) flag('in_doubt_left', `${r.participant} still holds ${r.prepared.length} PREPARED records and ${r.locks} locks`)
+    if (JSON.stringify(sorted(r.entries)) !== reference) flag('replicas_differ', `${r.participant} differs from ${first.participant}: ${diffEntries(first.entries, r.entries)}`)
+  }
+}
+
+function checkCommits(records: readonly TxnRecord[], flag: Flag): Writers {
+  const writers: Writers = new Map()
+  for (const op of records) {
+    if (op.outcome === 'unknown') flag('no_outcome', `op ${op.n} (${op.id}) never got a definite outcome`, op.n)
+    if (op.outcome !== 'committed') continue
+    for (const w of op.writes) {
+      const version = op.versions?.[w.key]
+      if (version === undefined) {
+        flag('missing_version', `op ${op.n} committed without a version for ${w.key}`, op.n, w.key)
+        continue
+      }
+      if (w.ifVersion !== undefined && version !== w.ifVersion + 1) flag('precondition_broken', `op ${op.n} required ${w.key} at version ${w.ifVersion} but committed version ${version}`, op.n, w.key)
+      if (w.ifAbsent === true && version !== 1) flag('precondition_broken', `op ${op.n} required ${w.key} absent but committed version ${version}`, op.n, w.key)
+      const byVersion = writers.get(w.key) ?? new Map<number, TxnRecord>()
+      const other = byVersion.get(version)
+      if (other) flag('version_claimed_twice', `ops ${other.n} and ${op.n} both committed ${w.key} at version ${version}`, op.n, w.key)
+      byVersion.set(version, op)
+      writers.set(w.key, byVersion)
+    }
+  }
+  return writers
+}
+
+/** Every value on every replica must come from a committed operation. */
+function checkValues(records: readonly TxnRecord[], replicas: readonly ReplicaState[], flag: Flag): void {
+  const owner = new Map<string, TxnRecord>()
+  for (const op of records) for (const w of op.writes) owner.set(`${w.key}\u0000${w.value}`, op)
+  const seen = new Set<string>()
+  for (const r of replicas) {
+    for (const [key, entry] of Object.entries(r.entries)) {
+      const id = `${key}\u0000${entry.value}`
+      if (seen.has(id)) continue
+      seen.add(id)
+      const op = owner.get(id)
+      if (!op) flag('foreign_value', `${r.participant} holds ${key}="${entry.value}", which no operation of the run wrote`, undefined, key)
+      else if (op.outcome !== 'committed') flag('aborted_write_visible', `${r.participant} holds ${key}="${entry.value}" from op ${op.n}, which ended ${op.outcome}${op.reason === undefined ? '' : ` (${op.reason})`}`, op.n, key)
+    }
+  }
+}
+
+function checkFinalState(replica: ReplicaState, writers: Writers, flag: Flag): void {
+  const keys = new Set([...writers.keys(), ...Object.keys(replica.entries)])
+  for (const key of keys) {
+    const byVersion = writers.get(key) ?? new Map<number, TxnRecord>()
+    const entry = replica.entries[key]
+    const finalVersion = entry?.version ?? 0
+    const top = Math.max(0, ...byVersion.keys())
+    const topOp = byVersion.get(top)
+    if (finalVersion < top) flag('lost_commit', `key ${key}: replicas at version ${finalVersion}, but op ${topOp?.n} committed version ${top}`, topOp?.n, key)
+    for (let v = 1; v <= finalVersion; v++) {
+      if (!byVersion.has(v)) flag('unexplained_version', `key ${key}: version ${v} is on the replicas but no committed operation wrote it`, undefined, key)
+    }
+    const expected = topOp?.writes.find((w) => w.key === key)?.value
+    if (entry && finalVersion === top && expected !== undefined && entry.value !== expected) {
+      flag('wrong_final_value', `key ${key}: replicas hold "${entry.value}", the last commit (op ${topOp?.n}) wrote "${expected}"`, topOp?.n, key)
+    }
+  }
+}
+
+/**
+ * Versions only go forward: if A's commit was acknowledged before B was
+ * invoked, B's version of a shared key must be higher than A's.
+ */
+function checkRealTime(writers: Writers, flag: Flag): void {
+  for (const [key, byVersion] of writers) {
+    const ops = [...byVersion.entries()].map(([version, op]) => ({ version, op }))
+    const completed = ops.flatMap(({ version, op }) => (op.completedAt === undefined ? [] : [{ version, op, completedAt: op.completedAt }])).sort((a, b) => a.completedAt - b.completedAt)
+    const byInvoke = [...ops].sort((a, b) => a.op.invokedAt - b.op.invokedAt)
+    let i = 0
+    let highest: { version: number; op: TxnRecord } | undefined
+    for (const b of byInvoke) {
+      for (let done = completed[i]; done && done.completedAt < b.op.invokedAt; done = completed[++i]) {
+        if (!highest || done.version > highest.version) highest = done
+      }
+      if (highest && highest.version >= b.version) {
+        flag('version_went_back', `key ${key}: op ${b.op.n} committed version ${b.version} although op ${highest.op.n} had committed version ${highest.version} before op ${b.op.n} began`, b.op.n, key)
+      }
+    }
+  }
+}
+
+function countRun(records: readonly TxnRecord[], faults: readonly FaultMark[]): CheckCounts {
+  const counts: CheckCounts = { tried: records.length, committed: 0, aborted: 0, abortedBy: {}, neverStarted: 0, unknown: 0, resolvedByRetry: 0, resolvedByStatus: 0, faults: {} }
+  for (const op of records) {
+    if (op.outcome === 'committed') counts.committed++
+    else if (op.outcome === 'aborted') {
+      counts.aborted++
+      const reason = op.reason ?? 'unstated'
+      counts.abortedBy[reason] = (counts.abortedBy[reason] ?? 0) + 1
+    } else if (op.outcome === 'never-started') counts.neverStarted++
+    else counts.unknown++
+    if (op.resolvedBy === 'retry') counts.resolvedByRetry++
+    if (op.resolvedBy === 'status') counts.resolvedByStatus++
+  }
+  for (const f of faults) if (f.event === 'fault') counts.faults[f.kind] = (counts.faults[f.kind] ?? 0) + 1
+  return counts
+}
+
+/** The operations on the offending keys within a second of the offender, and the faults meanwhile, in time order. */
+function traceAround(records: readonly TxnRecord[], faults: readonly FaultMark[], n: number, key?: string): string[] {
+  const op = records.find((r) => r.n === n)
+  /* c8 ignore next -- violations only name operations of the run */
+  if (!op) return []
+  const keys = new Set(key === undefined ? op.writes.map((w) => w.key) : [key])
+  const from = op.invokedAt - 1000
+  const to = (op.completedAt ?? op.invokedAt) + 1000
+  const lines: { t: number; text: string }[] = []
+  for (const r of records) {
+    if (!r.writes.some((w) => keys.has(w.key))) continue
+    if ((r.completedAt ?? r.invokedAt) < from || r.invokedAt > to) continue
+    const marker = r.n === n ? '>>' : '  '
+    const writes = r.writes.map((w) => `${w.key}=${w.value}${w.ifVersion === undefined ? '' : `@ifVersion ${w.ifVersion}`}${w.ifAbsent === true ? '@ifAbsent' : ''}`).join(' ')
+    lines.push({ t: r.invokedAt, text: `${marker} op ${r.n} (client ${r.client}) invoke ${writes}` })
+    const result = `${r.outcome}${r.versions ? ` ${JSON.stringify(r.versions)}` : ''}${r.reason === undefined ? '' : ` ${r.reason}`}`
+    if (r.completedAt !== undefined) lines.push({ t: r.completedAt, text: `${marker} op ${r.n} ${result}${r.cutOffs > 0 ? ` after ${r.cutOffs} cut-off(s)` : ''}` })
+    else lines.push({ t: r.invokedAt, text: `${marker} op ${r.n} never answered; ${r.resolvedBy === 'status' ? `status API: ${result}` : 'unresolved'}` })
+  }
+  for (const f of faults) if (f.t >= from && f.t <= to) lines.push({ t: f.t, text: `   chaos ${f.event} ${f.kind} ${f.node}` })
+  return lines
+    .sort((a, b) => a.t - b.t)
+    .slice(0, 40)
+    .map((l) => `+${(l.t / 1000).toFixed(3)}s ${l.text}`)
+}
+
+function sorted(entries: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(entries).sort(([a], [b]) => a.localeCompare(b))
+}
+
+function diffEntries(a: ReplicaState['entries'], b: ReplicaState['entries']): string {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])]
+  const diff = keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+  return diff.slice(0, 5).map((k) => `${k}: ${JSON.stringify(a[k])} vs ${JSON.stringify(b[k])}`).join('; ')
+}

@@ -1,0 +1,150 @@
+import { Prng } from '../../shared/sim/prng.ts'
+import type { HistoryEvent, HistoryWrite } from './history.ts'
+
+export interface WorkloadOptions {
+  /** The coordinator's base URL. */
+  url: string
+  seed: number
+  /** Keys and ids carry this tag, so that runs on a long-lived cluster never mix. */
+  tag: string
+  clients: number
+  /** Keys are drawn from `<tag>-k0 … k<keys-1>`: few keys, many conflicts. */
+  keys: number
+  keysPerTxn: [number, number]
+  /** Share of transactions that carry a precondition (ifVersion from the last version seen, or ifAbsent). */
+  preconditionRate: number
+  thinkMs: [number, number]
+  /** A new operation starts only while this is true. */
+  keepGoing: () => boolean
+  /** Attempts of one operation (cut-offs and 503s) before the client leaves it to the status API. */
+  maxAttempts: number
+  requestTimeoutMs: number
+  /** The history's time origin (ms since the epoch). */
+  startedAt: number
+  onEvent?: (event: HistoryEvent) => void
+}
+
+type Answer =
+  | { kind: 'outcome'; body: { txId: string; outcome: 'committed' | 'aborted'; versions?: Record<string, number>; reasons?: { code: string }[] } }
+  | { kind: 'busy'; status: number }
+  | { kind: 'cut'; error: string }
+
+const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms))
+
+/**
+ * Concurrent clients send multi-key transactions on overlapping keys with
+ * unique values, some with preconditions, and retry with the same id after a
+ * cut-off, recording every invoke and result as a history. An operation is
+ * a pure function of (seed, n), whichever client runs it.
+ */
+export async function runWorkload(o: WorkloadOptions): Promise<HistoryEvent[]> {
+  const history: HistoryEvent[] = []
+  const now = (): number => Date.now() - o.startedAt
+  const record = (e: HistoryEvent): void => {
+    history.push(e)
+    o.onEvent?.(e)
+  }
+  const lastVersion = new Map<string, number>()
+  let next = 0
+
+  const client = async (client: number): Promise<void> => {
+    while (o.keepGoing()) {
+      const n = next++
+      const p = new Prng((o.seed * 7919 + n * 104729) >>> 0)
+      const writes = pickWrites(p, o, n, lastVersion)
+      const id = `${o.tag}-op${n}`
+      record({ type: 'invoke', t: now(), n, client, id, writes })
+      for (let attempt = 1; attempt <= o.maxAttempts; attempt++) {
+        const a = await send(o.url, writes, id, o.requestTimeoutMs)
+        if (a.kind === 'outcome') {
+          const { body } = a
+          if (body.outcome === 'committed') {
+            for (const [key, version] of Object.entries(body.versions ?? {})) lastVersion.set(key, Math.max(version, lastVersion.get(key) ?? 0))
+            record({ type: 'ok', t: now(), n, txId: body.txId, versions: body.versions ?? {}, attempts: attempt })
+          } else {
+            const reason = body.reasons?.[0]?.code ?? 'unstated'
+            record({ type: 'fail', t: now(), n, txId: body.txId, reason, attempts: attempt })
+            // A polite client backs off while a node is unreachable instead of spinning on instant aborts.
+            if (reason === 'participant_unavailable' || reason === 'participant_disconnected') await sleep(100)
+          }
+          break
+        }
+        if (a.kind === 'cut') record({ type: 'info', t: now(), n, error: a.error })
+        await sleep(Math.min(1000, 50 * attempt)) // the cluster is in trouble: back off
+      }
+      await sleep(p.int(...o.thinkMs))
+    }
+  }
+  await Promise.all(Array.from({ length: o.clients }, async (_, i) => client(i)))
+  return history
+}
+
+function pickWrites(p: Prng, o: WorkloadOptions, n: number, lastVersion: ReadonlyMap<string, number>): HistoryWrite[] {
+  const keys = new Set<string>()
+  const count = p.int(...o.keysPerTxn)
+  while (keys.size < Math.min(count, o.keys)) keys.add(`${o.tag}-k${p.int(0, o.keys - 1)}`)
+  const writes: HistoryWrite[] = [...keys].map((key) => ({ key, value: `${o.tag}-op${n}` }))
+  const guarded = writes[0]
+  if (guarded && p.chance(o.preconditionRate)) {
+    const seen = lastVersion.get(guarded.key)
+    if (seen === undefined) guarded.ifAbsent = true
+    else guarded.ifVersion = seen
+  }
+  return writes
+}
+
+async function send(url: string, writes: HistoryWrite[], id: string, timeoutMs: number): Promise<Answer> {
+  try {
+    const res = await fetch(`${url}/v1/transactions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ writes, id }),
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+    if (res.status !== 200) {
+      await res.arrayBuffer()
+      return { kind: 'busy', status: res.status } // 503 overloaded / 409: not run, or not answerable now; retried
+    }
+    return { kind: 'outcome', body: (await res.json()) as Extract<Answer, { kind: 'outcome' }>['body'] }
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code
+    return { kind: 'cut', error: cause ?? (err as Error).name }
+  }
+}
+
+/**
+ * After the run, with every node back: an operation whose client never
+ * learned its outcome is looked up by its id through the status API. An id
+ * the coordinator does not know never started (no attempt reached it, or its
+ * unsynced start record died in a crash before any decision); the checker
+ * then requires that it left no trace. Still preparing: asked again.
+ */
+export async function resolveUnknown(url: string, history: HistoryEvent[], startedAt: number, timeoutMs = 60000): Promise<HistoryEvent[]> {
+  const answered = new Set(history.filter((e) => e.type === 'ok' || e.type === 'fail').map((e) => e.n))
+  const open = history.filter((e): e is Extract<HistoryEvent, { type: 'invoke' }> => e.type === 'invoke' && !answered.has(e.n))
+  const resolved: HistoryEvent[] = []
+  const deadline = Date.now() + timeoutMs
+  for (const op of open) {
+    for (;;) {
+      const res = await fetch(`${url}/v1/transactions?id=${encodeURIComponent(op.id)}`, { signal: AbortSignal.timeout(10000) })
+      const body = (await res.json()) as { state?: string; txId?: string; versions?: Record<string, number>; reasons?: { code: string }[] }
+      const t = Date.now() - startedAt
+      if (res.status === 404) {
+        resolved.push({ type: 'resolve', t, n: op.n, outcome: 'never-started' })
+        break
+      }
+      if (body.state === 'committed' || body.state === 'aborted') {
+        const e: Extract<HistoryEvent, { type: 'resolve' }> = { type: 'resolve', t, n: op.n, outcome: body.state }
+        if (body.txId !== undefined) e.txId = body.txId
+        if (body.versions) e.versions = body.versions
+        const reason = body.reasons?.[0]?.code
+        if (reason !== undefined) e.reason = reason
+        resolved.push(e)
+        break
+      }
+      if (Date.now() > deadline) break // left unknown: the checker reports it
+      await sleep(200)
+    }
+  }
+  return resolved
+}

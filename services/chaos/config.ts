@@ -1,0 +1,64 @@
+import Type from 'typebox'
+import { ConfigError, loadConfig } from '../../shared/runtime/config.ts'
+import { parseMix, parseRange, parseRoles, type ScheduleOptions } from './schedule.ts'
+
+const Schema = Type.Object(
+  {
+    host: Type.String({ default: '0.0.0.0' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8090 }),
+    dockerSocket: Type.String({ default: '/var/run/docker.sock' }),
+    project: Type.String({ default: '' }),
+    schedule: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'off' }),
+    seed: Type.Integer({ minimum: 0, maximum: 0xffffffff, default: 1 }),
+    intervalMs: Type.String({ default: '3000-8000' }),
+    durationMs: Type.String({ default: '1000-5000' }),
+    mix: Type.String({ default: 'kill=1,pause=1,partition=1' }),
+    roles: Type.String({ default: 'participant,coordinator' }),
+    maxDown: Type.Integer({ minimum: 1, default: 1 }),
+    logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  },
+  { additionalProperties: false },
+)
+
+export const chaosEnv = {
+  host: 'CHAOS_HOST',
+  port: 'CHAOS_PORT',
+  dockerSocket: 'DOCKER_SOCKET',
+  project: 'CHAOS_PROJECT',
+  schedule: 'CHAOS_SCHEDULE',
+  seed: 'CHAOS_SEED',
+  intervalMs: 'CHAOS_INTERVAL_MS',
+  durationMs: 'CHAOS_DURATION_MS',
+  mix: 'CHAOS_MIX',
+  roles: 'CHAOS_ROLES',
+  maxDown: 'CHAOS_MAX_DOWN',
+  logLevel: 'LOG_LEVEL',
+} as const
+
+export interface ChaosConfig {
+  host: string
+  port: number
+  dockerSocket: string
+  project: string
+  /** Start the random schedule at boot (otherwise only through `PUT /v1/schedule`). */
+  scheduleAtStart: boolean
+  schedule: ScheduleOptions
+  logLevel: string
+}
+
+export function loadChaosConfig(env: NodeJS.ProcessEnv): ChaosConfig {
+  const raw = loadConfig(Schema, env, chaosEnv)
+  try {
+    return {
+      host: raw.host,
+      port: raw.port,
+      dockerSocket: raw.dockerSocket,
+      project: raw.project,
+      scheduleAtStart: raw.schedule === 'on',
+      schedule: { seed: raw.seed, intervalMs: parseRange(raw.intervalMs), durationMs: parseRange(raw.durationMs), mix: parseMix(raw.mix), roles: parseRoles(raw.roles), maxDown: raw.maxDown },
+      logLevel: raw.logLevel,
+    }
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message}`)
+  }
+}
