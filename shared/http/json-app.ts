@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from '../runtime/logger.ts'
 import { installErrorHandling } from './error-handler.ts'
@@ -11,7 +11,7 @@ import { installErrorHandling } from './error-handler.ts'
  */
 export function createJsonApp(logger: Logger, bodyLimit?: number) {
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    loggerInstance: logger,
     ...(bodyLimit === undefined ? {} : { bodyLimit }),
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
