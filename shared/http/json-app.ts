@@ -1,4 +1,4 @@
-import Fastify, { LogController } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from '../runtime/logger.ts'
 import { installErrorHandling } from './error-handler.ts'
@@ -10,8 +10,10 @@ import { installErrorHandling } from './error-handler.ts'
  * only (text/plain is a 415), and the catalogue's error answers.
  */
 export function createJsonApp(logger: Logger, bodyLimit?: number) {
+  // Widened to fastify's logger type, so that apps are plain FastifyInstances.
+  const loggerInstance: FastifyBaseLogger = logger
   const app = Fastify({
-    loggerInstance: logger,
+    loggerInstance,
     ...(bodyLimit === undefined ? {} : { bodyLimit }),
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
