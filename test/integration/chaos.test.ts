@@ -133,3 +133,11 @@ t.test('a short chaos run against the local cluster: kills, pauses and partition
   t.ok(Object.values(c.faults).reduce((a, b) => a + b, 0) >= 3, 'faults were injected')
   t.equal(c.unknown, 0, 'every outcome is known')
 })
+
+t.test('the compose smoke test says plainly that it is skipped when no Docker engine answers', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'compose-smoke.ts')], { env: { ...process.env, DOCKER_SOCKET: '/nonexistent/docker.sock' }, stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  t.equal(await new Promise((ok) => child.once('exit', ok)), 0)
+  t.match(out, /^SKIPPED compose smoke test: no Docker engine answers at \/nonexistent\/docker\.sock/)
+})
