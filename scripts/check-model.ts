@@ -3,7 +3,7 @@ import { bugConfigs, modelConfigs } from '../shared/sim/configs.ts'
 import { exploreExhaustive } from '../shared/sim/explore.ts'
 import type { SimConfig } from '../shared/sim/world.ts'
 
-const usage = `npm run check:model -- [--config NAME]... [--bug NAME] [--crashes N] [--max-states N]
+const usage = `npm run check:model -- [--config NAME]... [--bug NAME] [--crashes N] [--max-states N] [--no-symmetry]
 Explores every interleaving of the real coordinator and participant state
 machines within small bounds. Configurations: ${Object.keys(modelConfigs).join(', ')}.
 Flawed variants (--bug): ${Object.keys(bugConfigs).join(', ')}. Exit 1 on a violation.`
@@ -13,7 +13,8 @@ const { values } = parseArgs({
     config: { type: 'string', multiple: true },
     bug: { type: 'string' },
     crashes: { type: 'string' },
-    'max-states': { type: 'string', default: '5000000' },
+    'max-states': { type: 'string', default: '20000000' },
+    'no-symmetry': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 })
@@ -34,8 +35,9 @@ let violations = 0
 const rows: Record<string, unknown>[] = []
 for (const [name, base] of chosen) {
   const config = values.crashes === undefined ? base : { ...base, maxCrashes: Number(values.crashes) }
-  const r = exploreExhaustive(config, Number(values['max-states']))
-  rows.push({ config: name, participants: config.participants, txns: config.txns.length, crashes: config.maxCrashes, transitions: r.transitions, distinct: r.distinct, terminal: r.terminal, depth: r.maxDepth, complete: r.complete, ms: r.timeMs, result: r.violation ? `VIOLATION ${r.violation.invariant}` : 'ok' })
+  const r = exploreExhaustive(config, { maxStates: Number(values['max-states']), symmetry: !values['no-symmetry'], onProgress: (p) => { process.stderr.write(`\r${name}: ${p.distinct} distinct, ${p.transitions} transitions, ${Math.round(p.timeMs / 1000)} s   `) } })
+  process.stderr.write('\n')
+  rows.push({ config: name, symmetry: !values['no-symmetry'], participants: config.participants, txns: config.txns.length, crashes: config.maxCrashes, transitions: r.transitions, distinct: r.distinct, terminal: r.terminal, depth: r.maxDepth, complete: r.complete, ms: r.timeMs, result: r.violation ? `VIOLATION ${r.violation.invariant}` : 'ok' })
   if (r.violation) {
     violations++
     console.log(`\n${name}: invariant "${r.violation.invariant}" violated: ${r.violation.detail}`)

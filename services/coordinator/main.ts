@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const logger = createLogger('coordinator', config.logLevel)
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'failpoints armed')
 
-  const store = new LevelStore(config.dataDir)
+  const store = new LevelStore(config.dataDir, failpoints)
   await store.open()
   const log = await recoverCoordinatorLog(store, Date.now())
 

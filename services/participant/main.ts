@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.id, config.logLevel)
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'failpoints armed')
 
-  const store = new LevelStore(config.dataDir)
+  const store = new LevelStore(config.dataDir, failpoints)
   await store.open()
   const replica = await recoverReplica(store)
 

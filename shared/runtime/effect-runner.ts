@@ -57,7 +57,7 @@ export class EffectRunner {
     const { store, failpoints, logger } = this.deps
     const points = this.deps.crashPoints(effect)
     if (points.before) failpoints.hit(points.before)
-    store.write(effect.ops, effect.sync).then(
+    store.write(effect.ops, effect.sync, [effect.kind, effect.txId, effect.sync ? 'sync' : undefined].filter((x) => x !== undefined).join(' ')).then(
       () => {
         if (points.after) failpoints.hit(points.after)
         this.deps.onPersisted(effect.token)

@@ -14,6 +14,9 @@ export const failpointNames = [
   'participant.afterPrepareLoggedBeforeVote',
   'participant.afterCommitReceivedBeforeApply',
   'participant.afterApplyBeforeAck',
+  // Group commit (any node): a synced batch of at least two persist requests, before / after its write.
+  'store.beforeGroupSync',
+  'store.afterGroupSync',
 ] as const
 
 export type FailpointName = (typeof failpointNames)[number]

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import { checkQuiescent, checkSafety, type Violation } from './invariants.ts'
 import { Prng } from './prng.ts'
-import { applyEvent, cloneWorld, createWorld, enabledEvents, fingerprint, type SimConfig, type SimEvent, type SimTxn, type World } from './world.ts'
+import { Fingerprinter, fingerprint } from './fingerprint.ts'
+import { applyEvent, cloneForEvent, createWorld, enabledEvents, type SimConfig, type SimEvent, type SimTxn, type World } from './world.ts'
 
 export interface Counterexample extends Violation {
   trace: string[]
@@ -17,24 +18,60 @@ export interface ExhaustiveResult {
   violation?: Counterexample
 }
 
+/** A trace as a chain of steps back to the initial state (sharing prefixes costs nothing). */
+interface Step {
+  line: string
+  depth: number
+  parent?: Step
+}
+
+function traceOf(step: Step): string[] {
+  const lines: string[] = []
+  for (let s: Step | undefined = step; s; s = s.parent) lines.push(s.line)
+  return lines.reverse()
+}
+
+export interface ExploreOptions {
+  maxStates?: number
+  /**
+   * Test aid: after every transition, check that the parent world is
+   * unchanged, i.e. that copy-on-write shared only nodes the event did not
+   * touch. Doubles the cost.
+   */
+  verifySharing?: boolean
+  /** Visit one world per class of worlds equal up to renaming participants (see fingerprint.ts). Default on. */
+  symmetry?: boolean
+  /** Called every `progressEvery` (100,000) distinct states: long runs show that they move. */
+  onProgress?: (progress: { distinct: number; transitions: number; timeMs: number }) => void
+  progressEvery?: number
+  /** Test aid: share every node, touched or not (broken on purpose, to show that verifySharing catches it). */
+  unsafeShareAll?: boolean
+}
+
 /**
  * Depth-first search over every interleaving of deliveries, persist
  * completions, timer firings, client requests and faults within the
  * configuration's budgets, as TLC and the P checker do. Visited states are
  * remembered by an MD5 fingerprint of their canonical form. Safety is checked
  * after every transition; progress and convergence at every terminal state.
+ * Successor worlds copy only the nodes an event touches and share the rest,
+ * whose canonical forms are then computed once; worlds equal up to renaming
+ * participants are visited once (symmetry reduction).
  */
-export function exploreExhaustive(config: SimConfig, maxStates = 5_000_000): ExhaustiveResult {
+export function exploreExhaustive(config: SimConfig, options: ExploreOptions | number = {}): ExhaustiveResult {
+  const { maxStates = 5_000_000, verifySharing = false, unsafeShareAll = false, symmetry = true, onProgress, progressEvery = 100_000 } = typeof options === 'number' ? { maxStates: options } : options
   const started = Date.now()
   const visited = new Set<string>()
+  const fingerprinter = new Fingerprinter(config, symmetry)
   const result: ExhaustiveResult = { transitions: 0, distinct: 0, terminal: 0, maxDepth: 0, timeMs: 0, complete: true }
-  const stack: { world: World; trace: string[] }[] = [{ world: createWorld(config), trace: ['initial: every node up, every connection established'] }]
+  const stack: { world: World; step: Step }[] = [{ world: createWorld(config), step: { line: 'initial: every node up, every connection established', depth: 0 } }]
   while (stack.length > 0) {
-    const { world, trace } = stack.pop()!
-    const key = createHash('md5').update(fingerprint(world)).digest('base64')
+    const { world, step } = stack.pop()!
+    const key = createHash('md5').update(fingerprinter.of(world)).digest('base64')
     if (visited.has(key)) continue
     visited.add(key)
-    result.maxDepth = Math.max(result.maxDepth, trace.length - 1)
+    if (visited.size % progressEvery === 0) onProgress?.({ distinct: visited.size, transitions: result.transitions, timeMs: Date.now() - started })
+    result.maxDepth = Math.max(result.maxDepth, step.depth)
     if (visited.size >= maxStates) {
       result.complete = false
       break
@@ -44,24 +81,27 @@ export function exploreExhaustive(config: SimConfig, maxStates = 5_000_000): Exh
       result.terminal++
       const v = checkQuiescent(config, world)
       if (v) {
-        result.violation = { ...v, trace: [...trace, '(quiescent: nothing left to happen)'] }
+        result.violation = { ...v, trace: [...traceOf(step), '(quiescent: nothing left to happen)'] }
         result.complete = false
         break
       }
       continue
     }
+    const before = verifySharing ? fingerprint(world) : ''
     for (const event of events) {
-      const next = cloneWorld(world)
+      const next = cloneForEvent(world, event, unsafeShareAll)
       const line = applyEvent(config, next, event)
       result.transitions++
+      if (verifySharing && fingerprint(world) !== before) throw new Error(`copy-on-write broken: "${line}" changed a node it shares with its parent`)
       const v = checkSafety(config, next)
+      const nextStep: Step = { line, depth: step.depth + 1, parent: step }
       if (v) {
-        result.violation = { ...v, trace: [...trace, line] }
+        result.violation = { ...v, trace: traceOf(nextStep) }
         result.complete = false
         stack.length = 0
         break
       }
-      stack.push({ world: next, trace: [...trace, line] })
+      stack.push({ world: next, step: nextStep })
     }
   }
   result.distinct = visited.size

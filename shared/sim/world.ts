@@ -403,43 +403,46 @@ export function describeMsg(msg: ToParticipant | ToCoordinator): string {
   }
 }
 
-/** A canonical string of the whole world, for visited-state hashing. */
-export function fingerprint(world: World): string {
-  // Message ids and request ids only name things; two worlds that differ in them alone are the same state.
-  const { nextMsgId: _m, nextReqId: _r, net, clients, ...rest } = world
-  const messages = net.map((m) => canonical([m.from, m.to, m.msg, m.link, m.epoch])).sort()
-  return `${canonical(rest)}|${messages.join(';')}|${canonical(clients.map((c) => [c.status, c.outcome, c.txId]))}`
+/**
+ * The nodes whose state (machine, store, pending writes, timers) an event can
+ * change: the node it happens at, and the peers whose machines learn of a
+ * dropped or established connection. Everything else only reads them.
+ */
+export function touchedNodes(world: World, event: SimEvent): string[] {
+  switch (event.kind) {
+    case 'submit':
+      return [COORDINATOR]
+    case 'deliver':
+      return [world.net.find((m) => m.id === event.msg)!.to]
+    case 'persist':
+    case 'timer':
+    case 'restart':
+      return [event.node]
+    case 'crash':
+      return event.node === COORDINATOR ? Object.keys(world.nodes) : [event.node, COORDINATOR]
+    case 'connect':
+    case 'disconnect':
+      return [event.participant, COORDINATOR]
+    case 'backup':
+      return []
+  }
 }
 
 /**
- * Serializes so that equivalent states print the same: maps and object keys
- * sorted, and arrays of plain values (sets in meaning: acks, connected peers,
- * votes seen) sorted. Arrays of objects (writes, reasons) keep their order.
+ * A copy for applying one event: the world's own data is copied, and of the
+ * nodes only those the event touches; the others are shared with the parent,
+ * which the exhaustive search never changes again (copy-on-write).
  */
-function canonical(value: unknown): string {
-  if (value === null || value === undefined) return 'null'
-  if (typeof value !== 'object') return JSON.stringify(value)
-  if (value instanceof Map) {
-    const map = value as Map<unknown, unknown>
-    const keys = [...map.keys()].map(String).sort()
-    const byKey = new Map([...map].map(([k, v]) => [String(k), v]))
-    return `M{${keys.map((k) => `${JSON.stringify(k)}:${canonical(byKey.get(k))}`).join(',')}}`
-  }
-  if (Array.isArray(value)) {
-    const parts = value.map((v: unknown) => canonical(v))
-    if (value.every((v: unknown) => typeof v !== 'object' || v === null)) parts.sort()
-    return `[${parts.join(',')}]`
-  }
-  const record = value as Record<string, unknown>
-  const keys = Object.keys(record).filter((k) => record[k] !== undefined).sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`).join(',')}}`
+export function cloneForEvent(world: World, event: SimEvent, shareAll = false): World {
+  const touched = new Set(shareAll ? [] : touchedNodes(world, event))
+  const { nodes, ...rest } = world
+  const copy = deepCopy(rest) as Omit<World, 'nodes'>
+  const copiedNodes: Record<string, SimNode> = {}
+  for (const [name, node] of Object.entries(nodes)) copiedNodes[name] = touched.has(name) ? deepCopy(node) : node
+  return { ...copy, nodes: copiedNodes }
 }
 
 /** A world is only Maps, arrays and plain data: a direct deep copy is several times cheaper than structuredClone. */
-export function cloneWorld(world: World): World {
-  return deepCopy(world)
-}
-
 function deepCopy<T>(value: T): T {
   if (value === null || typeof value !== 'object') return value
   if (value instanceof Map) {

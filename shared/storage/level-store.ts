@@ -1,5 +1,6 @@
 import { ClassicLevel } from 'classic-level'
 import type { StoreOp } from '../protocol/types.ts'
+import type { FailpointName, Failpoints } from '../runtime/failpoints.ts'
 
 export interface StoreStats {
   /** LevelDB batches written. */
@@ -14,6 +15,8 @@ export interface StoreStats {
 interface Request {
   ops: StoreOp[]
   sync: boolean
+  /** What the request is, e.g. `decision 1.42`: named when a group-commit failpoint fires. */
+  label: string
   resolve: () => void
   reject: (err: unknown) => void
 }
@@ -31,7 +34,10 @@ export class LevelStore {
   private queue: Request[] = []
   private writing = false
 
-  constructor(location: string) {
+  constructor(
+    location: string,
+    private readonly failpoints?: Failpoints,
+  ) {
     this.db = new ClassicLevel<string, unknown>(location, { valueEncoding: 'json' })
   }
 
@@ -43,9 +49,9 @@ export class LevelStore {
     return this.db.status === 'open'
   }
 
-  write(ops: StoreOp[], sync: boolean): Promise<void> {
+  write(ops: StoreOp[], sync: boolean, label = ''): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ ops, sync, resolve, reject })
+      this.queue.push({ ops, sync, label, resolve, reject })
       this.stats.requests++
       if (!this.writing) {
         this.writing = true
@@ -61,8 +67,11 @@ export class LevelStore {
       this.queue = []
       const sync = group.some((r) => r.sync)
       const ops = group.flatMap((r) => r.ops)
+      const grouped = sync && group.length >= 2
       try {
+        if (grouped) this.failpoint('store.beforeGroupSync', group)
         await this.db.batch(ops.map(toLevelOp), { sync })
+        if (grouped) this.failpoint('store.afterGroupSync', group)
         this.stats.batches++
         this.stats.ops += ops.length
         if (sync) this.stats.syncs++
@@ -72,6 +81,13 @@ export class LevelStore {
       }
     }
     this.writing = false
+  }
+
+  /** Crash tests of group commit: the line before the crash names every request of the batch. */
+  private failpoint(name: FailpointName, group: Request[]): void {
+    if (!this.failpoints?.fires(name)) return
+    process.stderr.write(`${JSON.stringify({ failpoint: name, group: group.map((r) => r.label) })}\n`)
+    this.failpoints.crash(name)
   }
 
   async get(key: string): Promise<unknown> {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { bugConfigs, modelConfigs } from '../../../shared/sim/configs.ts'
 import { exploreExhaustive, randomRun, swarmConfig } from '../../../shared/sim/explore.ts'
-import type { SimConfig } from '../../../shared/sim/world.ts'
+import { createWorld, touchedNodes, type SimConfig } from '../../../shared/sim/world.ts'
 
 t.test('exhaustive: every interleaving of 1 coordinator, 2 participants, 1 transaction and at most 1 crash of any node is safe and live', async (t) => {
   const r = exploreExhaustive(modelConfigs['two-participants-one-crash']!)
@@ -9,6 +9,41 @@ t.test('exhaustive: every interleaving of 1 coordinator, 2 participants, 1 trans
   t.equal(r.violation, undefined, r.violation ? `${r.violation.invariant}: ${r.violation.detail}\n${r.violation.trace.join('\n')}` : 'no violation')
   t.equal(r.complete, true, 'the whole bounded state space was explored')
   t.ok(r.distinct > 10000 && r.terminal > 10, 'a real state space, not a trivial one')
+})
+
+t.test('exhaustive: successors share only the nodes an event does not touch (copy-on-write never changes a parent)', async (t) => {
+  // The same state space with and without sharing checks: every kind of event (crash of either role, restart, a dropped and a re-established connection, a duplicate, the backup coordinator) runs under the check.
+  for (const config of [modelConfigs['lossy-network']!, { ...modelConfigs['two-participants-one-crash']!, maxDisconnects: 1 }, { ...bugConfigs['naive-backup-coordinator']!, maxCrashes: 1 }]) {
+    const checked = exploreExhaustive(config, { maxStates: 4000, verifySharing: true })
+    const plain = exploreExhaustive(config, { maxStates: 4000 })
+    t.same({ ...checked, timeMs: 0 }, { ...plain, timeMs: 0 })
+  }
+  t.throws(() => {
+    exploreExhaustive({ ...modelConfigs['lossy-network']!, participants: 1 }, { maxStates: 50, verifySharing: true, unsafeShareAll: true })
+  }, /copy-on-write broken/)
+})
+
+t.test('which nodes an event touches: its own, plus the peers of a connection change; the backup coordinator only reads', async (t) => {
+  const world = createWorld(bugConfigs['naive-backup-coordinator']!)
+  t.same(touchedNodes(world, { kind: 'backup', txId: '1.1' }), [])
+  t.same(touchedNodes(world, { kind: 'crash', node: 'p1', restart: false }), ['p1', 'coordinator'])
+  t.same(touchedNodes(world, { kind: 'crash', node: 'coordinator', restart: true }), ['coordinator', 'p1', 'p2', 'p3'])
+  t.same(touchedNodes(world, { kind: 'disconnect', participant: 'p2' }), ['p2', 'coordinator'])
+})
+
+t.test('exhaustive: symmetry reduction visits fewer states and reaches the same verdicts', async (t) => {
+  const small = { ...modelConfigs['lossy-network']!, maxDuplicates: 0 }
+  const plain = exploreExhaustive(small, { symmetry: false })
+  const reduced = exploreExhaustive(small, { symmetry: true })
+  t.comment(`plain ${plain.distinct} states, with symmetry ${reduced.distinct}`)
+  t.ok(plain.complete && reduced.complete && !plain.violation && !reduced.violation)
+  t.ok(reduced.distinct < plain.distinct, 'fewer states')
+  t.ok(reduced.terminal > 0)
+  const bug = exploreExhaustive(bugConfigs['reply-before-durable']!, { symmetry: true })
+  t.equal(bug.violation?.invariant, 'client-told-committed', 'a flawed variant is still caught')
+  let calls = 0
+  exploreExhaustive(modelConfigs['lossy-network']!, { maxStates: 2500, progressEvery: 1000, onProgress: () => { calls++ } })
+  t.equal(calls, 2, 'progress is reported every progressEvery states')
 })
 
 t.test('exhaustive: a state cap stops the search and says it is incomplete', async (t) => {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import { Failpoints } from '../../../shared/runtime/failpoints.ts'
 import { LevelStore } from '../../../shared/storage/level-store.ts'
 
 async function openStore(t: Test): Promise<{ store: LevelStore; dir: string }> {
@@ -47,4 +48,22 @@ t.test('a failed batch rejects every request in it', async (t) => {
   const { store } = await openStore(t)
   await store.close()
   await t.rejects(store.write([{ type: 'put', key: 'x', value: 1 }], true))
+})
+
+t.test('group-commit failpoints fire only on a synced batch of several requests, before or after its write', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'txn-store-'))
+  const crashes: string[] = []
+  const store = new LevelStore(dir, new Failpoints('store.beforeGroupSync=crash,store.afterGroupSync=crash@2', (name) => crashes.push(name)))
+  await store.open()
+  t.teardown(async () => {
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  await store.write([{ type: 'put', key: 'solo', value: 1 }], true, 'decision 1.1') // one request: not a group
+  await Promise.all([store.write([{ type: 'put', key: 'u1', value: 1 }], false), store.write([{ type: 'put', key: 'u2', value: 1 }], false)]) // not synced
+  t.same(crashes, [])
+  await Promise.all([store.write([{ type: 'put', key: 'g1', value: 1 }], true, 'decision 1.2'), store.write([{ type: 'put', key: 'g2', value: 1 }], false, 'end 1.1')])
+  t.same(crashes, ['store.beforeGroupSync'])
+  await Promise.all([store.write([{ type: 'put', key: 'g3', value: 1 }], true, 'decision 1.3'), store.write([{ type: 'put', key: 'g4', value: 1 }], true, 'decision 1.4')])
+  t.same(crashes, ['store.beforeGroupSync', 'store.afterGroupSync'])
 })

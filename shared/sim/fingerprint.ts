@@ -1,0 +1,109 @@
+import { participantNames, type SimConfig, type SimNode, type World } from './world.ts'
+
+/**
+ * Canonical forms of worlds for visited-state hashing: equal strings for
+ * worlds that are the same state.
+ *
+ * Symmetry: participants are interchangeable (each holds the whole replica,
+ * each has the same configuration, faults may hit any of them), so a world
+ * and the same world with participants renamed are the same state up to
+ * names. With symmetry on, a world's form is the smallest of its forms under
+ * every renaming of the participants, and the search visits one world per
+ * class. This is sound because the machines treat participant names only as
+ * names: the coordinator iterates its participant list (which changes only
+ * the order of sends, a multiset on the network, and of the `reasons` of an
+ * abort, which no transition and no invariant reads), and the invariants
+ * quantify over all participants alike.
+ */
+export class Fingerprinter {
+  /** Each renaming of the participants, as a name → name map (the identity first). */
+  private readonly renamings: Map<string, string>[]
+  private readonly names: string[]
+  /** A node's form under renaming i, by object identity: valid because searched worlds never change a node once shared. */
+  private readonly cache = new WeakMap<SimNode, (string | undefined)[]>()
+
+  constructor(config: SimConfig, symmetry: boolean) {
+    this.names = participantNames(config)
+    this.renamings = (symmetry ? permutations(this.names) : [this.names]).map((perm) => new Map(this.names.map((n, i) => [n, perm[i]!])))
+  }
+
+  /** The world's canonical form (the smallest over the renamings). */
+  of(world: World): string {
+    let best: string | undefined
+    for (let i = 0; i < this.renamings.length; i++) {
+      const form = this.under(world, i)
+      if (best === undefined || form < best) best = form
+    }
+    return best!
+  }
+
+  private under(world: World, i: number): string {
+    const renaming = this.renamings[i]!
+    const rename = (s: string): string => renaming.get(s) ?? s
+    // Message ids and request ids only name things; two worlds that differ in them alone are the same state.
+    const { nextMsgId: _m, nextReqId: _r, net, clients, nodes, ...rest } = world
+    const messages = net.map((m) => canonical([m.from, m.to, m.msg, m.link, m.epoch], rename)).sort()
+    const nodeParts = Object.keys(nodes)
+      .map((name) => [rename(name), this.nodeForm(nodes[name]!, i, rename)] as const)
+      .sort(byFirst)
+      .map(([name, form]) => `${name}=${form}`)
+    return `${canonical(rest, rename)}|${nodeParts.join('|')}|${messages.join(';')}|${canonical(clients.map((c) => [c.status, c.outcome, c.txId]))}`
+  }
+
+  private nodeForm(node: SimNode, i: number, rename: (s: string) => string): string {
+    let forms = this.cache.get(node)
+    if (!forms) {
+      forms = []
+      this.cache.set(node, forms)
+    }
+    const cached = forms[i]
+    if (cached !== undefined) return cached
+    // A node state that names no participant reads the same under every renaming.
+    const plain = forms[0] ?? canonical(node)
+    forms[0] = plain
+    const form = i === 0 || !this.names.some((n) => plain.includes(JSON.stringify(n))) ? plain : canonical(node, rename)
+    forms[i] = form
+    return form
+  }
+}
+
+/** The canonical form of one world, without symmetry or caching (for tests and checks). */
+export function fingerprint(world: World): string {
+  return canonical(world.nodes) + canonical({ ...world, nodes: undefined, nextMsgId: undefined, nextReqId: undefined, net: world.net.map((m) => [m.from, m.to, m.msg, m.link, m.epoch]) })
+}
+
+function permutations<T>(items: readonly T[]): T[][] {
+  if (items.length <= 1) return [[...items]]
+  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]))
+}
+
+const same = (s: string): string => s
+/** Orders [key, …] pairs whose keys are distinct (map and object keys, node names; renaming is a bijection). */
+const byFirst = (a: readonly [string, unknown], b: readonly [string, unknown]): number => (a[0] < b[0] ? -1 : 1)
+
+/**
+ * Serializes so that equivalent states print the same: maps and object keys
+ * sorted, and arrays of plain values (sets in meaning: acks, connected peers,
+ * votes seen) sorted. Arrays of objects (writes, reasons) keep their order.
+ * Every string, key or value, goes through `rename`.
+ */
+function canonical(value: unknown, rename: (s: string) => string = same): string {
+  if (value === null || value === undefined) return 'null'
+  if (typeof value === 'string') return JSON.stringify(rename(value))
+  if (typeof value !== 'object') return JSON.stringify(value)
+  if (value instanceof Map) {
+    const entries = [...(value as Map<unknown, unknown>)].map(([k, v]) => [rename(String(k)), v] as const).sort(byFirst)
+    return `M{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v, rename)}`).join(',')}}`
+  }
+  if (Array.isArray(value)) {
+    const parts = value.map((v: unknown) => canonical(v, rename))
+    if (value.every((v: unknown) => typeof v !== 'object' || v === null)) parts.sort()
+    return `[${parts.join(',')}]`
+  }
+  const record = value as Record<string, unknown>
+  const entries = Object.keys(record)
+    .filter((k) => record[k] !== undefined)
+    .map((k) => [rename(k), record[k]] as const)
+    .sort(byFirst)
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v, rename)}`).join(',')}}`
+}
