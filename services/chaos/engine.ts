@@ -10,6 +10,9 @@ export interface FaultRequest {
   source: FaultSource
 }
 
+/** The fault log keeps the newest lines only, so that a sidecar running for days stays small. */
+const maxEvents = 10_000
+
 interface ActiveFault {
   fault: Fault
   timer?: NodeJS.Timeout
@@ -120,6 +123,7 @@ export class ChaosEngine {
     const line: ChaosEvent = { at: new Date().toISOString(), event, id: fault.id, kind: fault.kind, node: fault.node, source: fault.source }
     if (err !== undefined) line.error = messageOf(err)
     this.log.push(line)
+    if (this.log.length > maxEvents) this.log.splice(0, this.log.length - maxEvents)
     if (err === undefined) this.logger.warn({ chaos: line }, `chaos ${event} ${fault.kind} ${fault.node}`)
     else this.logger.error({ chaos: line }, `chaos ${event} ${fault.kind} ${fault.node} failed`)
   }
