@@ -226,10 +226,11 @@ export class LocalCluster {
 
   async stopAll(): Promise<void> {
     await Promise.all([...this.procs.keys()].map(async (name) => this.kill(name)))
-    await this.closeLinks()
+    await this.releaseResources()
   }
 
-  private async closeLinks(): Promise<void> {
+  /** The link relays and the log files, once every node is gone. */
+  private async releaseResources(): Promise<void> {
     await Promise.all([...this.links.values()].map(async (link) => link.close()))
     this.links.clear()
     for (const stream of this.logStreams.values()) stream.end()
@@ -247,7 +248,7 @@ export class LocalCluster {
         await exited
       }),
     )
-    await this.closeLinks()
+    await this.releaseResources()
   }
 }
 

@@ -58,8 +58,8 @@ export interface ExploreOptions {
  * whose canonical forms are then computed once; worlds equal up to renaming
  * participants are visited once (symmetry reduction).
  */
-export function exploreExhaustive(config: SimConfig, options: ExploreOptions | number = {}): ExhaustiveResult {
-  const { maxStates = 5_000_000, verifySharing = false, unsafeShareAll = false, symmetry = true, onProgress, progressEvery = 100_000 } = typeof options === 'number' ? { maxStates: options } : options
+export function exploreExhaustive(config: SimConfig, options: ExploreOptions = {}): ExhaustiveResult {
+  const { maxStates = 5_000_000, verifySharing = false, unsafeShareAll = false, symmetry = true, onProgress, progressEvery = 100_000 } = options
   const started = Date.now()
   const visited = new Set<string>()
   const fingerprinter = new Fingerprinter(config, symmetry)

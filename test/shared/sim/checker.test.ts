@@ -47,7 +47,7 @@ t.test('exhaustive: symmetry reduction visits fewer states and reaches the same 
 })
 
 t.test('exhaustive: a state cap stops the search and says it is incomplete', async (t) => {
-  const r = exploreExhaustive(modelConfigs['lossy-network']!, 500)
+  const r = exploreExhaustive(modelConfigs['lossy-network']!, { maxStates: 500 })
   t.equal(r.complete, false)
   t.equal(r.distinct, 500)
 })
