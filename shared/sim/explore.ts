@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto'
 import { checkQuiescent, checkSafety, type Violation } from './invariants.ts'
 import { Prng } from './prng.ts'
 import { Fingerprinter, fingerprint } from './fingerprint.ts'
+import { FingerprintSet } from './fingerprint-set.ts'
 import { applyEvent, cloneForEvent, createWorld, enabledEvents, type SimConfig, type SimEvent, type SimTxn, type World } from './world.ts'
 
 export interface Counterexample extends Violation {
@@ -52,7 +52,7 @@ export interface ExploreOptions {
  * Depth-first search over every interleaving of deliveries, persist
  * completions, timer firings, client requests and faults within the
  * configuration's budgets, as TLC and the P checker do. Visited states are
- * remembered by an MD5 fingerprint of their canonical form. Safety is checked
+ * remembered by a 128-bit MD5 fingerprint of their canonical form. Safety is checked
  * after every transition; progress and convergence at every terminal state.
  * Successor worlds copy only the nodes an event touches and share the rest,
  * whose canonical forms are then computed once; worlds equal up to renaming
@@ -61,15 +61,13 @@ export interface ExploreOptions {
 export function exploreExhaustive(config: SimConfig, options: ExploreOptions = {}): ExhaustiveResult {
   const { maxStates = 5_000_000, verifySharing = false, unsafeShareAll = false, symmetry = true, onProgress, progressEvery = 100_000 } = options
   const started = Date.now()
-  const visited = new Set<string>()
+  const visited = new FingerprintSet()
   const fingerprinter = new Fingerprinter(config, symmetry)
   const result: ExhaustiveResult = { transitions: 0, distinct: 0, terminal: 0, maxDepth: 0, timeMs: 0, complete: true }
   const stack: { world: World; step: Step }[] = [{ world: createWorld(config), step: { line: 'initial: every node up, every connection established', depth: 0 } }]
   while (stack.length > 0) {
     const { world, step } = stack.pop()!
-    const key = createHash('md5').update(fingerprinter.of(world)).digest('base64')
-    if (visited.has(key)) continue
-    visited.add(key)
+    if (!visited.add(fingerprinter.digest(world))) continue
     if (visited.size % progressEvery === 0) onProgress?.({ distinct: visited.size, transitions: result.transitions, timeMs: Date.now() - started })
     result.maxDepth = Math.max(result.maxDepth, step.depth)
     if (visited.size >= maxStates) {

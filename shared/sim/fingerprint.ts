@@ -1,4 +1,5 @@
-import { participantNames, type SimConfig, type SimNode, type World } from './world.ts'
+import { createHash } from 'node:crypto'
+import { participantNames, type InFlight, type SimConfig, type SimNode, type World } from './world.ts'
 
 /**
  * Canonical forms of worlds for visited-state hashing: equal strings for
@@ -21,15 +22,23 @@ export class Fingerprinter {
   /** A renaming's index by the images of the names in order, e.g. "p2,p1,p3". */
   private readonly indexOf = new Map<string, number>()
   private readonly names: string[]
-  /** A node's form under renaming i, by object identity: valid because searched worlds never change a node once shared. */
-  private readonly cache = new WeakMap<SimNode, (string | undefined)[]>()
-  private readonly keys = new WeakMap<SimNode, string>()
+  private readonly quotedNames: string[]
+  /** What is known of a node, by object identity: valid because searched worlds never change a node once shared. */
+  private readonly nodes = new WeakMap<SimNode, NodeForms>()
+  /** A message's form under each renaming, by identity: in-flight messages never change. */
+  private readonly messages = new WeakMap<InFlight, (string | undefined)[]>()
 
   constructor(config: SimConfig, symmetry: boolean) {
     this.names = participantNames(config)
+    this.quotedNames = this.names.map((n) => JSON.stringify(n))
     const perms = symmetry ? permutations(this.names) : [this.names]
     this.renamings = perms.map((perm) => new Map(this.names.map((n, i) => [n, perm[i]!])))
     perms.forEach((perm, i) => this.indexOf.set(perm.join(','), i))
+  }
+
+  /** The world's fingerprint: an MD5 digest of its canonical form (see `of`). */
+  digest(world: World): Buffer {
+    return createHash('md5').update(this.of(world)).digest()
   }
 
   /**
@@ -39,7 +48,8 @@ export class Fingerprinter {
    * order only among participants whose states are equal. A world and any
    * renaming of it have the same participant states, so the same candidate
    * forms: the minimum is the same. Distinct participant states leave one
-   * candidate instead of n!.
+   * candidate instead of n!. Node states appear as digests of their forms,
+   * each computed once per node object.
    */
   of(world: World): string {
     let best: string | undefined
@@ -52,15 +62,15 @@ export class Fingerprinter {
 
   private candidates(world: World): number[] {
     if (this.renamings.length === 1) return [0]
-    const keyed = this.names.map((name) => ({ name, key: this.stateKey(world.nodes[name]!) }))
+    const keyed = this.names.map((name) => ({ name, forms: this.formsOf(world.nodes[name]!) }))
     // A participant state that names participants would change under renaming: no shortcut then.
-    if (keyed.some(({ key }) => this.names.some((n) => key.includes(JSON.stringify(n))))) return this.renamings.map((_, i) => i)
-    keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    if (keyed.some(({ forms }) => forms.namesPeers)) return this.renamings.map((_, i) => i)
+    keyed.sort((a, b) => (a.forms.key < b.forms.key ? -1 : a.forms.key > b.forms.key ? 1 : 0))
     // Runs of equal states: every order within a run is a candidate.
     let orders: string[][] = [[]]
     for (let start = 0; start < keyed.length; ) {
       let end = start + 1
-      while (end < keyed.length && keyed[end]!.key === keyed[start]!.key) end++
+      while (end < keyed.length && keyed[end]!.forms.key === keyed[start]!.forms.key) end++
       const run = keyed.slice(start, end).map((k) => k.name)
       orders = orders.flatMap((prefix) => permutations(run).map((perm) => [...prefix, ...perm]))
       start = end
@@ -77,7 +87,7 @@ export class Fingerprinter {
     const rename = (s: string): string => renaming.get(s) ?? s
     // Message ids and request ids only name things; two worlds that differ in them alone are the same state.
     const { nextMsgId: _m, nextReqId: _r, net, clients, nodes, ...rest } = world
-    const messages = net.map((m) => canonical([m.from, m.to, m.msg, m.link, m.epoch], rename)).sort()
+    const messages = net.map((m) => this.messageForm(m, i, rename)).sort()
     const nodeParts = Object.keys(nodes)
       .map((name) => [rename(name), this.nodeForm(nodes[name]!, i, rename)] as const)
       .sort(byFirst)
@@ -85,31 +95,49 @@ export class Fingerprinter {
     return `${canonical(rest, rename)}|${nodeParts.join('|')}|${messages.join(';')}|${canonical(clients.map((c) => [c.status, c.outcome, c.txId]))}`
   }
 
-  /** A participant's state without its own name: what ranks it among its peers. */
-  private stateKey(node: SimNode): string {
-    let key = this.keys.get(node)
-    if (key === undefined) {
-      key = canonical({ ...node, name: undefined })
-      this.keys.set(node, key)
+  private formsOf(node: SimNode): NodeForms {
+    let forms = this.nodes.get(node)
+    if (!forms) {
+      // The state without the node's own name: what ranks a participant among its peers.
+      const stateForm = canonical({ ...node, name: undefined })
+      forms = { key: md5(stateForm), namesPeers: this.quotedNames.some((n) => stateForm.includes(n)), byRenaming: [] }
+      this.nodes.set(node, forms)
     }
-    return key
+    return forms
   }
 
   private nodeForm(node: SimNode, i: number, rename: (s: string) => string): string {
-    let forms = this.cache.get(node)
-    if (!forms) {
-      forms = []
-      this.cache.set(node, forms)
+    const forms = this.formsOf(node)
+    let form = forms.byRenaming[i]
+    if (form === undefined) {
+      // A state that names no participant reads the same under every renaming: only the node's own name changes.
+      form = forms.namesPeers ? md5(canonical(node, rename)) : forms.key
+      forms.byRenaming[i] = form
     }
-    const cached = forms[i]
-    if (cached !== undefined) return cached
-    // A node state that names no participant reads the same under every renaming.
-    const plain = forms[0] ?? canonical(node)
-    forms[0] = plain
-    const form = i === 0 || !this.names.some((n) => plain.includes(JSON.stringify(n))) ? plain : canonical(node, rename)
-    forms[i] = form
     return form
   }
+
+  private messageForm(m: InFlight, i: number, rename: (s: string) => string): string {
+    let forms = this.messages.get(m)
+    if (!forms) {
+      forms = []
+      this.messages.set(m, forms)
+    }
+    return (forms[i] ??= canonical([m.from, m.to, m.msg, m.link, m.epoch], rename))
+  }
+}
+
+interface NodeForms {
+  /** Digest of the node's state without its own name. */
+  key: string
+  /** Whether that state names a participant (the coordinator's always does). */
+  namesPeers: boolean
+  /** Digest of the node's form under each renaming, filled as needed. */
+  byRenaming: (string | undefined)[]
+}
+
+function md5(form: string): string {
+  return createHash('md5').update(form).digest('base64')
 }
 
 /** The canonical form of one world, without symmetry or caching (for tests and checks). */

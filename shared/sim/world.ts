@@ -61,14 +61,15 @@ export interface SimNode {
   timers: Map<string, number>
 }
 
+/** Immutable once sent: worlds share in-flight messages. */
 export interface InFlight {
-  id: number
-  from: string
-  to: string
-  msg: ToParticipant | ToCoordinator
+  readonly id: number
+  readonly from: string
+  readonly to: string
+  readonly msg: Readonly<ToParticipant | ToCoordinator>
   /** The connection it travels on; a dropped connection loses it. */
-  link: string
-  epoch: number
+  readonly link: string
+  readonly epoch: number
 }
 
 export interface Client {
@@ -247,8 +248,10 @@ function deliver(config: SimConfig, world: World, id: number, duplicate: boolean
   const m = world.net[index]!
   if (duplicate) world.budget.duplicates--
   else world.net.splice(index, 1)
-  if (m.to === COORDINATOR) step(config, world, COORDINATOR, { type: 'message', from: m.from, msg: m.msg as ToCoordinator })
-  else step(config, world, m.to, { type: 'message', msg: m.msg as ToParticipant })
+  // In-flight messages are shared between worlds (see cloneForEvent): the receiver gets its own copy, as off the wire.
+  const msg = deepCopy(m.msg)
+  if (m.to === COORDINATOR) step(config, world, COORDINATOR, { type: 'message', from: m.from, msg: msg as ToCoordinator })
+  else step(config, world, m.to, { type: 'message', msg: msg as ToParticipant })
   return `${m.to} ← ${describeMsg(m.msg)} from ${m.from}${duplicate ? ' (DUPLICATED)' : ''}`
 }
 
@@ -431,15 +434,17 @@ export function touchedNodes(world: World, event: SimEvent): string[] {
 /**
  * A copy for applying one event: the world's own data is copied, and of the
  * nodes only those the event touches; the others are shared with the parent,
- * which the exhaustive search never changes again (copy-on-write).
+ * which the exhaustive search never changes again (copy-on-write). In-flight
+ * messages are never changed once sent (they are added and removed whole),
+ * so the new network shares them too.
  */
 export function cloneForEvent(world: World, event: SimEvent, shareAll = false): World {
   const touched = new Set(shareAll ? [] : touchedNodes(world, event))
-  const { nodes, ...rest } = world
-  const copy = deepCopy(rest) as Omit<World, 'nodes'>
+  const { nodes, net, ...rest } = world
+  const copy = deepCopy(rest) as Omit<World, 'nodes' | 'net'>
   const copiedNodes: Record<string, SimNode> = {}
   for (const [name, node] of Object.entries(nodes)) copiedNodes[name] = touched.has(name) ? deepCopy(node) : node
-  return { ...copy, nodes: copiedNodes }
+  return { ...copy, net: net.slice(), nodes: copiedNodes }
 }
 
 /** A world is only Maps, arrays and plain data: a direct deep copy is several times cheaper than structuredClone. */
