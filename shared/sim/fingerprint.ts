@@ -158,25 +158,54 @@ const byFirst = (a: readonly [string, unknown], b: readonly [string, unknown]): 
  * Serializes so that equivalent states print the same: maps and object keys
  * sorted, and arrays of plain values (sets in meaning: acks, connected peers,
  * votes seen) sorted. Arrays of objects (writes, reasons) keep their order.
- * Every string, key or value, goes through `rename`.
+ * Every string, key or value, goes through `rename`. Written with plain loops:
+ * it is the model checker's hottest function.
  */
 function canonical(value: unknown, rename: (s: string) => string = same): string {
-  if (value === null || value === undefined) return 'null'
-  if (typeof value === 'string') return JSON.stringify(rename(value))
-  if (typeof value !== 'object') return JSON.stringify(value)
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(rename === same ? value : rename(value))
+    case 'number':
+    case 'boolean':
+      return JSON.stringify(value)
+    case 'object':
+      if (value === null) return 'null'
+      if (value instanceof Map) return `M{${entriesForm(value as Map<unknown, unknown>, rename)}}`
+      if (Array.isArray(value)) return arrayForm(value as unknown[], rename)
+      // A Set would print as {} whatever it holds: world states must not contain any.
+      if (value instanceof Set) throw new TypeError('canonical: a Set in a world state')
+      return `{${entriesForm(value as Record<string, unknown>, rename)}}`
+    default:
+      return 'null'
+  }
+}
+
+function entriesForm(value: Map<unknown, unknown> | Record<string, unknown>, rename: (s: string) => string): string {
+  const entries: [string, unknown][] = []
   if (value instanceof Map) {
-    const entries = [...(value as Map<unknown, unknown>)].map(([k, v]) => [rename(String(k)), v] as const).sort(byFirst)
-    return `M{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v, rename)}`).join(',')}}`
+    for (const [k, v] of value) entries.push([rename(String(k)), v])
+  } else {
+    for (const k in value) {
+      const v = value[k]
+      if (v !== undefined) entries.push([rename(k), v])
+    }
   }
-  if (Array.isArray(value)) {
-    const parts = value.map((v: unknown) => canonical(v, rename))
-    if (value.every((v: unknown) => typeof v !== 'object' || v === null)) parts.sort()
-    return `[${parts.join(',')}]`
+  entries.sort(byFirst)
+  let out = ''
+  for (let i = 0; i < entries.length; i++) {
+    const [k, v] = entries[i]!
+    out += `${i === 0 ? '' : ','}${JSON.stringify(k)}:${canonical(v, rename)}`
   }
-  const record = value as Record<string, unknown>
-  const entries = Object.keys(record)
-    .filter((k) => record[k] !== undefined)
-    .map((k) => [rename(k), record[k]] as const)
-    .sort(byFirst)
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v, rename)}`).join(',')}}`
+  return out
+}
+
+function arrayForm(value: unknown[], rename: (s: string) => string): string {
+  const parts: string[] = []
+  let plain = true
+  for (const v of value) {
+    parts.push(canonical(v, rename))
+    if (typeof v === 'object' && v !== null) plain = false
+  }
+  if (plain) parts.sort()
+  return `[${parts.join(',')}]`
 }
