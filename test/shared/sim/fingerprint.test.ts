@@ -47,3 +47,10 @@ t.test('a participant state that names participants falls back to every renaming
   b.nodes.p3!.store.set('peer', 'p3')
   t.not(new Fingerprinter(config, true).of(a), new Fingerprinter(config, true).of(b))
 })
+
+t.test('a Set in a world state is refused (it would print as {} whatever it holds)', async (t) => {
+  const world = preparedAt('p1')
+  world.nodes.p2!.store.set('oops', new Set(['a']))
+  t.throws(() => new Fingerprinter(config, true).of(world), /a Set in a world state/)
+  t.throws(() => fingerprint(world), /a Set in a world state/)
+})
