@@ -6,13 +6,19 @@ import { parseArgs } from 'node:util'
 import { measureFloor, type Floor } from './lib/bench-floor.ts'
 import { freePort, LocalCluster, repoRoot } from './lib/local-cluster.ts'
 import { runLoad, type LoadResult } from './lib/load.ts'
+import { RssSampler, rssGrowth, type RssGrowth, type RssSeries } from './lib/rss-sampler.ts'
 
-const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--keys 1,4] [--out DIR]
+const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--keys 1,4] [--key-space N] [--out DIR]
 Measures the machine's floor (synced LevelDB put, synced batch of 64,
 WebSocket round trip, a do-nothing fastify route), then drives a local
 cluster (separate processes, LevelDB on disk) over HTTP at each concurrency
 level and reports throughput, latency, CPU, peak RSS and fsyncs per commit,
-also as ratios to the floor. Writes JSON and a table to --out (bench-results/).`
+also as ratios to the floor. RSS is sampled every second: "RSS growth" is the
+peak after the warm-up (the first minute, or the first half of a shorter
+level) against the peak during it. Each worker writes its own keys, cycling
+through --key-space of them (256), so the data set stays bounded and a
+sustained run (--duration 300 --levels 128) shows the service's own memory.
+Writes JSON and a table to --out (bench-results/).`
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +26,7 @@ const { values } = parseArgs({
     levels: { type: 'string', default: '1,8,32,128' },
     participants: { type: 'string', default: '3' },
     keys: { type: 'string', default: '1,4' },
+    'key-space': { type: 'string', default: '256' },
     out: { type: 'string', default: join(repoRoot, 'bench-results') },
     help: { type: 'boolean', default: false },
   },
@@ -32,14 +39,14 @@ const durationMs = Number(values.duration) * 1000
 const levels = values.levels.split(',').map(Number)
 const participantCounts = values.participants.split(',').map(Number)
 const keyCounts = values.keys.split(',').map(Number)
+const keySpace = Number(values['key-space'])
+const warmupS = Math.min(60, durationMs / 2000)
 
-interface ProcStat { cpuS: number; peakRssMb: number }
-function procStat(pid: number | undefined): ProcStat {
-  if (pid === undefined) return { cpuS: 0, peakRssMb: 0 }
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? '0'
-  return { cpuS: (Number(stat[11]) + Number(stat[12])) / 100, peakRssMb: Number(hwm) / 1024 }
+  return (Number(stat[11]) + Number(stat[12])) / 100
 }
 
 async function syncs(cluster: LocalCluster): Promise<Record<string, number>> {
@@ -69,6 +76,8 @@ interface LevelReport extends LoadResult {
   fsyncsPerCommit: Record<string, number>
   cpuS: Record<string, number>
   peakRssMb: Record<string, number>
+  rssGrowth: Record<string, RssGrowth>
+  rssSeries: RssSeries
 }
 
 async function benchCluster(participants: number): Promise<LevelReport[]> {
@@ -80,18 +89,21 @@ async function benchCluster(participants: number): Promise<LevelReport[]> {
     for (const keysPerTxn of keyCounts) {
       for (const concurrency of levels) {
         const before = await syncs(cluster)
-        const cpuBefore = Object.fromEntries([...cluster.nodes.keys()].map((n) => [n, procStat(cluster.pid(n)).cpuS]))
-        // Mostly disjoint keys: each worker writes its own key space.
+        const names = [...cluster.nodes.keys()]
+        const cpuBefore = Object.fromEntries(names.map((n) => [n, cpuSeconds(cluster.pid(n))]))
+        const sampler = new RssSampler(Object.fromEntries(names.map((n) => [n, cluster.pid(n) ?? 0])))
+        // Mostly disjoint keys: each worker cycles through its own key space.
         const load = await runLoad(cluster.url, '/v1/transactions', concurrency, durationMs, (w, n) =>
-          JSON.stringify({ writes: Array.from({ length: keysPerTxn }, (_, k) => ({ key: `w${w}/n${n}/k${k}`, value: 'v'.repeat(64) })) }),
+          JSON.stringify({ writes: Array.from({ length: keysPerTxn }, (_, k) => ({ key: `w${w}/k${n % keySpace}/${k}`, value: 'v'.repeat(64) })) }),
         )
+        const rssSeries = sampler.stop()
+        const rssGrowthByNode = rssGrowth(rssSeries, warmupS)
         const after = await syncs(cluster)
-        const report: LevelReport = { ...load, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, peakRssMb: {} }
-        for (const name of cluster.nodes.keys()) {
-          const stat = procStat(cluster.pid(name))
+        const report: LevelReport = { ...load, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, peakRssMb: {}, rssGrowth: rssGrowthByNode, rssSeries }
+        for (const name of names) {
           report.fsyncsPerCommit[name] = load.committed === 0 ? 0 : ((after[name] ?? 0) - (before[name] ?? 0)) / load.committed
-          report.cpuS[name] = stat.cpuS - (cpuBefore[name] ?? 0)
-          report.peakRssMb[name] = stat.peakRssMb
+          report.cpuS[name] = cpuSeconds(cluster.pid(name)) - (cpuBefore[name] ?? 0)
+          report.peakRssMb[name] = rssGrowthByNode[name]!.peakMb
         }
         reports.push(report)
         process.stderr.write(`  ${participants}p ${keysPerTxn}-key c=${concurrency}: ${load.committedPerS.toFixed(0)} commits/s p50 ${load.p50Ms.toFixed(2)} ms p99 ${load.p99Ms.toFixed(2)} ms\n`)
@@ -141,6 +153,7 @@ async function main(): Promise<void> {
     'vs trivial': r.throughputVsTrivialRoute.toFixed(3),
     'fsync/commit (max node)': Math.max(...Object.values(r.fsyncsPerCommit)).toFixed(3),
     'peak RSS MB (max)': Math.max(...Object.values(r.peakRssMb)).toFixed(0),
+    'RSS growth (max)': `${(100 * Math.max(...Object.values(r.rssGrowth).map((g) => g.growth))).toFixed(1)}%`,
   })))
   console.log(`results: ${file}`)
 }

@@ -15,5 +15,5 @@ t.test('the benchmark runs end to end and writes its report (a smoke run, nothin
   const report = JSON.parse(readFileSync(join(out, file!), 'utf8')) as { floor: Record<string, number>; results: Record<string, unknown>[] }
   t.match(report.floor, { syncPutMs: Number, syncBatch64Ms: Number, wsRttMs: Number, trivialRouteReqPerS: Number, criticalPathMs: Number })
   t.equal(report.results.length, 2)
-  t.match(report.results[0], { concurrency: 1, participants: 3, committedPerS: Number, p50Ms: Number, p99Ms: Number, fsyncsPerCommit: { coordinator: Number, p1: Number }, peakRssMb: { p1: Number } })
+  t.match(report.results[0], { concurrency: 1, participants: 3, committedPerS: Number, p50Ms: Number, p99Ms: Number, fsyncsPerCommit: { coordinator: Number, p1: Number }, peakRssMb: { p1: Number }, rssGrowth: { coordinator: { warmPeakMb: Number, peakMb: Number, growth: Number } }, rssSeries: { atS: Array } })
 })

@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs'
+
+/** Resident set size of a live process, in MB (Linux /proc); 0 once it is gone. */
+export function rssMb(pid: number): number {
+  try {
+    return vmRssMb(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  } catch {
+    return 0
+  }
+}
+
+/** The VmRSS line of a /proc/PID/status text, in MB (kernel threads have none: 0). */
+export function vmRssMb(status: string): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1]
+  return Number(kb ?? 0) / 1024
+}
+
+export interface RssSeries {
+  /** Seconds since the start of sampling, one per sample. */
+  atS: number[]
+  /** MB per process name, one per sample. */
+  mb: Record<string, number[]>
+}
+
+export interface RssGrowth {
+  /** The peak while warming up (the first `warmupS` seconds). */
+  warmPeakMb: number
+  /** The peak over the whole run. */
+  peakMb: number
+  /** (peak − warm-up peak) / warm-up peak: 0.1 is 10% growth after warming up. */
+  growth: number
+}
+
+/**
+ * Samples the RSS of a set of processes every `everyMs`, so that a sustained
+ * run shows whether memory stays flat, not only how high it peaked.
+ */
+export class RssSampler {
+  private readonly series: RssSeries = { atS: [], mb: {} }
+  private readonly timer: NodeJS.Timeout
+  private readonly started = Date.now()
+
+  constructor(private readonly pids: Record<string, number>, everyMs = 1000) {
+    for (const name of Object.keys(pids)) this.series.mb[name] = []
+    this.sample()
+    this.timer = setInterval(() => { this.sample() }, everyMs)
+  }
+
+  stop(): RssSeries {
+    clearInterval(this.timer)
+    this.sample()
+    return this.series
+  }
+
+  private sample(): void {
+    this.series.atS.push((Date.now() - this.started) / 1000)
+    for (const [name, pid] of Object.entries(this.pids)) this.series.mb[name]!.push(rssMb(pid))
+  }
+}
+
+/** Per process: the peak after `warmupS` seconds against the peak before. */
+export function rssGrowth(series: RssSeries, warmupS: number): Record<string, RssGrowth> {
+  const out: Record<string, RssGrowth> = {}
+  for (const [name, values] of Object.entries(series.mb)) {
+    const warm = values.filter((_, i) => series.atS[i]! <= warmupS)
+    const warmPeakMb = Math.max(0, ...warm)
+    const peakMb = Math.max(0, ...values)
+    out[name] = { warmPeakMb, peakMb, growth: warmPeakMb === 0 ? 0 : (peakMb - warmPeakMb) / warmPeakMb }
+  }
+  return out
+}
