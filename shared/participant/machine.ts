@@ -123,10 +123,16 @@ export class ParticipantMachine {
       return
     }
     const versions: Versions = {}
-    for (const w of writes) versions[w.key] = (s.kv.get(w.key)?.version ?? 0) + 1
+    for (const w of writes) versions[w.key] = this.versionOf(w.key) + 1
     const txn: PreparedTxn = { txId, writes, versions, preparedAt: this.now, phase: 'logging', abortRequested: false, lastQueryAt: this.now }
+    for (const w of writes) {
+      const holder = s.locks.get(w.key)
+      if (holder !== undefined) (txn.handedFrom ??= {})[w.key] = holder
+    }
     s.prepared.set(txId, txn)
-    // Locks are taken now, before the record is durable, so that concurrent PREPAREs conflict.
+    // Locks are taken now, before the record is durable, so that concurrent PREPAREs conflict. A
+    // committed holder still writing its apply hands its lock on: a client that writes the same key
+    // right after being told "committed" must not meet a conflict with its own finished transaction.
     for (const w of writes) s.locks.set(w.key, txId)
     const record: PreparedRecord = { txId, writes, versions, preparedAt: this.now }
     this.persist('prepare', true, [{ type: 'put', key: preparedKey(txId), value: record }], txId)
@@ -139,12 +145,12 @@ export class ParticipantMachine {
   private checkWrites(txId: string, writes: Write[]): VoteReason | undefined {
     for (const w of writes) {
       const holder = this.state.locks.get(w.key)
-      if (holder !== undefined && holder !== txId) {
+      if (holder !== undefined && holder !== txId && this.state.prepared.get(holder)?.phase !== 'applying') {
         return { code: 'conflict', key: w.key, message: `key is held by prepared transaction ${holder}` }
       }
     }
     for (const w of writes) {
-      const version = this.state.kv.get(w.key)?.version ?? 0
+      const version = this.versionOf(w.key)
       if (w.ifAbsent === true && version !== 0) {
         return { code: 'precondition_failed', key: w.key, message: `key exists at version ${version}` }
       }
@@ -153,6 +159,19 @@ export class ParticipantMachine {
       }
     }
     return undefined
+  }
+
+  /**
+   * A key's version as the next transaction must see it: a committed
+   * transaction whose apply is still being written hands its lock on at once
+   * (see onPrepare), so its version counts. The new PREPARED record goes to the
+   * store after that apply and is never durable before it.
+   */
+  private versionOf(key: string): number {
+    const holder = this.state.locks.get(key)
+    const applying = holder === undefined ? undefined : this.state.prepared.get(holder)
+    if (applying?.phase === 'applying') return applying.versions[key]!
+    return this.state.kv.get(key)?.version ?? 0
   }
 
   private voteYes(txn: PreparedTxn): void {
@@ -242,7 +261,12 @@ export class ParticipantMachine {
     s.prepared.delete(txn.txId)
     this.remember({ txId: txn.txId, outcome, at: this.now })
     for (const w of txn.writes) {
-      if (s.locks.get(w.key) === txn.txId) s.locks.delete(w.key)
+      if (s.locks.get(w.key) === txn.txId) {
+        // An apply that was handed this lock and is still being written gets it back (see handedFrom).
+        const previous = txn.handedFrom?.[w.key]
+        if (previous !== undefined && s.prepared.get(previous)?.phase === 'applying') s.locks.set(w.key, previous)
+        else s.locks.delete(w.key)
+      }
       this.answerReads(w.key)
     }
     this.log('debug', `transaction ${outcome}`, { txId: txn.txId })

@@ -38,6 +38,12 @@ export interface PreparedTxn extends PreparedRecord {
   /** An ABORT came while the PREPARED record was being written: abort once it is. */
   abortRequested: boolean
   lastQueryAt: number
+  /**
+   * Keys whose lock this transaction took from a committed one still writing
+   * its apply (key → that transaction): if this one aborts first, the lock goes
+   * back, so that the next PREPARE still sees the committed version.
+   */
+  handedFrom?: Record<string, string>
 }
 
 export type ParticipantEvent =

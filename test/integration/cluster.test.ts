@@ -29,6 +29,20 @@ t.test('a 3-participant cluster of real processes', async (t) => {
     t.match((await submit(cluster, [{ key: 'a', value: 'x', ifVersion: 1 }])).body, { outcome: 'committed', versions: { a: 2 } })
   })
 
+  await t.test('a client writing one key again as soon as it is told "committed" never meets its own last write', async (t) => {
+    // The next PREPARE often reaches a participant while the previous apply is still being written.
+    let version = 0
+    const outcomes: string[] = []
+    for (let i = 1; i <= 60; i++) {
+      const res = await submit(cluster, [{ key: 'counter', value: String(i), ifVersion: version }])
+      outcomes.push(res.body.outcome)
+      if (res.body.outcome === 'committed') version = res.body.versions!.counter!
+    }
+    t.same(outcomes.filter((o) => o !== 'committed'), [], 'every read-modify-write commits')
+    t.equal(version, 60)
+    for (const r of await waitSettled(cluster)) t.same(r.entries.counter, { value: '60', version: 60 }, `replica ${r.participant}`)
+  })
+
   await t.test('of two concurrent conflicting transactions exactly one commits', async (t) => {
     const [x, y] = await Promise.all([
       submit(cluster, [{ key: 'race', value: 'x', ifAbsent: true }]),

@@ -82,6 +82,38 @@ t.test('COMMIT applies writes, bumps versions and drops the PREPARED record in o
   t.match(msg({ type: 'abort', txId: '1.1' }), [{ type: 'log', level: 'error' }], 'ABORT after COMMIT is refused loudly')
 })
 
+t.test('a committed transaction still writing its apply hands its lock on: the next PREPARE sees its version', async (t) => {
+  const { prepared, prepare, msg, step, m } = setup({ entries: [['a', { value: 'old', version: 3 }]] })
+  prepared('1.1', [{ key: 'a', value: 'x' }])
+  const [apply] = persists(msg({ type: 'commit', txId: '1.1' }))
+  // Told "committed", the client writes the same key again before the apply is durable.
+  t.match(sent(prepare('1.2', [{ key: 'a', value: 'y', ifVersion: 4 }])), [], 'no conflict with a committed holder')
+  t.equal(m.state.locks.get('a'), '1.2')
+  t.match(m.state.prepared.get('1.2'), { versions: { a: 5 }, handedFrom: { a: '1.1' } })
+  t.match(sent(prepare('1.3', [{ key: 'a', value: 'z' }])), [{ yes: false, reason: { code: 'conflict', key: 'a' } }], 'a prepared (not committed) holder still conflicts')
+  step({ type: 'persisted', token: apply!.token })
+  t.same(m.state.kv.get('a'), { value: 'x', version: 4 })
+  t.equal(m.state.locks.get('a'), '1.2', 'the finished apply leaves the lock with its new holder')
+  const [record] = persists(msg({ type: 'abort', txId: '1.2' }))
+  t.equal(record, undefined, 'aborted while logging: nothing to write yet')
+})
+
+t.test('a handed-on lock goes back to the committed holder if the new one aborts first', async (t) => {
+  const { prepared, prepare, msg, step, m } = setup({ entries: [['a', { value: 'old', version: 3 }]] })
+  prepared('1.1', [{ key: 'a', value: 'x' }])
+  const [apply] = persists(msg({ type: 'commit', txId: '1.1' }))
+  const [record] = persists(prepare('1.2', [{ key: 'a', value: 'y' }, { key: 'b', value: 'y' }]))
+  msg({ type: 'abort', txId: '1.2' })
+  const [abort] = persists(step({ type: 'persisted', token: record!.token }))
+  step({ type: 'persisted', token: abort!.token })
+  t.equal(m.state.locks.get('a'), '1.1', 'the lock is back with the apply still being written')
+  t.equal(m.state.locks.has('b'), false, 'a key that was free is free again')
+  t.match(persists(prepare('1.3', [{ key: 'a', value: 'z', ifVersion: 4 }])), [{ ops: [{ value: { versions: { a: 5 } } }] }], 'the next PREPARE still sees version 4, not the stale 3')
+  step({ type: 'persisted', token: apply!.token })
+  t.same(m.state.kv.get('a'), { value: 'x', version: 4 })
+  t.equal(m.state.locks.get('a'), '1.3')
+})
+
 t.test('ABORT drops the PREPARED record and the locks; late PREPAREs are refused', async (t) => {
   const { prepared, msg, step, m } = setup()
   prepared('1.1', [{ key: 'a', value: 'x' }])
