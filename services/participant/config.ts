@@ -13,6 +13,7 @@ const Schema = Type.Object(
     queryAfterMs: Type.Integer({ minimum: 0, default: 1000 }),
     retentionMs: Type.Integer({ minimum: 0, default: 600000 }),
     maxRemembered: Type.Integer({ minimum: 0, default: 100000 }),
+    applyLingerMs: Type.Integer({ minimum: 0, maximum: 1000, default: 5 }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
     failpoints: Type.String({ default: '' }),
   },
@@ -30,6 +31,7 @@ export const participantEnv = {
   queryAfterMs: 'QUERY_AFTER_MS',
   retentionMs: 'RESOLVED_RETENTION_MS',
   maxRemembered: 'MAX_REMEMBERED',
+  applyLingerMs: 'APPLY_LINGER_MS',
   logLevel: 'LOG_LEVEL',
   failpoints: 'TXN_FAILPOINTS',
 } as const

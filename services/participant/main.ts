@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.id, config.logLevel)
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'failpoints armed')
 
-  const store = new LevelStore(config.dataDir, failpoints)
+  const store = new LevelStore(config.dataDir, failpoints, config.applyLingerMs)
   await store.open()
   const replica = await recoverReplica(store)
 

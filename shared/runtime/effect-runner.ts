@@ -57,7 +57,9 @@ export class EffectRunner {
     const { store, failpoints, logger } = this.deps
     const points = this.deps.crashPoints(effect)
     if (points.before) failpoints.hit(points.before)
-    store.write(effect.ops, effect.sync, [effect.kind, effect.txId, effect.sync ? 'sync' : undefined].filter((x) => x !== undefined).join(' ')).then(
+    const label = [effect.kind, effect.txId, effect.sync ? 'sync' : undefined].filter((x) => x !== undefined).join(' ')
+    // Nobody waits on an apply but the coordinator's bookkeeping (the client was answered at the decision).
+    store.write(effect.ops, effect.sync, { label, deferrable: effect.kind === 'apply' }).then(
       () => {
         if (points.after) failpoints.hit(points.after)
         this.deps.onPersisted(effect.token)

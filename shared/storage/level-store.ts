@@ -12,9 +12,22 @@ export interface StoreStats {
   ops: number
 }
 
+export interface WriteOptions {
+  /** What the request is, e.g. `decision 1.42`: named when a group-commit failpoint fires. */
+  label?: string
+  /**
+   * Nobody waits on this write's latency (an apply, whose ack only lets the
+   * coordinator forget): it may wait up to the store's linger for a batch
+   * that something else needs, instead of paying for a sync of its own.
+   */
+  deferrable?: boolean
+}
+
 interface Request {
   ops: StoreOp[]
   sync: boolean
+  deferrable: boolean
+  queuedAt: number
   /** What the request is, e.g. `decision 1.42`: named when a group-commit failpoint fires. */
   label: string
   resolve: () => void
@@ -27,16 +40,27 @@ interface Request {
  * single batch, synced if any of them asked for sync. A request resolves only
  * after the batch holding it is written (and synced when asked), and batches
  * are written strictly in order, so the log order is the request order.
+ *
+ * Deferrable requests linger: while the queue holds only such requests, the
+ * batch waits up to `lingerMs` for a request that is not deferrable, and then
+ * they all go out together. Durability is unchanged (each still resolves
+ * only once its batch is synced); what changes is how many syncs they cost.
  */
 export class LevelStore {
   readonly stats: StoreStats = { batches: 0, syncs: 0, requests: 0, ops: 0 }
   private readonly db: ClassicLevel<string, unknown>
   private queue: Request[] = []
+  /** Requests in the queue that are not deferrable: any of them starts a batch at once. */
+  private urgent = 0
   private writing = false
+  private lingerTimer: NodeJS.Timeout | undefined
+  /** The linger timer fired: write what is queued (timers may fire a little early by the wall clock). */
+  private lingerDue = false
 
   constructor(
     location: string,
     private readonly failpoints?: Failpoints,
+    private readonly lingerMs = 0,
   ) {
     this.db = new ClassicLevel<string, unknown>(location, { valueEncoding: 'json' })
   }
@@ -49,22 +73,47 @@ export class LevelStore {
     return this.db.status === 'open'
   }
 
-  write(ops: StoreOp[], sync: boolean, label = ''): Promise<void> {
+  write(ops: StoreOp[], sync: boolean, options: WriteOptions = {}): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ ops, sync, label, resolve, reject })
+      const deferrable = options.deferrable === true && this.lingerMs > 0
+      this.queue.push({ ops, sync, label: options.label ?? '', deferrable, queuedAt: Date.now(), resolve, reject })
       this.stats.requests++
-      if (!this.writing) {
-        this.writing = true
-        // Gather everything produced in this tick before the first batch goes out.
-        queueMicrotask(() => void this.drain())
-      }
+      if (!deferrable) this.urgent++
+      this.schedule()
     })
   }
 
+  private schedule(): void {
+    if (this.writing || this.queue.length === 0) return
+    if (!this.ready()) {
+      this.lingerTimer ??= setTimeout(() => {
+        this.lingerTimer = undefined
+        this.lingerDue = true
+        this.schedule()
+      }, this.lingerMs)
+      return
+    }
+    this.writing = true
+    // Gather everything produced in this tick before the first batch goes out.
+    queueMicrotask(() => void this.drain())
+  }
+
+  /** Whether the queue should be written now: something urgent in it, or its linger ran out. */
+  private ready(): boolean {
+    const oldest = this.queue[0]
+    if (oldest === undefined) return false
+    return this.urgent > 0 || this.lingerDue || Date.now() - oldest.queuedAt >= this.lingerMs
+  }
+
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
+    while (this.ready()) {
       const group = this.queue
       this.queue = []
+      this.urgent = 0
+      // The batch takes every lingering request: their linger is over.
+      clearTimeout(this.lingerTimer)
+      this.lingerTimer = undefined
+      this.lingerDue = false
       const sync = group.some((r) => r.sync)
       const ops = group.flatMap((r) => r.ops)
       const grouped = sync && group.length >= 2
@@ -81,6 +130,8 @@ export class LevelStore {
       }
     }
     this.writing = false
+    // Only deferrable requests are left, if any: let them linger.
+    this.schedule()
   }
 
   /** Crash tests of group commit: the line before the crash names every request of the batch. */
@@ -103,7 +154,10 @@ export class LevelStore {
     return out
   }
 
+  /** Writes what is still queued (lingering requests too), then closes. */
   async close(): Promise<void> {
+    // An empty request that is not deferrable takes every lingering one out with it.
+    if (this.queue.length > 0) await this.write([], false)
     await this.db.close()
   }
 }

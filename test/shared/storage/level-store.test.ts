@@ -59,11 +59,55 @@ t.test('group-commit failpoints fire only on a synced batch of several requests,
     await store.close()
     rmSync(dir, { recursive: true, force: true })
   })
-  await store.write([{ type: 'put', key: 'solo', value: 1 }], true, 'decision 1.1') // one request: not a group
+  await store.write([{ type: 'put', key: 'solo', value: 1 }], true, { label: 'decision 1.1' }) // one request: not a group
   await Promise.all([store.write([{ type: 'put', key: 'u1', value: 1 }], false), store.write([{ type: 'put', key: 'u2', value: 1 }], false)]) // not synced
   t.same(crashes, [])
-  await Promise.all([store.write([{ type: 'put', key: 'g1', value: 1 }], true, 'decision 1.2'), store.write([{ type: 'put', key: 'g2', value: 1 }], false, 'end 1.1')])
+  await Promise.all([store.write([{ type: 'put', key: 'g1', value: 1 }], true, { label: 'decision 1.2' }), store.write([{ type: 'put', key: 'g2', value: 1 }], false, { label: 'end 1.1' })])
   t.same(crashes, ['store.beforeGroupSync'])
-  await Promise.all([store.write([{ type: 'put', key: 'g3', value: 1 }], true, 'decision 1.3'), store.write([{ type: 'put', key: 'g4', value: 1 }], true, 'decision 1.4')])
+  await Promise.all([store.write([{ type: 'put', key: 'g3', value: 1 }], true, { label: 'decision 1.3' }), store.write([{ type: 'put', key: 'g4', value: 1 }], true, { label: 'decision 1.4' })])
   t.same(crashes, ['store.beforeGroupSync', 'store.afterGroupSync'])
+})
+
+t.test('linger: a deferrable write waits for a batch something else needs, and costs no sync of its own', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'txn-store-'))
+  const store = new LevelStore(dir, undefined, 10_000)
+  await store.open()
+  t.teardown(async () => {
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  let applied = false
+  const apply = store.write([{ type: 'put', key: 'apply', value: 1 }], true, { deferrable: true }).then(() => { applied = true })
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  t.equal(applied, false, 'still lingering: nothing else needed a batch')
+  t.equal(store.stats.batches, 0)
+  await store.write([{ type: 'put', key: 'prepare', value: 1 }], true)
+  await apply
+  t.same({ batches: store.stats.batches, syncs: store.stats.syncs, requests: store.stats.requests }, { batches: 1, syncs: 1, requests: 2 }, 'both in one synced batch')
+  t.same(await store.scan(''), [['apply', 1], ['prepare', 1]])
+})
+
+t.test('linger: a deferrable write alone goes out when its linger runs out; close writes what still lingers', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'txn-store-'))
+  const store = new LevelStore(dir, undefined, 20)
+  await store.open()
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const started = Date.now()
+  await store.write([{ type: 'put', key: 'a', value: 1 }], true, { deferrable: true })
+  t.ok(Date.now() - started >= 15, 'it waited for the linger')
+  t.equal(store.stats.syncs, 1)
+  let written = false
+  void store.write([{ type: 'put', key: 'b', value: 2 }], true, { deferrable: true }).then(() => { written = true })
+  await store.close()
+  t.equal(written, true, 'close took the lingering write out first')
+  const reopened = new LevelStore(dir)
+  await reopened.open()
+  t.same(await reopened.scan(''), [['a', 1], ['b', 2]])
+  await reopened.close()
+})
+
+t.test('without a linger, deferrable writes go out at once like any other', async (t) => {
+  const { store } = await openStore(t)
+  await store.write([{ type: 'put', key: 'a', value: 1 }], true, { deferrable: true })
+  t.equal(store.stats.syncs, 1)
 })
