@@ -8,7 +8,7 @@ import { freePort, LocalCluster, repoRoot } from './lib/local-cluster.ts'
 import { runLoad, type LoadResult } from './lib/load.ts'
 import { RssSampler, rssGrowth, type RssGrowth, type RssSeries } from './lib/rss-sampler.ts'
 
-const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--keys 1,4] [--key-space N] [--out DIR]
+const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--keys 1,4] [--key-space N] [--warmup S] [--out DIR]
 Measures the machine's floor (synced LevelDB put, synced batch of 64,
 WebSocket round trip, a do-nothing fastify route), then drives a local
 cluster (separate processes, LevelDB on disk) over HTTP at each concurrency
@@ -18,6 +18,8 @@ peak after the warm-up (the first minute, or the first half of a shorter
 level) against the peak during it. Each worker writes its own keys, cycling
 through --key-space of them (256), so the data set stays bounded and a
 sustained run (--duration 300 --levels 128) shows the service's own memory.
+Each cluster first runs --warmup seconds (3) of unmeasured load at
+concurrency 8, so that the JIT and caches are warm when measuring starts.
 Writes JSON and a table to --out (bench-results/).`
 
 const { values } = parseArgs({
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     participants: { type: 'string', default: '3' },
     keys: { type: 'string', default: '1,4' },
     'key-space': { type: 'string', default: '256' },
+    warmup: { type: 'string', default: '3' },
     out: { type: 'string', default: join(repoRoot, 'bench-results') },
     help: { type: 'boolean', default: false },
   },
@@ -42,11 +45,11 @@ const keyCounts = values.keys.split(',').map(Number)
 const keySpace = Number(values['key-space'])
 const warmupS = Math.min(60, durationMs / 2000)
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return 0
+/** CPU seconds a process has used so far, in user space and in the kernel (syscalls: fsync, socket writes). */
+function cpuSeconds(pid: number | undefined): { user: number; sys: number } {
+  if (pid === undefined) return { user: 0, sys: 0 }
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(stat[11]) + Number(stat[12])) / 100
+  return { user: Number(stat[11]) / 100, sys: Number(stat[12]) / 100 }
 }
 
 async function syncs(cluster: LocalCluster): Promise<Record<string, number>> {
@@ -75,6 +78,8 @@ interface LevelReport extends LoadResult {
   keysPerTxn: number
   fsyncsPerCommit: Record<string, number>
   cpuS: Record<string, number>
+  /** CPU per committed transaction, user and kernel, per process. */
+  cpuMsPerCommit: Record<string, { user: number; sys: number }>
   peakRssMb: Record<string, number>
   rssGrowth: Record<string, RssGrowth>
   rssSeries: RssSeries
@@ -86,6 +91,11 @@ async function benchCluster(participants: number): Promise<LevelReport[]> {
   await cluster.startAll()
   const reports: LevelReport[] = []
   try {
+    const warmupMs = Number(values.warmup) * 1000
+    if (warmupMs > 0) {
+      process.stderr.write(`  ${participants}p: warming up for ${values.warmup} s…\n`)
+      await runLoad(cluster.url, '/v1/transactions', 8, warmupMs, (w, n) => JSON.stringify({ writes: [{ key: `warmup/w${w}/k${n % keySpace}`, value: 'v' }] }))
+    }
     for (const keysPerTxn of keyCounts) {
       for (const concurrency of levels) {
         const before = await syncs(cluster)
@@ -99,10 +109,14 @@ async function benchCluster(participants: number): Promise<LevelReport[]> {
         const rssSeries = sampler.stop()
         const rssGrowthByNode = rssGrowth(rssSeries, warmupS)
         const after = await syncs(cluster)
-        const report: LevelReport = { ...load, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, peakRssMb: {}, rssGrowth: rssGrowthByNode, rssSeries }
+        const report: LevelReport = { ...load, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, cpuMsPerCommit: {}, peakRssMb: {}, rssGrowth: rssGrowthByNode, rssSeries }
         for (const name of names) {
           report.fsyncsPerCommit[name] = load.committed === 0 ? 0 : ((after[name] ?? 0) - (before[name] ?? 0)) / load.committed
-          report.cpuS[name] = cpuSeconds(cluster.pid(name)) - (cpuBefore[name] ?? 0)
+          const cpu = cpuSeconds(cluster.pid(name))
+          const user = cpu.user - cpuBefore[name]!.user
+          const sys = cpu.sys - cpuBefore[name]!.sys
+          report.cpuS[name] = user + sys
+          report.cpuMsPerCommit[name] = { user: load.committed === 0 ? 0 : (1000 * user) / load.committed, sys: load.committed === 0 ? 0 : (1000 * sys) / load.committed }
           report.peakRssMb[name] = rssGrowthByNode[name]!.peakMb
         }
         reports.push(report)
@@ -138,7 +152,7 @@ async function main(): Promise<void> {
   mkdirSync(values.out, { recursive: true })
   const file = join(values.out, `bench-${Date.now()}.json`)
   writeFileSync(file, JSON.stringify(summary, null, 2))
-  console.log(`floor: sync put ${floor.syncPutMs.toFixed(3)} ms, sync batch(64) ${floor.syncBatch64Ms.toFixed(3)} ms, ws RTT ${floor.wsRttMs.toFixed(3)} ms, trivial route ${trivial.requestsPerS.toFixed(0)} req/s (one round trip ${trivialRttMs.toFixed(3)} ms); critical path ${criticalPathMs.toFixed(2)} ms`)
+  console.log(`floor: sync put ${floor.syncPutMs.toFixed(3)} ms (3 at once on 3 databases: ${floor.threeConcurrentSyncPutsMs.toFixed(3)} ms), sync batch(64) ${floor.syncBatch64Ms.toFixed(3)} ms, ws RTT ${floor.wsRttMs.toFixed(3)} ms, trivial route ${trivial.requestsPerS.toFixed(0)} req/s (one round trip ${trivialRttMs.toFixed(3)} ms); critical path ${criticalPathMs.toFixed(2)} ms`)
   console.table(summary.results.map((r) => ({
     participants: r.participants,
     keys: r.keysPerTxn,

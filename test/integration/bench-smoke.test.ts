@@ -8,7 +8,7 @@ import { repoRoot } from '../../scripts/lib/local-cluster.ts'
 t.test('the benchmark runs end to end and writes its report (a smoke run, nothing timed)', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'txn-bench-smoke-'))
   t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
-  const run = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'bench.ts'), '--duration', '1', '--levels', '1,4', '--keys', '1', '--out', out], { encoding: 'utf8', timeout: 180000 })
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'bench.ts'), '--duration', '1', '--warmup', '1', '--levels', '1,4', '--keys', '1', '--out', out], { encoding: 'utf8', timeout: 180000 })
   t.equal(run.status, 0, run.stderr)
   t.match(run.stdout, /floor: sync put [\d.]+ ms/)
   const [file] = readdirSync(out)
