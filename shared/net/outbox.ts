@@ -3,9 +3,12 @@ import { encodeFrame } from '../protocol/codec.ts'
 import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
 
 /**
- * Coalesces messages to one peer: everything sent in the same tick leaves as
- * one WebSocket frame (a JSON array). Flushed in a microtask, so a lone
- * message waits for nothing.
+ * Coalesces messages to one peer: everything sent in the same turn of the
+ * event loop leaves as one WebSocket frame (a JSON array), one socket write.
+ * Flushed by setImmediate, i.e. right after the loop has handled the I/O it
+ * polled: under load that is every HTTP request and frame that arrived
+ * together (a microtask flush gave one write per request), and a lone
+ * message waits only for the rest of its own turn, no timer.
  */
 export class Outbox {
   private buffer: (ToParticipant | ToCoordinator)[] = []
@@ -21,7 +24,7 @@ export class Outbox {
     this.buffer.push(message)
     if (!this.scheduled) {
       this.scheduled = true
-      queueMicrotask(() => { this.flush(); })
+      setImmediate(() => { this.flush(); })
     }
     return true
   }

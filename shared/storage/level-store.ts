@@ -56,8 +56,6 @@ export class LevelStore {
   private lingerTimer: NodeJS.Timeout | undefined
   /** The linger timer fired: write what is queued (timers may fire a little early by the wall clock). */
   private lingerDue = false
-  /** Requests that were not deferrable in the last batch written: above one, the store is under load. */
-  private lastBatchUrgent = 0
 
   constructor(
     location: string,
@@ -96,11 +94,9 @@ export class LevelStore {
       return
     }
     this.writing = true
-    // Gather everything produced in this tick before the first batch goes out; under load (the last
-    // batch served several requests someone was waiting on) also what the next turn of the event
-    // loop brings in: one poll for I/O, no timer, so a lone request never waits for it.
-    if (this.lastBatchUrgent >= 2) setImmediate(() => void this.drain())
-    else queueMicrotask(() => void this.drain())
+    // Gather everything the event loop's current turn produces (every frame it polled) before the
+    // first batch goes out: no timer, so a lone request waits only for the rest of its own turn.
+    setImmediate(() => void this.drain())
   }
 
   /** Whether the queue should be written now: something urgent in it, or its linger ran out. */
@@ -127,7 +123,6 @@ export class LevelStore {
         await this.db.batch(ops.map(toLevelOp), { sync })
         if (grouped) this.failpoint('store.afterGroupSync', group)
         this.stats.batches++
-        this.lastBatchUrgent = group.filter((r) => !r.deferrable).length
         this.stats.ops += ops.length
         if (sync) this.stats.syncs++
         for (const r of group) r.resolve()
