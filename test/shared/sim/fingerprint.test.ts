@@ -54,3 +54,10 @@ t.test('a Set in a world state is refused (it would print as {} whatever it hold
   t.throws(() => new Fingerprinter(config, true).of(world), /a Set in a world state/)
   t.throws(() => fingerprint(world), /a Set in a world state/)
 })
+
+t.test('null values and missing ones print differently from absent keys', async (t) => {
+  const [a, b] = [preparedAt('p1'), preparedAt('p1')]
+  b.nodes.p2!.store.set('nothing', null)
+  t.not(fingerprint(a), fingerprint(b), 'a key holding null is still a key')
+  t.not(new Fingerprinter(config, true).of(a), new Fingerprinter(config, true).of(b))
+})
