@@ -12,18 +12,24 @@ export const oneTxn: SimConfig = {
   clientRetries: true,
 }
 
+/** Two concurrent transactions on one key, the second one conditional (it commits only if it goes first). */
+const twoTxnsOnOneKey: SimConfig['txns'] = [
+  { clientId: 'c1', writes: [{ key: 'x', value: 'a' }] },
+  { clientId: 'c2', writes: [{ key: 'x', value: 'b', ifVersion: 0 }] },
+]
+
 /** The bounded configurations the exhaustive checker explores (npm run check:model). */
 export const modelConfigs: Record<string, SimConfig> = {
   /** 1 coordinator, 2 participants, 2 concurrent transactions on one shared key, at most 1 crash of any node. */
-  'two-txns-shared-key': {
-    ...oneTxn,
-    txns: [
-      { clientId: 'c1', writes: [{ key: 'x', value: 'a' }] },
-      { clientId: 'c2', writes: [{ key: 'x', value: 'b', ifVersion: 0 }] },
-    ],
-  },
+  'two-txns-shared-key': { ...oneTxn, txns: twoTxnsOnOneKey },
   /** 3 participants, 1 transaction, at most 1 crash of any node. */
   'three-participants-one-crash': { ...oneTxn, participants: 3 },
+  /**
+   * 1 participant, 2 concurrent transactions on one key, at most 1 crash: two transactions on one key
+   * exhaustively (including a committed transaction handing its lock on while its apply is written),
+   * in a space small enough to complete (the 2-participant one does not).
+   */
+  'two-txns-one-participant': { ...oneTxn, participants: 1, txns: twoTxnsOnOneKey },
   /** 2 participants, 1 transaction, at most 1 crash of any node (the quick bound run by npm test). */
   'two-participants-one-crash': oneTxn,
   /** 2 participants, 1 transaction, a dropped connection and a duplicated message. */

@@ -11,6 +11,14 @@ t.test('exhaustive: every interleaving of 1 coordinator, 2 participants, 1 trans
   t.ok(r.distinct > 10000 && r.terminal > 10, 'a real state space, not a trivial one')
 })
 
+t.test('exhaustive: two concurrent transactions on one key (1 participant, no crash) are safe and live, lock hand-over included', async (t) => {
+  const r = exploreExhaustive({ ...modelConfigs['two-txns-one-participant']!, maxCrashes: 0 })
+  t.comment(`transitions ${r.transitions}, distinct states ${r.distinct}, depth ${r.maxDepth}, ${r.timeMs} ms`)
+  t.equal(r.violation, undefined, r.violation ? `${r.violation.invariant}: ${r.violation.detail}\n${r.violation.trace.join('\n')}` : 'no violation')
+  t.equal(r.complete, true)
+  t.ok(r.distinct > 5000, 'a real state space, not a trivial one')
+})
+
 t.test('exhaustive: successors share only the nodes an event does not touch (copy-on-write never changes a parent)', async (t) => {
   // The same state space with and without sharing checks: every kind of event (crash of either role, restart, a dropped and a re-established connection, a duplicate, the backup coordinator) runs under the check.
   for (const config of [modelConfigs['lossy-network']!, { ...modelConfigs['two-participants-one-crash']!, maxDisconnects: 1 }, { ...bugConfigs['naive-backup-coordinator']!, maxCrashes: 1 }]) {
