@@ -86,11 +86,13 @@ export class LevelStore {
   private schedule(): void {
     if (this.writing || this.queue.length === 0) return
     if (!this.ready()) {
+      // What is left of the oldest request's linger: requests queued during a batch write have waited already.
+      const left = this.lingerMs - (Date.now() - this.queue[0]!.queuedAt)
       this.lingerTimer ??= setTimeout(() => {
         this.lingerTimer = undefined
         this.lingerDue = true
         this.schedule()
-      }, this.lingerMs)
+      }, left)
       return
     }
     this.writing = true
