@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws'
-import { encodeFrame } from '../protocol/codec.ts'
+import { encodeFrame, messageTypes } from '../protocol/codec.ts'
 import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
+import { marks } from '../runtime/marks.ts'
 
 /**
  * Coalesces messages to one peer: everything sent in the same turn of the
@@ -36,6 +37,7 @@ export class Outbox {
     this.buffer = []
     const ws = this.socket()
     if (!ws || ws.readyState !== ws.OPEN || messages.length === 0) return
+    marks.mark(`send ${messageTypes(messages)}`)
     ws.send(encodeFrame(messages))
     this.framesSent++
     this.messagesSent += messages.length

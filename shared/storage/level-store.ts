@@ -1,6 +1,7 @@
 import { ClassicLevel } from 'classic-level'
 import type { StoreOp } from '../protocol/types.ts'
 import type { FailpointName, Failpoints } from '../runtime/failpoints.ts'
+import { marks } from '../runtime/marks.ts'
 
 export interface StoreStats {
   /** LevelDB batches written. */
@@ -122,7 +123,9 @@ export class LevelStore {
       const grouped = sync && group.length >= 2
       try {
         if (grouped) this.failpoint('store.beforeGroupSync', group)
+        marks.mark(sync ? 'write sync' : 'write nosync')
         await this.db.batch(ops.map(toLevelOp), { sync })
+        marks.mark('write done')
         if (grouped) this.failpoint('store.afterGroupSync', group)
         this.stats.batches++
         this.stats.ops += ops.length

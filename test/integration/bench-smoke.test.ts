@@ -17,3 +17,27 @@ t.test('the benchmark runs end to end and writes its report (a smoke run, nothin
   t.equal(report.results.length, 2)
   t.match(report.results[0], { concurrency: 1, participants: 3, committedPerS: Number, p50Ms: Number, p99Ms: Number, fsyncsPerCommit: { coordinator: Number, p1: Number }, peakRssMb: { p1: Number }, rssGrowth: { coordinator: { warmPeakMb: Number, peakMb: Number, growth: Number } }, rssSeries: { atS: Array } })
 })
+
+t.test('the critical-path timeline runs end to end: every hop of a transaction is marked (a smoke run, nothing timed)', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'txn-path-smoke-'))
+  t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'critical-path.ts'), '--txns', '30', '--warmup', '10', '--out', out], { encoding: 'utf8', timeout: 180000 })
+  t.equal(run.status, 0, run.stderr)
+  t.match(run.stdout, /client p50 [\d.]+ ms over 30 sequential transactions/)
+  const [file] = readdirSync(out)
+  const report = JSON.parse(readFileSync(join(out, file!), 'utf8')) as { rows: { who: string; what: string; atMs: number }[] }
+  const row = (who: string, what: RegExp): { atMs: number } | undefined => report.rows.find((r) => r.who === who && what.test(r.what))
+  // The protocol's order, whatever the timings: prepare out, each participant's sync, votes in, the decision's sync, the reply.
+  const hops = [
+    row('coordinator', /^http request$/),
+    row('coordinator', /^send prepare$/),
+    row('participant 3rd', /^recv prepare$/),
+    row('participant 3rd', /^write sync$/),
+    row('coordinator', /^write sync$/),
+    row('coordinator', /^http reply$/),
+    row('client', /^answer read$/),
+  ]
+  t.ok(hops.every((h) => h !== undefined), JSON.stringify(report.rows.map((r) => `${r.who}: ${r.what}`)))
+  const times = hops.map((h) => h!.atMs)
+  t.same(times, [...times].sort((a, b) => a - b), 'each hop after the one before')
+})

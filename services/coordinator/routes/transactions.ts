@@ -6,6 +6,7 @@ import { WriteSchema, limits } from '../../../shared/protocol/messages.ts'
 import type { Write } from '../../../shared/protocol/types.ts'
 import type { CoordinatorDriver } from '../driver.ts'
 import type { CoordinatorConfig } from '../config.ts'
+import { marks } from '../../../shared/runtime/marks.ts'
 
 export interface TransactionRouteOptions {
   driver: CoordinatorDriver
@@ -42,9 +43,11 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
       },
     },
     async (request) => {
+      marks.mark('http request')
       const { writes, id, timeoutMs } = request.body
       checkWrites(writes)
       const body = await driver.submit(writes, id, timeoutMs)
+      marks.mark('http reply')
       if (!body.ok) throw new CodedError(body.error, body.message)
       request.log.debug({ txId: body.result.txId, outcome: body.result.outcome }, 'transaction answered')
       return body.result
