@@ -1,6 +1,6 @@
 import t from 'tap'
 import { decodeToCoordinator, decodeToParticipant, encodeFrame, messageTypes } from '../../../shared/protocol/codec.ts'
-import { limits } from '../../../shared/protocol/messages.ts'
+import { limits, type ToCoordinator, type ToParticipant } from '../../../shared/protocol/messages.ts'
 
 t.test('a frame is a JSON array of valid messages and round-trips', async (t) => {
   const frame = encodeFrame([{ type: 'prepare', txId: '1.1', writes: [{ key: 'a', value: 'x', ifVersion: 0 }] }, { type: 'commit', txId: '1.0' }])
@@ -21,6 +21,7 @@ t.test('malformed frames are refused with a reason, never thrown', async (t) => 
 })
 
 t.test('messageTypes names a frame by its distinct message types, in order of first appearance', async (t) => {
-  t.equal(messageTypes([{ type: 'ack', txId: '1.1' }, { type: 'vote', txId: '1.2', yes: true }, { type: 'ack', txId: '1.3' }]), 'ack+vote')
-  t.equal(messageTypes([{ type: 'prepare' }]), 'prepare')
+  const frame: ToCoordinator[] = [{ type: 'ack', txId: '1.1' }, { type: 'vote', txId: '1.2', yes: true }, { type: 'ack', txId: '1.3' }]
+  t.equal(messageTypes(frame), 'ack+vote')
+  t.equal(messageTypes([{ type: 'commit', txId: '1.1' } satisfies ToParticipant]), 'commit')
 })
