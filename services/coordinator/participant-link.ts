@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws'
-import { decodeToCoordinator, messageTypes } from '../../shared/protocol/codec.ts'
+import { decodeToCoordinator } from '../../shared/protocol/codec.ts'
 import { marks } from '../../shared/runtime/marks.ts'
 import { limits, type ToCoordinator, type ToParticipant } from '../../shared/protocol/messages.ts'
 import { Outbox } from '../../shared/net/outbox.ts'
@@ -112,7 +112,7 @@ export class ParticipantLink {
       this.logger.warn({ participant: this.name, code: 'bad_frame', error: decoded.error }, 'refused a malformed frame')
       return
     }
-    marks.mark(`recv ${messageTypes(decoded.messages)}`)
+    marks.frame('recv', decoded.messages)
     for (const msg of decoded.messages) {
       if (msg.type === 'hello') {
         this.onHello(msg.participant)

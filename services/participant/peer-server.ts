@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { decodeToParticipant, messageTypes } from '../../shared/protocol/codec.ts'
+import { decodeToParticipant } from '../../shared/protocol/codec.ts'
 import { limits, type ToParticipant } from '../../shared/protocol/messages.ts'
 import { Outbox } from '../../shared/net/outbox.ts'
 import { rawDataToString } from '../../shared/net/raw-data.ts'
@@ -88,7 +88,7 @@ export class PeerServer {
         this.logger.warn({ code: 'bad_frame', error: decoded.error }, 'refused a malformed frame')
         return
       }
-      marks.mark(`recv ${messageTypes(decoded.messages)}`)
+      marks.frame('recv', decoded.messages)
       for (const msg of decoded.messages) this.events.message(msg)
     })
     ws.on('error', (err) => {

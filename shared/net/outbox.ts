@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws'
-import { encodeFrame, messageTypes } from '../protocol/codec.ts'
+import { encodeFrame } from '../protocol/codec.ts'
 import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
 import { marks } from '../runtime/marks.ts'
 
@@ -37,7 +37,7 @@ export class Outbox {
     this.buffer = []
     const ws = this.socket()
     if (!ws || ws.readyState !== ws.OPEN || messages.length === 0) return
-    marks.mark(`send ${messageTypes(messages)}`)
+    marks.frame('send', messages)
     ws.send(encodeFrame(messages))
     this.framesSent++
     this.messagesSent += messages.length

@@ -39,8 +39,3 @@ export const decodeToCoordinator = makeDecoder(ToCoordinator)
 export function encodeFrame(messages: readonly (ToParticipant | ToCoordinator)[]): string {
   return JSON.stringify(messages)
 }
-
-/** The distinct message types of a frame, e.g. `ack+vote`: how a timeline mark names it. */
-export function messageTypes(messages: readonly { type: string }[]): string {
-  return [...new Set(messages.map((m) => m.type))].join('+')
-}

@@ -33,6 +33,12 @@ export class Marks {
     if (this.buffer.length >= this.flushEvery) this.flush()
   }
 
+  /** A frame sent or received, named by its distinct message types (`recv ack+vote`); nothing is computed when off. */
+  frame(direction: 'send' | 'recv', messages: readonly { type: string }[]): void {
+    if (this.file === undefined) return
+    this.mark(`${direction} ${[...new Set(messages.map((m) => m.type))].join('+')}`)
+  }
+
   /** Appends what is buffered to the file (bound: it is also the process's exit hook). */
   readonly flush = (): void => {
     if (this.file === undefined || this.buffer.length === 0) return

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { decodeToCoordinator, decodeToParticipant, encodeFrame, messageTypes } from '../../../shared/protocol/codec.ts'
-import { limits, type ToCoordinator, type ToParticipant } from '../../../shared/protocol/messages.ts'
+import { decodeToCoordinator, decodeToParticipant, encodeFrame } from '../../../shared/protocol/codec.ts'
+import { limits } from '../../../shared/protocol/messages.ts'
 
 t.test('a frame is a JSON array of valid messages and round-trips', async (t) => {
   const frame = encodeFrame([{ type: 'prepare', txId: '1.1', writes: [{ key: 'a', value: 'x', ifVersion: 0 }] }, { type: 'commit', txId: '1.0' }])
@@ -18,11 +18,4 @@ t.test('malformed frames are refused with a reason, never thrown', async (t) => 
   t.match(decodeToParticipant('[{"type":"prepare","txId":"1","writes":[{"key":"a","value":"x","evil":1}]}]'), { ok: false })
   t.match(decodeToCoordinator('[{"type":"prepare","txId":"1","writes":[{"key":"a","value":"x"}]}]'), { ok: false }, 'direction matters')
   t.match(decodeToParticipant(`[${'1,'.repeat(limits.maxFrameBytes / 2)}1]`), { ok: false, error: 'frame too large' })
-})
-
-t.test('messageTypes names a frame by its distinct message types, in order of first appearance', async (t) => {
-  const frame: ToCoordinator[] = [{ type: 'ack', txId: '1.1' }, { type: 'vote', txId: '1.2', yes: true }, { type: 'ack', txId: '1.3' }]
-  t.equal(messageTypes(frame), 'ack+vote')
-  const single: ToParticipant[] = [{ type: 'commit', txId: '1.1' }]
-  t.equal(messageTypes(single), 'commit')
 })

@@ -10,6 +10,7 @@ t.test('off unless a file is named: marking and flushing write nothing', async (
   t.equal(off.enabled, false)
   t.equal(new Marks('').enabled, false, 'an empty TXN_MARKS is off too')
   off.mark('http request')
+  off.frame('send', [{ type: 'prepare' }])
   off.flush()
 })
 
@@ -29,6 +30,9 @@ t.test('on: marks are buffered, appended every flushEvery marks and on flush, wi
   m.flush()
   const all = lines()
   t.same(all.map((l) => l.split(' ').slice(1).join(' ')), ['send prepare', 'write sync prepare', 'write done'], 'a second flush adds nothing')
+  m.frame('recv', [{ type: 'ack' }, { type: 'vote' }, { type: 'ack' }])
+  m.flush()
+  t.equal(lines().at(-1)!.split(' ').slice(1).join(' '), 'recv ack+vote', 'a frame is named by its distinct message types')
   const times = all.map((l) => BigInt(l.split(' ')[0]!))
   t.ok(times[0]! <= times[1]! && times[1]! <= times[2]!, 'monotonic nanoseconds')
 })
