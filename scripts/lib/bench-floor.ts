@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { WebSocket, WebSocketServer } from 'ws'
+import { median } from './stats.ts'
 
 export interface Floor {
   syncPutMs: number
@@ -14,16 +15,6 @@ export interface Floor {
    * formula; reported to explain it).
    */
   threeConcurrentSyncPutsMs: number
-}
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? 0
-}
-
-export function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0
 }
 
 const ms = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6

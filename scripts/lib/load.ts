@@ -1,5 +1,5 @@
 import { Pool } from 'undici'
-import { percentile } from './bench-floor.ts'
+import { percentile } from './stats.ts'
 
 export interface LoadResult {
   concurrency: number

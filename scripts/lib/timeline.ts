@@ -1,4 +1,4 @@
-import { median } from './bench-floor.ts'
+import { median } from './stats.ts'
 
 /** One timeline mark of one node: when (monotonic ns) and what (see shared/runtime/marks.ts). */
 export interface Mark {
