@@ -46,6 +46,8 @@ export interface ExploreOptions {
   progressEvery?: number
   /** Test aid: share every node, touched or not (broken on purpose, to show that verifySharing catches it). */
   unsafeShareAll?: boolean
+  /** Hash canonical strings with MD5 (the slower reference) instead of structural hashes. */
+  exactForms?: boolean
 }
 
 /**
@@ -59,10 +61,10 @@ export interface ExploreOptions {
  * participants are visited once (symmetry reduction).
  */
 export function exploreExhaustive(config: SimConfig, options: ExploreOptions = {}): ExhaustiveResult {
-  const { maxStates = 5_000_000, verifySharing = false, unsafeShareAll = false, symmetry = true, onProgress, progressEvery = 100_000 } = options
+  const { maxStates = 5_000_000, verifySharing = false, unsafeShareAll = false, symmetry = true, exactForms = false, onProgress, progressEvery = 100_000 } = options
   const started = Date.now()
   const visited = new FingerprintSet()
-  const fingerprinter = new Fingerprinter(config, symmetry)
+  const fingerprinter = new Fingerprinter(config, symmetry, exactForms)
   const result: ExhaustiveResult = { transitions: 0, distinct: 0, terminal: 0, maxDepth: 0, timeMs: 0, complete: true }
   const stack: { world: World; step: Step }[] = [{ world: createWorld(config), step: { line: 'initial: every node up, every connection established', depth: 0 } }]
   while (stack.length > 0) {

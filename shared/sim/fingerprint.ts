@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { StructuralHash, hashText } from './structural-hash.ts'
 import { participantNames, type InFlight, type SimConfig, type SimNode, type World } from './world.ts'
 
 /**
@@ -15,30 +16,45 @@ import { participantNames, type InFlight, type SimConfig, type SimNode, type Wor
  * the order of sends, a multiset on the network, and of the `reasons` of an
  * abort, which no transition and no invariant reads), and the invariants
  * quantify over all participants alike.
+ *
+ * Parts of a world (node states, messages, the rest) are hashed by
+ * `StructuralHash`, which walks a value once and builds no string; `exact`
+ * mode hashes their canonical strings with MD5 instead (several times
+ * slower: the reference the fast mode is tested against).
  */
 export class Fingerprinter {
   /** Each renaming of the participants, as a name → name map (the identity first). */
   private readonly renamings: Map<string, string>[]
   /** A renaming's index by the images of the names in order, e.g. "p2,p1,p3". */
   private readonly indexOf = new Map<string, number>()
-  private readonly names: string[]
+  private readonly names: readonly string[]
   private readonly quotedNames: string[]
   /** What is known of a node, by object identity: valid because searched worlds never change a node once shared. */
   private readonly nodes = new WeakMap<SimNode, NodeForms>()
   /** A message's form under each renaming, by identity: in-flight messages never change. */
   private readonly messages = new WeakMap<InFlight, (string | undefined)[]>()
+  private readonly hash: StructuralHash | undefined
+  /** Reused for every digest: the search adds it to the visited set at once. */
+  private readonly digestBytes = new Uint8Array(16)
 
-  constructor(config: SimConfig, symmetry: boolean) {
+  constructor(config: SimConfig, symmetry: boolean, exact = false) {
     this.names = participantNames(config)
     this.quotedNames = this.names.map((n) => JSON.stringify(n))
     const perms = symmetry ? permutations(this.names) : [this.names]
     this.renamings = perms.map((perm) => new Map(this.names.map((n, i) => [n, perm[i]!])))
     perms.forEach((perm, i) => this.indexOf.set(perm.join(','), i))
+    if (!exact) this.hash = new StructuralHash(this.names)
   }
 
-  /** The world's fingerprint: an MD5 digest of its canonical form (see `of`). */
-  digest(world: World): Buffer {
-    return createHash('md5').update(this.of(world)).digest()
+  /** A part's form under renaming i: its structural hash, or in exact mode the MD5 of its canonical string. */
+  private form(value: unknown, i: number, rename: (s: string) => string): string {
+    return this.hash ? this.hash.of(value, this.renamings[i]) : md5(canonical(value, rename))
+  }
+
+  /** The world's fingerprint: a 128-bit hash of its canonical form (see `of`); valid until the next call. */
+  digest(world: World): Uint8Array {
+    const form = this.of(world)
+    return this.hash ? hashText(form, this.digestBytes) : createHash('md5').update(form).digest()
   }
 
   /**
@@ -92,15 +108,21 @@ export class Fingerprinter {
       .map((name) => [rename(name), this.nodeForm(nodes[name]!, i, rename)] as const)
       .sort(byFirst)
       .map(([name, form]) => `${name}=${form}`)
-    return `${canonical(rest, rename)}|${nodeParts.join('|')}|${messages.join(';')}|${canonical(clients.map((c) => [c.status, c.outcome, c.txId]))}`
+    const clientsForm = clients.map((c) => [c.status, c.outcome, c.txId])
+    return `${this.form(rest, i, rename)}|${nodeParts.join('|')}|${messages.join(';')}|${this.form(clientsForm, 0, same)}`
   }
 
   private formsOf(node: SimNode): NodeForms {
     let forms = this.nodes.get(node)
     if (!forms) {
       // The state without the node's own name: what ranks a participant among its peers.
-      const stateForm = canonical({ ...node, name: undefined })
-      forms = { key: md5(stateForm), namesPeers: this.quotedNames.some((n) => stateForm.includes(n)), byRenaming: [] }
+      const state = { ...node, name: undefined }
+      if (this.hash) {
+        forms = { key: this.hash.of(state), namesPeers: this.hash.sawWatched, byRenaming: [] }
+      } else {
+        const stateForm = canonical(state)
+        forms = { key: md5(stateForm), namesPeers: this.quotedNames.some((n) => stateForm.includes(n)), byRenaming: [] }
+      }
       this.nodes.set(node, forms)
     }
     return forms
@@ -111,7 +133,7 @@ export class Fingerprinter {
     let form = forms.byRenaming[i]
     if (form === undefined) {
       // A state that names no participant reads the same under every renaming: only the node's own name changes.
-      form = forms.namesPeers ? md5(canonical(node, rename)) : forms.key
+      form = forms.namesPeers ? this.form(node, i, rename) : forms.key
       forms.byRenaming[i] = form
     }
     return form
@@ -123,7 +145,7 @@ export class Fingerprinter {
       forms = []
       this.messages.set(m, forms)
     }
-    return (forms[i] ??= canonical([m.from, m.to, m.msg, m.link, m.epoch], rename))
+    return (forms[i] ??= this.form([m.from, m.to, m.msg, m.link, m.epoch], i, rename))
   }
 }
 

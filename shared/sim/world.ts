@@ -118,12 +118,20 @@ export type SimEvent =
   | { kind: 'disconnect'; participant: string }
   | { kind: 'backup'; txId: string }
 
-export function participantNames(config: SimConfig): string[] {
-  return Array.from({ length: config.participants }, (_, i) => `p${i + 1}`)
+const namesByConfig = new WeakMap<SimConfig, readonly string[]>()
+
+/** p1 … pN (computed once per configuration: every step asks). */
+export function participantNames(config: SimConfig): readonly string[] {
+  let names = namesByConfig.get(config)
+  if (!names) {
+    names = Object.freeze(Array.from({ length: config.participants }, (_, i) => `p${i + 1}`))
+    namesByConfig.set(config, names)
+  }
+  return names
 }
 
 export function coordinatorOptions(config: SimConfig): CoordinatorOptions {
-  const o: CoordinatorOptions = { participants: participantNames(config), defaultTimeoutMs: 50, maxInFlight: 1000, retentionMs: 1e12, gcIntervalMs: 1000 }
+  const o: CoordinatorOptions = { participants: [...participantNames(config)], defaultTimeoutMs: 50, maxInFlight: 1000, retentionMs: 1e12, gcIntervalMs: 1000 }
   if (config.bugs?.replyBeforeDurable === true) o.unsafeBugs = { replyBeforeDurable: true }
   return o
 }
@@ -328,14 +336,26 @@ function describeParticipantView(state: ParticipantState, txId: string): string 
   return isPrepared(state, txId) ? 'prepared' : (state.resolved.get(txId)?.outcome ?? 'working')
 }
 
+const optionsByConfig = new WeakMap<SimConfig, { coordinator: CoordinatorOptions; participant: ParticipantOptions }>()
+
+/** The machines' options, made once per configuration (the machines never change them). */
+function optionsOf(config: SimConfig): { coordinator: CoordinatorOptions; participant: ParticipantOptions } {
+  let options = optionsByConfig.get(config)
+  if (!options) {
+    options = { coordinator: coordinatorOptions(config), participant: participantOptions(config) }
+    optionsByConfig.set(config, options)
+  }
+  return options
+}
+
 type NodeEvent = DistributiveOmit<CoordinatorEvent, 'now'> | DistributiveOmit<ParticipantEvent, 'now'>
 
 /** Steps one node's machine and performs its effects on the world. */
 function step(config: SimConfig, world: World, name: string, event: NodeEvent): void {
   const node = world.nodes[name]!
   const effects: (CoordinatorEffect | ParticipantEffect)[] = node.role === 'coordinator'
-    ? new CoordinatorMachine(coordinatorOptions(config), node.coordinator).step({ ...event, now: world.now } as CoordinatorEvent)
-    : new ParticipantMachine(participantOptions(config), node.participant).step({ ...event, now: world.now } as ParticipantEvent)
+    ? new CoordinatorMachine(optionsOf(config).coordinator, node.coordinator).step({ ...event, now: world.now } as CoordinatorEvent)
+    : new ParticipantMachine(optionsOf(config).participant, node.participant).step({ ...event, now: world.now } as ParticipantEvent)
   for (const effect of effects) perform(world, node, effect)
 }
 
@@ -447,7 +467,11 @@ export function cloneForEvent(world: World, event: SimEvent, shareAll = false): 
   return { ...copy, net: net.slice(), nodes: copiedNodes }
 }
 
-/** A world is only Maps, arrays and plain data: a direct deep copy is several times cheaper than structuredClone. */
+/**
+ * A world is only Maps, arrays and plain data: a direct deep copy is several
+ * times cheaper than structuredClone. Plain loops: it runs for every
+ * transition the model checker explores.
+ */
 function deepCopy<T>(value: T): T {
   if (value === null || typeof value !== 'object') return value
   if (value instanceof Map) {
@@ -455,8 +479,13 @@ function deepCopy<T>(value: T): T {
     for (const [k, v] of value as Map<unknown, unknown>) copy.set(k, deepCopy(v))
     return copy as T
   }
-  if (Array.isArray(value)) return value.map((v: unknown) => deepCopy(v)) as T
+  if (Array.isArray(value)) {
+    const copy: unknown[] = new Array(value.length)
+    for (let i = 0; i < value.length; i++) copy[i] = deepCopy(value[i])
+    return copy as T
+  }
   const copy: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) copy[k] = deepCopy(v)
+  const source = value as Record<string, unknown>
+  for (const k in source) copy[k] = deepCopy(source[k])
   return copy as T
 }
