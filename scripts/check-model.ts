@@ -3,9 +3,11 @@ import { bugConfigs, modelConfigs } from '../shared/sim/configs.ts'
 import { exploreExhaustive } from '../shared/sim/explore.ts'
 import type { SimConfig } from '../shared/sim/world.ts'
 
-const usage = `npm run check:model -- [--config NAME]... [--bug NAME] [--crashes N] [--max-states N] [--no-symmetry]
+const usage = `npm run check:model -- [--config NAME]... [--bug NAME] [--crashes N] [--fifo] [--no-por] [--max-states N] [--no-symmetry]
 Explores every interleaving of the real coordinator and participant state
-machines within small bounds. Configurations: ${Object.keys(modelConfigs).join(', ')}.
+machines within small bounds. --fifo: each connection delivers in order (as
+one WebSocket does), which also allows partial-order reduction once no fault
+budget is left (--no-por turns it off). Configurations: ${Object.keys(modelConfigs).join(', ')}.
 Flawed variants (--bug): ${Object.keys(bugConfigs).join(', ')}. Exit 1 on a violation.`
 
 const { values } = parseArgs({
@@ -15,6 +17,8 @@ const { values } = parseArgs({
     crashes: { type: 'string' },
     'max-states': { type: 'string', default: '20000000' },
     'no-symmetry': { type: 'boolean', default: false },
+    fifo: { type: 'boolean', default: false },
+    'no-por': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 })
@@ -34,10 +38,10 @@ function fail(message: string): never {
 let violations = 0
 const rows: Record<string, unknown>[] = []
 for (const [name, base] of chosen) {
-  const config = values.crashes === undefined ? base : { ...base, maxCrashes: Number(values.crashes) }
-  const r = exploreExhaustive(config, { maxStates: Number(values['max-states']), symmetry: !values['no-symmetry'], onProgress: (p) => { process.stderr.write(`\r${name}: ${p.distinct} distinct, ${p.transitions} transitions, ${Math.round(p.timeMs / 1000)} s   `) } })
+  const config = { ...base, ...(values.crashes === undefined ? {} : { maxCrashes: Number(values.crashes) }), ...(values.fifo ? { fifo: true } : {}) }
+  const r = exploreExhaustive(config, { maxStates: Number(values['max-states']), symmetry: !values['no-symmetry'], partialOrder: !values['no-por'], onProgress: (p) => { process.stderr.write(`\r${name}: ${p.distinct} distinct, ${p.transitions} transitions, ${Math.round(p.timeMs / 1000)} s   `) } })
   process.stderr.write('\n')
-  rows.push({ config: name, symmetry: !values['no-symmetry'], participants: config.participants, txns: config.txns.length, crashes: config.maxCrashes, transitions: r.transitions, distinct: r.distinct, terminal: r.terminal, depth: r.maxDepth, complete: r.complete, ms: r.timeMs, result: r.violation ? `VIOLATION ${r.violation.invariant}` : 'ok' })
+  rows.push({ config: name, fifo: config.fifo === true, por: config.fifo === true && !values['no-por'], symmetry: !values['no-symmetry'], participants: config.participants, txns: config.txns.length, crashes: config.maxCrashes, transitions: r.transitions, distinct: r.distinct, terminal: r.terminal, depth: r.maxDepth, complete: r.complete, ms: r.timeMs, result: r.violation ? `VIOLATION ${r.violation.invariant}` : 'ok' })
   if (r.violation) {
     violations++
     console.log(`\n${name}: invariant "${r.violation.invariant}" violated: ${r.violation.detail}`)

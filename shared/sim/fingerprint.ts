@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { StructuralHash, hashText } from './structural-hash.ts'
-import { participantNames, type InFlight, type SimConfig, type SimNode, type World } from './world.ts'
+import { channelOf, participantNames, type InFlight, type SimConfig, type SimNode, type World } from './world.ts'
 
 /**
  * Canonical forms of worlds for visited-state hashing: equal strings for
@@ -34,6 +34,7 @@ export class Fingerprinter {
   /** A message's form under each renaming, by identity: in-flight messages never change. */
   private readonly messages = new WeakMap<InFlight, (string | undefined)[]>()
   private readonly hash: StructuralHash | undefined
+  private readonly fifo: boolean
   /** Reused for every digest: the search adds it to the visited set at once. */
   private readonly digestBytes = new Uint8Array(16)
 
@@ -44,6 +45,7 @@ export class Fingerprinter {
     this.renamings = perms.map((perm) => new Map(this.names.map((n, i) => [n, perm[i]!])))
     perms.forEach((perm, i) => this.indexOf.set(perm.join(','), i))
     if (!exact) this.hash = new StructuralHash(this.names)
+    this.fifo = config.fifo === true
   }
 
   /** A part's form under renaming i: its structural hash, or in exact mode the MD5 of its canonical string. */
@@ -103,13 +105,25 @@ export class Fingerprinter {
     const rename = (s: string): string => renaming.get(s) ?? s
     // Message ids and request ids only name things; two worlds that differ in them alone are the same state.
     const { nextMsgId: _m, nextReqId: _r, net, clients, nodes, ...rest } = world
-    const messages = net.map((m) => this.messageForm(m, i, rename)).sort()
+    const messages = this.fifo ? this.orderedForms(net, i, rename) : net.map((m) => this.messageForm(m, i, rename))
+    messages.sort()
     const nodeParts = Object.keys(nodes)
       .map((name) => [rename(name), this.nodeForm(nodes[name]!, i, rename)] as const)
       .sort(byFirst)
       .map(([name, form]) => `${name}=${form}`)
     const clientsForm = clients.map((c) => [c.status, c.outcome, c.txId])
     return `${this.form(rest, i, rename)}|${nodeParts.join('|')}|${messages.join(';')}|${this.form(clientsForm, 0, same)}`
+  }
+
+  /** With FIFO connections a message's place in its connection's queue is part of the state. */
+  private orderedForms(net: readonly InFlight[], i: number, rename: (s: string) => string): string[] {
+    const places = new Map<string, number>()
+    return net.map((m) => {
+      const channel = channelOf(m)
+      const place = places.get(channel) ?? 0
+      places.set(channel, place + 1)
+      return `${this.messageForm(m, i, rename)}@${place}`
+    })
   }
 
   private formsOf(node: SimNode): NodeForms {

@@ -5,13 +5,25 @@ export interface Violation {
   detail: string
 }
 
-/** Safety, checked after every step. */
-export function checkSafety(config: SimConfig, world: World): Violation | undefined {
+/**
+ * Safety, checked after every step. Each check is a function of the ghost,
+ * which only grows, so a violation found in one state is found in every
+ * later state, down to the terminal states (one check, that a key's version
+ * never goes back, depends on the moment: `noteVersions` makes it when a
+ * write becomes durable and keeps what it finds in `ghost.flaws`). That is
+ * what lets the search's partial-order reduction (partial-order.ts) skip
+ * intermediate states. The one exception is commit-needs-every-yes: a YES
+ * vote cast after the apply would hide it again; what stays checked in every
+ * case is that by the end every participant voted YES for every applied
+ * transaction.
+ */
+export function checkSafety(world: World, names: readonly string[]): Violation | undefined {
   const g = world.ghost
+  if (g.flaws.length > 0) return g.flaws[0]
   for (const [txId, appliedAt] of Object.entries(g.applied)) {
     const abortedAt = g.abortedPrepared[txId] ?? []
     if (abortedAt.length > 0) return { invariant: 'atomicity', detail: `${txId} committed at ${appliedAt.join(',')} but aborted at ${abortedAt.join(',')}` }
-    const missing = participantNames(config).filter((p) => !(g.yesVotes[txId] ?? []).includes(p))
+    const missing = names.filter((p) => !(g.yesVotes[txId] ?? []).includes(p))
     if (missing.length > 0) return { invariant: 'commit-needs-every-yes', detail: `${txId} committed at ${appliedAt.join(',')} without a YES vote from ${missing.join(',')}` }
   }
   for (const [txId, outcome] of Object.entries(g.told)) {
@@ -22,16 +34,19 @@ export function checkSafety(config: SimConfig, world: World): Violation | undefi
       return { invariant: 'client-told-aborted', detail: `the client was told ${txId} aborted, but ${g.applied[txId]!.join(',')} applied it` }
     }
   }
-  for (const p of participantNames(config)) {
-    const max = (g.maxVersion[p] ??= {})
-    for (const [key, value] of world.nodes[p]!.store) {
-      if (!key.startsWith('kv/')) continue
-      const version = (value as { version: number }).version
-      if (version < (max[key] ?? 0)) return { invariant: 'version-monotonic', detail: `${p} ${key} went from version ${max[key]} back to ${version}` }
-      max[key] = version
-    }
-  }
   return undefined
+}
+
+/** Made when a write becomes durable at a participant: no key's version on its replica is lower than one it had before. */
+export function noteVersions(world: World, participant: string): void {
+  const g = world.ghost
+  const max = (g.maxVersion[participant] ??= {})
+  for (const [key, value] of world.nodes[participant]!.store) {
+    if (!key.startsWith('kv/')) continue
+    const version = (value as { version: number }).version
+    if (version < (max[key] ?? 0)) g.flaws.push({ invariant: 'version-monotonic', detail: `${participant} ${key} went from version ${max[key]} back to ${version}` })
+    else max[key] = version
+  }
 }
 
 /** Progress and convergence, checked once nothing is left to happen with every node up and the network healed. */

@@ -8,6 +8,7 @@ import type { PersistEffect } from '../protocol/effects.ts'
 import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
 import type { DistributiveOmit, StoreOp, Write } from '../protocol/types.ts'
 import { backupDecision, isPrepared } from './backup-coordinator.ts'
+import { noteVersions, type Violation } from './invariants.ts'
 
 /**
  * The simulated world: the very state machines the services run, with a
@@ -35,6 +36,12 @@ export interface SimConfig {
   timers: 'protocol' | 'all'
   /** A client cut off by a coordinator crash retries with the same id. */
   clientRetries: boolean
+  /**
+   * Each connection delivers in order (what one WebSocket over TCP does): only
+   * the oldest message of a connection (sender, receiver, link, epoch) may be
+   * delivered next. Without it, in-flight messages are delivered in any order.
+   */
+  fifo?: boolean
   /** Murat's naive backup coordinator takes over while the coordinator is down (a known-broken variant). */
   backup?: boolean
   bugs?: { replyBeforeDurable?: boolean; voteBeforeDurable?: boolean }
@@ -87,6 +94,8 @@ export interface Ghost {
   told: Record<string, 'committed' | 'aborted'>
   maxVersion: Record<string, Record<string, number>>
   backupDecided: string[]
+  /** Violations noted when they happened (see noteDurable): kept, so that they stay visible. */
+  flaws: Violation[]
 }
 
 export interface World {
@@ -121,6 +130,11 @@ export type SimEvent =
 const namesByConfig = new WeakMap<SimConfig, readonly string[]>()
 
 /** p1 … pN (computed once per configuration: every step asks). */
+/** The connection a message travels on, one direction of it: what FIFO delivery orders by. */
+export function channelOf(m: InFlight): string {
+  return `${m.from}>${m.to}@${m.link}#${m.epoch}`
+}
+
 export function participantNames(config: SimConfig): readonly string[] {
   let names = namesByConfig.get(config)
   if (!names) {
@@ -151,7 +165,7 @@ export function createWorld(config: SimConfig): World {
     links: {},
     clients: config.txns.map((_, txn) => ({ txn, status: 'idle' })),
     budget: { crashes: config.maxCrashes, disconnects: config.maxDisconnects, duplicates: config.maxDuplicates },
-    ghost: { yesVotes: {}, applied: {}, abortedPrepared: {}, told: {}, maxVersion: {}, backupDecided: [] },
+    ghost: { yesVotes: {}, applied: {}, abortedPrepared: {}, told: {}, maxVersion: {}, backupDecided: [], flaws: [] },
     nextMsgId: 1,
     nextReqId: 1,
   }
@@ -176,7 +190,14 @@ export function enabledEvents(config: SimConfig, world: World): SimEvent[] {
     if (client.status === 'idle' || (client.status === 'cut' && config.clientRetries)) events.push({ kind: 'submit', client: client.txn })
   }
   // Messages on a dropped connection or to a crashed node were removed when it happened.
+  const heads = config.fifo === true ? new Set<string>() : undefined
   for (const m of world.net) {
+    if (heads) {
+      // The network keeps messages in the order sent: the first one of a connection is its head.
+      const channel = channelOf(m)
+      if (heads.has(channel)) continue
+      heads.add(channel)
+    }
     events.push({ kind: 'deliver', msg: m.id, duplicate: false })
     if (world.budget.duplicates > 0) events.push({ kind: 'deliver', msg: m.id, duplicate: true })
   }
@@ -272,6 +293,7 @@ function completePersist(config: SimConfig, world: World, name: string): string 
   }
   if (p.txId !== undefined && p.kind === 'apply') addTo(world.ghost.applied, p.txId, name)
   if (p.txId !== undefined && p.kind === 'abort') addTo(world.ghost.abortedPrepared, p.txId, name)
+  if (node.role === 'participant') noteVersions(world, name)
   step(config, world, name, { type: 'persisted', token: p.token })
   return `${name}: ${[p.kind, p.txId].join(' ').trim()} is durable${p.sync ? ' (fsync)' : ''}`
 }
@@ -391,7 +413,10 @@ function perform(world: World, node: SimNode, effect: CoordinatorEffect | Partic
       if (effect.body.ok) {
         client.outcome = effect.body.result.outcome
         client.txId = effect.body.result.txId
-        world.ghost.told[client.txId] = client.outcome
+        const before = world.ghost.told[client.txId]
+        // Told is kept as first told: a second, different answer is a flaw of its own (and told stays monotone).
+        if (before !== undefined && before !== client.outcome) world.ghost.flaws.push({ invariant: 'client-told-both', detail: `the client was told ${client.txId} ${before}, then ${client.outcome}` })
+        else world.ghost.told[client.txId] = client.outcome
       } else {
         client.outcome = 'aborted'
       }

@@ -1,14 +1,15 @@
 import t from 'tap'
-import { checkQuiescent, checkSafety } from '../../../shared/sim/invariants.ts'
+import { checkQuiescent, checkSafety, noteVersions } from '../../../shared/sim/invariants.ts'
 import { oneTxn } from '../../../shared/sim/configs.ts'
 import { exploreExhaustive, randomRun } from '../../../shared/sim/explore.ts'
 import { applyEvent, createWorld, enabledEvents, type SimConfig } from '../../../shared/sim/world.ts'
 
 const config: SimConfig = { ...oneTxn, maxCrashes: 0, crashable: [] }
+const names = ['p1', 'p2']
 
 t.test('a fresh world is safe but not quiescent until the client is answered', async (t) => {
   const w = createWorld(config)
-  t.equal(checkSafety(config, w), undefined)
+  t.equal(checkSafety(w, names), undefined)
   t.match(checkQuiescent(config, w), { invariant: 'progress', detail: /c1/ })
 })
 
@@ -16,25 +17,48 @@ t.test('each safety invariant names what it caught', async (t) => {
   const w = createWorld(config)
   w.ghost.applied['1.1'] = ['p1']
   w.ghost.abortedPrepared['1.1'] = ['p2']
-  t.match(checkSafety(config, w), { invariant: 'atomicity' })
+  t.match(checkSafety(w, names), { invariant: 'atomicity' })
   w.ghost.abortedPrepared = {}
-  t.match(checkSafety(config, w), { invariant: 'commit-needs-every-yes', detail: /p1,p2/ })
+  t.match(checkSafety(w, names), { invariant: 'commit-needs-every-yes', detail: /p1,p2/ })
   w.ghost.yesVotes['1.1'] = ['p1']
-  t.match(checkSafety(config, w), { invariant: 'commit-needs-every-yes', detail: /p2/ })
+  t.match(checkSafety(w, names), { invariant: 'commit-needs-every-yes', detail: /p2/ })
   w.ghost.applied = {}
   w.ghost.told['1.2'] = 'aborted'
   w.ghost.applied['1.2'] = ['p1']
   w.ghost.yesVotes['1.2'] = ['p1', 'p2']
-  t.match(checkSafety(config, w), { invariant: 'client-told-aborted' })
+  t.match(checkSafety(w, names), { invariant: 'client-told-aborted' })
   w.ghost.applied = {}
   w.ghost.told = { '1.3': 'committed' }
   w.ghost.abortedPrepared['1.3'] = ['p2']
-  t.match(checkSafety(config, w), { invariant: 'client-told-committed' })
+  t.match(checkSafety(w, names), { invariant: 'client-told-committed' })
   w.ghost.abortedPrepared = {}
+  t.equal(checkSafety(w, names), undefined)
+  w.ghost.flaws.push({ invariant: 'noted', detail: 'earlier' })
+  t.match(checkSafety(w, names), { invariant: 'noted' }, 'a noted flaw stays reported')
+})
+
+t.test('a version going back is noted when the write becomes durable, and stays noted', async (t) => {
+  const w = createWorld(config)
   w.nodes.p1!.store.set('kv/x', { value: 'a', version: 2 })
-  t.equal(checkSafety(config, w), undefined)
+  noteVersions(w, 'p1')
+  t.same(w.ghost.flaws, [])
   w.nodes.p1!.store.set('kv/x', { value: 'a', version: 1 })
-  t.match(checkSafety(config, w), { invariant: 'version-monotonic' })
+  noteVersions(w, 'p1')
+  t.match(w.ghost.flaws[0], { invariant: 'version-monotonic', detail: /from version 2 back to 1/ })
+  w.nodes.p1!.store.set('kv/x', { value: 'a', version: 3 })
+  t.match(checkSafety(w, names), { invariant: 'version-monotonic' }, 'still reported once the version is past the old one')
+})
+
+t.test('a client told two different outcomes for one transaction is a flaw, and the first answer stays', async (t) => {
+  const w = createWorld(config)
+  w.ghost.told['1.1'] = 'aborted'
+  for (let steps = 0; w.clients[0]!.status !== 'answered' && steps < 100; steps++) {
+    const next = enabledEvents(config, w).find((e) => e.kind !== 'timer')!
+    applyEvent(config, w, next)
+  }
+  t.match(w.clients[0], { status: 'answered', outcome: 'committed', txId: '1.1' })
+  t.equal(w.ghost.told['1.1'], 'aborted')
+  t.match(checkSafety(w, names), { invariant: 'client-told-both', detail: /1\.1 aborted, then committed/ })
 })
 
 t.test('each quiescence invariant names what it caught', async (t) => {
