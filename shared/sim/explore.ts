@@ -53,6 +53,11 @@ export interface ExploreOptions {
   partialOrder?: boolean
   /** Test aid: called with the fingerprint of every terminal state. */
   onTerminal?: (digest: string) => void
+  /**
+   * Test aid: throw if the state graph has a cycle (a successor that is on the
+   * current search path). Partial-order reduction's argument assumes none.
+   */
+  verifyAcyclic?: boolean
 }
 
 /**
@@ -69,16 +74,30 @@ export interface ExploreOptions {
  * reached, and the safety checks are stable, so none is missed.
  */
 export function exploreExhaustive(config: SimConfig, options: ExploreOptions = {}): ExhaustiveResult {
-  const { maxStates = 5_000_000, verifySharing = false, unsafeShareAll = false, symmetry = true, exactForms = false, partialOrder = true, onTerminal, onProgress, progressEvery = 100_000 } = options
+  const { maxStates = 5_000_000, verifySharing = false, unsafeShareAll = false, symmetry = true, exactForms = false, partialOrder = true, onTerminal, verifyAcyclic = false, onProgress, progressEvery = 100_000 } = options
   const started = Date.now()
   const visited = new FingerprintSet()
   const fingerprinter = new Fingerprinter(config, symmetry, exactForms)
   const names = participantNames(config)
   const result: ExhaustiveResult = { transitions: 0, distinct: 0, terminal: 0, maxDepth: 0, timeMs: 0, complete: true }
-  const stack: { world: World; step: Step }[] = [{ world: createWorld(config), step: { line: 'initial: every node up, every connection established', depth: 0 } }]
+  // A `leave` frame marks the end of a state's successors: the states entered and not left are the search path.
+  const stack: ({ world: World; step: Step } | { leave: string })[] = [{ world: createWorld(config), step: { line: 'initial: every node up, every connection established', depth: 0 } }]
+  const onPath = new Set<string>()
   while (stack.length > 0) {
-    const { world, step } = stack.pop()!
-    if (!visited.add(fingerprinter.digest(world))) continue
+    const frame = stack.pop()!
+    if ('leave' in frame) {
+      onPath.delete(frame.leave)
+      continue
+    }
+    const { world, step } = frame
+    const digest = fingerprinter.digest(world)
+    if (verifyAcyclic) {
+      const key = Buffer.from(digest).toString('hex')
+      if (onPath.has(key)) throw new Error(`the state graph has a cycle, closed by: ${step.line}`)
+      if (!visited.add(digest)) continue
+      onPath.add(key)
+      stack.push({ leave: key })
+    } else if (!visited.add(digest)) continue
     if (visited.size % progressEvery === 0) onProgress?.({ distinct: visited.size, transitions: result.transitions, timeMs: Date.now() - started })
     result.maxDepth = Math.max(result.maxDepth, step.depth)
     if (visited.size >= maxStates) {

@@ -10,7 +10,7 @@ import { COORDINATOR, type SimConfig, type SimEvent, type World } from './world.
  * violation reached anywhere is still there at the terminal states it leads
  * to (the state space is finite and acyclic: every event uses up a message,
  * a pending write, a timer, a client's request or a fault budget, and nodes
- * send only in response to one).
+ * send only in response to one; `verifyAcyclic` checks it in the tests).
  *
  * The set: the events of one participant p (the delivery of the head of the
  * coordinator's connection to p, and p's pending write), when that head
