@@ -70,8 +70,11 @@ t.test('partial-order reduction reaches exactly the terminal states of the full 
   for (const [name, config] of configs) {
     const fullTerminals = new Set<string>()
     const reducedTerminals = new Set<string>()
-    const full = exploreExhaustive(config, { partialOrder: false, onTerminal: (d) => fullTerminals.add(d) })
-    const reduced = exploreExhaustive(config, { onTerminal: (d) => reducedTerminals.add(d) })
+    // Without symmetry, so that a terminal state is compared as itself: with it, each search keeps one member of a
+    // class of renamed states, and the canonical form does not always tell that two members are one class (an abort's
+    // reasons are listed in the coordinator's participant order), so the searches may keep different members.
+    const full = exploreExhaustive(config, { symmetry: false, partialOrder: false, onTerminal: (d) => fullTerminals.add(d) })
+    const reduced = exploreExhaustive(config, { symmetry: false, onTerminal: (d) => reducedTerminals.add(d) })
     t.comment(`${name}: ${full.distinct} states without reduction, ${reduced.distinct} with; ${fullTerminals.size} terminal states`)
     t.ok(full.complete && reduced.complete && !full.violation && !reduced.violation, name)
     t.ok(reduced.distinct < full.distinct, `${name}: fewer states`)
