@@ -94,7 +94,7 @@ export interface Ghost {
   told: Record<string, 'committed' | 'aborted'>
   maxVersion: Record<string, Record<string, number>>
   backupDecided: string[]
-  /** Violations noted when they happened (see noteDurable): kept, so that they stay visible. */
+  /** Violations noted when they happened (see noteVersions and the reply effect): kept, so that they stay visible. */
   flaws: Violation[]
 }
 
@@ -129,12 +129,12 @@ export type SimEvent =
 
 const namesByConfig = new WeakMap<SimConfig, readonly string[]>()
 
-/** p1 … pN (computed once per configuration: every step asks). */
 /** The connection a message travels on, one direction of it: what FIFO delivery orders by. */
 export function channelOf(m: InFlight): string {
   return `${m.from}>${m.to}@${m.link}#${m.epoch}`
 }
 
+/** p1 … pN (computed once per configuration: every step asks). */
 export function participantNames(config: SimConfig): readonly string[] {
   let names = namesByConfig.get(config)
   if (!names) {
