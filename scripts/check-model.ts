@@ -48,7 +48,8 @@ for (const [name, base] of chosen) {
     violations++
     console.log(`\n${name}: invariant "${r.violation.invariant}" violated: ${r.violation.detail}`)
     r.violation.trace.forEach((line, i) => { console.log(`${String(i).padStart(4)}. ${line}`) })
-    console.log(`replay: npm run check:model -- ${values.bug !== undefined ? `--bug ${values.bug}` : `--config ${name}`}`)
+    const flags = [values.crashes === undefined ? '' : ` --crashes ${values.crashes}`, values.fifo ? ' --fifo' : '', values['no-por'] ? ' --no-por' : '', values['no-symmetry'] ? ' --no-symmetry' : ''].join('')
+    console.log(`replay: npm run check:model -- ${values.bug !== undefined ? `--bug ${values.bug}` : `--config ${name}`}${flags}`)
   }
 }
 console.table(rows)
