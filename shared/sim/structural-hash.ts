@@ -24,9 +24,9 @@ export class StructuralHash {
   /** 1 for the strings in `watched`, by string index: one Map lookup a string, not three. */
   private isWatched = new Uint8Array(256)
   /** One frame of 4 lanes per nesting level: results are returned through it, allocation-free. */
-  private readonly frames = new Int32Array(4 * 64)
+  private readonly frames = new Int32Array(4 * FRAMES)
   /** Running sums of entry hashes, one per nesting level. */
-  private readonly sums = new Int32Array(4 * 64)
+  private readonly sums = new Int32Array(4 * FRAMES)
   private readonly watched: ReadonlySet<string>
   private rename: ReadonlyMap<string, string> | undefined
   /** Whether the last hashed value held a watched string (a participant name). */
@@ -48,6 +48,8 @@ export class StructuralHash {
 
   /** Hashes `value` into frame `d`. */
   private hash(value: unknown, d: number): void {
+    // Past the last frame a typed array drops writes silently: that would make different values hash alike.
+    if (d + 2 >= FRAMES) throw new RangeError('structural hash: a value nested too deep')
     switch (typeof value) {
       case 'string':
         this.hashString(value, d)
@@ -207,6 +209,8 @@ function fmix(h: number): number {
   return h ^ (h >>> 16)
 }
 
+/** Nesting levels: a Map or object entry takes two (key and value), so values may nest about 30 deep; world states nest under 10. */
+const FRAMES = 64
 const SEEDS = [0x811c9dc5, 0x2f6b1a37, 0x5bd1e995, 0x7feb352d] as const
 const TAG_NULL = 0x1000_0001
 const TAG_TRUE = 0x1000_0002

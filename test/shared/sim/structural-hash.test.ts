@@ -46,8 +46,14 @@ t.test('the string table grows past its first size', async (t) => {
   t.equal(fresh.of('s7'), new StructuralHash().of('s7'), 'a string hashes the same in every hasher')
 })
 
-t.test('a Set in a world state is refused', async (t) => {
+t.test('a Set in a world state is refused, and so is a value nested past the frames', async (t) => {
   t.throws(() => of({ a: new Set([1]) }), /a Set in a world state/)
+  let deep: unknown = 1
+  for (let i = 0; i < 40; i++) deep = { a: deep }
+  t.throws(() => of(deep), /nested too deep/)
+  let fine: unknown = 1
+  for (let i = 0; i < 20; i++) fine = { a: fine }
+  t.equal(of(fine).length, 8, '20 levels of objects hash')
 })
 
 t.test('hashText: 16 bytes, deterministic, different texts differ', async (t) => {
