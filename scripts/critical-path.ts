@@ -38,6 +38,28 @@ async function main(): Promise<void> {
   process.stderr.write('measuring the floor…\n')
   const floor = await measureFloor()
   const dataRoot = mkdtempSync(join(tmpdir(), 'txn-path-'))
+  const windows: Window[] = []
+  let rows: ReturnType<typeof timeline>
+  // The data directory goes whatever happens (a cluster that fails to start included), unless --keep asks for the marks.
+  try {
+    rows = await runAndRead(dataRoot, participants, txns, windows)
+  } finally {
+    if (values.keep) console.log(`marks kept in ${dataRoot} (<node>.marks)`)
+    else rmSync(dataRoot, { recursive: true, force: true })
+  }
+
+  const p50 = median(windows.map((w) => Number(w.end - w.start) / 1e6))
+  console.log(`floor: sync put ${floor.syncPutMs.toFixed(3)} ms, 3 at once on 3 databases ${floor.threeConcurrentSyncPutsMs.toFixed(3)} ms, ws RTT ${floor.wsRttMs.toFixed(3)} ms`)
+  console.log(`client p50 ${p50.toFixed(3)} ms over ${txns} sequential transactions; median time of each mark since the client sent the request:`)
+  console.table(rows.map((r) => ({ 'at ms': r.atMs.toFixed(3), who: r.who, what: r.what, seen: r.seen })))
+  mkdirSync(values.out, { recursive: true })
+  const file = join(values.out, `path-${Date.now()}.json`)
+  writeFileSync(file, JSON.stringify({ machine: { date: new Date().toISOString(), node: process.version }, floor, participants, txns, clientP50Ms: p50, rows }, null, 2))
+  console.log(`results: ${file}`)
+}
+
+/** Runs the cluster with marks on, fills `windows` with the client's view, and returns the timeline of the nodes' marks. */
+async function runAndRead(dataRoot: string, participants: number, txns: number, windows: Window[]): Promise<ReturnType<typeof timeline>> {
   const names = ['coordinator', ...Array.from({ length: participants }, (_, i) => `p${i + 1}`)]
   const marksFile = (name: string): string => join(dataRoot, `${name}.marks`)
   const cluster = await LocalCluster.create({
@@ -46,7 +68,6 @@ async function main(): Promise<void> {
     env: { LOG_LEVEL: 'warn' },
     nodeEnv: Object.fromEntries(names.map((n) => [n, { TXN_MARKS: marksFile(n) }])),
   })
-  const windows: Window[] = []
   try {
     await cluster.startAll()
     // The bench's client (undici, one keep-alive connection): fetch() adds most of a millisecond of its own.
@@ -74,18 +95,8 @@ async function main(): Promise<void> {
     await cluster.terminateAll()
   }
   const read = (name: string): ReturnType<typeof parseMarks> => (existsSync(marksFile(name)) ? parseMarks(readFileSync(marksFile(name), 'utf8')) : [])
-  const rows = timeline(windows, read('coordinator'), names.slice(1).map(read), { rankBy: 'recv prepare', startAt: 'http request' })
-  if (values.keep) console.log(`marks kept in ${dataRoot} (<node>.marks)`)
-  else rmSync(dataRoot, { recursive: true, force: true })
+  return timeline(windows, read('coordinator'), names.slice(1).map(read), { rankBy: 'recv prepare', startAt: 'http request' })
 
-  const p50 = median(windows.map((w) => Number(w.end - w.start) / 1e6))
-  console.log(`floor: sync put ${floor.syncPutMs.toFixed(3)} ms, 3 at once on 3 databases ${floor.threeConcurrentSyncPutsMs.toFixed(3)} ms, ws RTT ${floor.wsRttMs.toFixed(3)} ms`)
-  console.log(`client p50 ${p50.toFixed(3)} ms over ${txns} sequential transactions; median time of each mark since the client sent the request:`)
-  console.table(rows.map((r) => ({ 'at ms': r.atMs.toFixed(3), who: r.who, what: r.what, seen: r.seen })))
-  mkdirSync(values.out, { recursive: true })
-  const file = join(values.out, `path-${Date.now()}.json`)
-  writeFileSync(file, JSON.stringify({ machine: { date: new Date().toISOString(), node: process.version }, floor, participants, txns, clientP50Ms: p50, rows }, null, 2))
-  console.log(`results: ${file}`)
 }
 
 main().catch((err: unknown) => {
