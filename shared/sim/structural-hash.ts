@@ -228,11 +228,15 @@ const TAG_LIST = 0x1000_0009
  * finalized. Several times cheaper than MD5 for the ~100 characters it gets.
  */
 export function hashText(text: string, out: Uint8Array): Uint8Array {
-  const view = new DataView(out.buffer, out.byteOffset, 16)
   for (let lane = 0; lane < 4; lane++) {
     let h: number = SEEDS[lane]!
     for (let c = 0; c < text.length; c++) h = Math.imul(h ^ text.charCodeAt(c), 0x01000193)
-    view.setInt32(lane * 4, fmix(h ^ text.length ^ Math.imul(lane + 1, 0x9e3779b1)), true)
+    h = fmix(h ^ text.length ^ Math.imul(lane + 1, 0x9e3779b1))
+    // Little-endian, byte by byte: no DataView allocated per state.
+    out[lane * 4] = h & 0xff
+    out[lane * 4 + 1] = (h >>> 8) & 0xff
+    out[lane * 4 + 2] = (h >>> 16) & 0xff
+    out[lane * 4 + 3] = h >>> 24
   }
   return out
 }
