@@ -24,6 +24,7 @@ export const errors = {
   key_in_doubt: { statusCode: 503, message: 'The key is held by a transaction whose outcome is not yet known; retry later' },
   no_replica: { statusCode: 503, message: 'No participant is connected to serve the read' },
   unauthorized: { statusCode: 401, message: 'Missing or wrong cluster token' },
+  peer_busy: { statusCode: 409, message: 'A healthy coordinator link is in place; a second one is refused' },
   internal: { statusCode: 500, message: 'Internal error' },
   // Chaos sidecar (services/chaos)
   unknown_node: { statusCode: 404, message: 'No node of the cluster has this name' },

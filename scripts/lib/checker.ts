@@ -1,3 +1,4 @@
+import { ownValue } from '../../shared/protocol/keyed-object.ts'
 import type { TxnRecord } from './history.ts'
 
 /** A participant's replica as `/v1/replica` shows it after the run. */
@@ -118,7 +119,7 @@ function checkCommits(records: readonly TxnRecord[], flag: Flag): Writers {
     if (op.outcome === 'unknown') flag('no_outcome', `op ${op.n} (${op.id}) never got a definite outcome`, op.n)
     if (op.outcome !== 'committed') continue
     for (const w of op.writes) {
-      const version = op.versions?.[w.key]
+      const version = ownValue(op.versions, w.key)
       if (version === undefined) {
         flag('missing_version', `op ${op.n} committed without a version for ${w.key}`, op.n, w.key)
         continue
@@ -156,7 +157,7 @@ function checkFinalState(replica: ReplicaState, writers: Writers, flag: Flag): v
   const keys = new Set([...writers.keys(), ...Object.keys(replica.entries)])
   for (const key of keys) {
     const byVersion = writers.get(key) ?? new Map<number, TxnRecord>()
-    const entry = replica.entries[key]
+    const entry = ownValue(replica.entries, key)
     const finalVersion = entry?.version ?? 0
     const top = Math.max(0, ...byVersion.keys())
     const topOp = byVersion.get(top)
@@ -242,6 +243,6 @@ function sorted(entries: Record<string, unknown>): [string, unknown][] {
 
 function diffEntries(a: ReplicaState['entries'], b: ReplicaState['entries']): string {
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])]
-  const diff = keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
-  return diff.slice(0, 5).map((k) => `${k}: ${JSON.stringify(a[k])} vs ${JSON.stringify(b[k])}`).join('; ')
+  const diff = keys.filter((k) => JSON.stringify(ownValue(a, k)) !== JSON.stringify(ownValue(b, k)))
+  return diff.slice(0, 5).map((k) => `${k}: ${JSON.stringify(ownValue(a, k))} vs ${JSON.stringify(ownValue(b, k))}`).join('; ')
 }

@@ -144,7 +144,7 @@ export class CoordinatorDriver {
       return true
     }
     if (firstCommitTo !== undefined && this.failpoints.fires('coordinator.midCommitFanout')) {
-      this.links.get(firstCommitTo)?.outbox.flush()
+      this.links.get(firstCommitTo)?.flush()
       this.failpoints.crash('coordinator.midCommitFanout')
       return true
     }

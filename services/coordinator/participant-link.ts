@@ -12,27 +12,45 @@ export interface LinkEvents {
   message: (participant: string, msg: ToCoordinator) => void
 }
 
-const MIN_BACKOFF_MS = 50
-const MAX_BACKOFF_MS = 500
-const HEARTBEAT_MS = 2000
-const HANDSHAKE_TIMEOUT_MS = 3000
+export interface LinkOptions {
+  minBackoffMs: number
+  maxBackoffMs: number
+  /** A missed pong in this interval drops the connection (a frozen or cut-off participant). */
+  heartbeatMs: number
+  /** The WebSocket opening handshake must finish within this. */
+  handshakeTimeoutMs: number
+  /** An open connection whose `hello` has not come within this is closed and dialled again. */
+  helloTimeoutMs: number
+}
+
+const DEFAULT_OPTIONS: LinkOptions = { minBackoffMs: 50, maxBackoffMs: 500, heartbeatMs: 2000, handshakeTimeoutMs: 3000, helloTimeoutMs: 3000 }
 
 /**
  * The coordinator's WebSocket to one participant. It presents the cluster
  * token, reconnects with capped exponential backoff, and treats the peer as
  * connected only after the participant's `hello` names the expected node.
- * A missed heartbeat (pong) terminates the socket, so a frozen peer is
- * noticed as a disconnection.
+ * An open socket that never becomes ready (no `hello` within
+ * `helloTimeoutMs`) is closed and dialled again, so a link can never stay
+ * open but unusable. A missed heartbeat (pong) terminates the socket, so a
+ * frozen peer is noticed as a disconnection. Each connection has its own
+ * outbox: nothing queued for one connection can leave on the next.
  */
 export class ParticipantLink {
   private ws: WebSocket | undefined
-  private backoffMs = MIN_BACKOFF_MS
+  private outbox: Outbox | undefined
+  private readonly options: LinkOptions
+  private backoffMs: number
   private ready = false
   private closed = false
   private reconnectTimer: NodeJS.Timeout | undefined
   private heartbeat: NodeJS.Timeout | undefined
+  private helloTimer: NodeJS.Timeout | undefined
   private alive = true
-  readonly outbox = new Outbox(() => (this.ready ? this.ws : undefined))
+  /** Connections closed because no `hello` came in time. */
+  helloTimeouts = 0
+  /** Messages refused one by one, and whole frames refused. */
+  refusedMessages = 0
+  refusedFrames = 0
 
   constructor(
     readonly name: string,
@@ -40,7 +58,11 @@ export class ParticipantLink {
     private readonly token: string,
     private readonly events: LinkEvents,
     private readonly logger: Logger,
-  ) {}
+    options: Partial<LinkOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_OPTIONS, ...options }
+    this.backoffMs = this.options.minBackoffMs
+  }
 
   get isConnected(): boolean {
     return this.ready
@@ -51,13 +73,19 @@ export class ParticipantLink {
   }
 
   send(msg: ToParticipant): boolean {
-    return this.outbox.push(msg)
+    return this.outbox?.push(msg) ?? false
+  }
+
+  /** Hands what is queued to the socket now (a failpoint crashes right after a send). */
+  flush(): void {
+    this.outbox?.flush()
   }
 
   close(): void {
     this.closed = true
     clearTimeout(this.reconnectTimer)
     clearInterval(this.heartbeat)
+    clearTimeout(this.helloTimer)
     this.ws?.terminate()
   }
 
@@ -65,9 +93,10 @@ export class ParticipantLink {
     const ws = new WebSocket(this.url, {
       headers: { authorization: `Bearer ${this.token}` },
       maxPayload: limits.maxFrameBytes,
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      handshakeTimeout: this.options.handshakeTimeoutMs,
     })
     this.ws = ws
+    this.outbox = new Outbox(() => (this.ready && this.ws === ws ? ws : undefined))
     ws.on('message', (data, isBinary) => {
       this.onFrame(isBinary ? '' : rawDataToString(data))
     })
@@ -76,6 +105,11 @@ export class ParticipantLink {
     })
     ws.on('open', () => {
       this.alive = true
+      this.helloTimer = setTimeout(() => {
+        this.helloTimeouts++
+        this.logger.warn({ participant: this.name, helloTimeoutMs: this.options.helloTimeoutMs }, 'participant sent no hello in time; closing the connection to dial again')
+        ws.terminate()
+      }, this.options.helloTimeoutMs)
       this.heartbeat = setInterval(() => {
         if (!this.alive) {
           this.logger.warn({ participant: this.name }, 'participant missed a heartbeat; dropping the connection')
@@ -84,7 +118,7 @@ export class ParticipantLink {
         }
         this.alive = false
         ws.ping()
-      }, HEARTBEAT_MS)
+      }, this.options.heartbeatMs)
     })
     ws.on('unexpected-response', (_req, res) => {
       this.logger.error({ participant: this.name, status: res.statusCode }, 'participant refused the connection')
@@ -95,8 +129,10 @@ export class ParticipantLink {
     })
     ws.on('close', () => {
       clearInterval(this.heartbeat)
+      clearTimeout(this.helloTimer)
       if (this.ws !== ws) return
       this.ws = undefined
+      this.outbox = undefined
       if (this.ready) {
         this.ready = false
         this.logger.warn({ participant: this.name }, 'participant disconnected')
@@ -109,8 +145,13 @@ export class ParticipantLink {
   private onFrame(data: string): void {
     const decoded = decodeToCoordinator(data)
     if (!decoded.ok) {
+      this.refusedFrames++
       this.logger.warn({ participant: this.name, code: 'bad_frame', error: decoded.error }, 'refused a malformed frame')
       return
+    }
+    for (const refused of decoded.refused) {
+      this.refusedMessages++
+      this.logger.warn({ participant: this.name, code: 'bad_frame', error: refused.error }, 'refused a malformed message; the rest of its frame is handled')
     }
     marks.frame('recv', decoded.messages)
     for (const msg of decoded.messages) {
@@ -128,8 +169,10 @@ export class ParticipantLink {
       this.ws?.terminate()
       return
     }
+    if (this.ready) return // a repeated hello changes nothing
+    clearTimeout(this.helloTimer)
     this.ready = true
-    this.backoffMs = MIN_BACKOFF_MS
+    this.backoffMs = this.options.minBackoffMs
     this.logger.info({ participant: this.name }, 'participant connected')
     this.events.connected(this.name)
   }
@@ -137,7 +180,7 @@ export class ParticipantLink {
   private scheduleReconnect(): void {
     if (this.closed) return
     const delay = this.backoffMs
-    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS)
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs)
     this.reconnectTimer = setTimeout(() => {
       this.connect()
     }, delay)

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import { createJsonApp } from '../../shared/http/json-app.ts'
+import { keyedObject } from '../../shared/protocol/keyed-object.ts'
 import { describeInDoubt, entryKey } from '../../shared/participant/machine.ts'
 import type { Entry } from '../../shared/protocol/types.ts'
 import type { Logger } from '../../shared/runtime/logger.ts'
@@ -36,7 +37,7 @@ export function buildParticipantApp({ id, driver, store, peer, logger }: Partici
       const prepared = [...s.prepared.keys()]
       const locks = s.locks.size
       const prefix = entryKey(request.query.prefix)
-      const entries: Record<string, Entry> = {}
+      const entries = keyedObject<Entry>()
       for (const [key, value] of await store.scan(prefix)) entries[key.slice(entryKey('').length)] = value as Entry
       return { participant: id, entries, prepared, locks }
     },
@@ -50,7 +51,7 @@ export function buildParticipantApp({ id, driver, store, peer, logger }: Partici
 
   app.get('/v1/status', async () => {
     const s = driver.machine.state
-    return { participant: id, keys: s.kv.size, prepared: s.prepared.size, locks: s.locks.size, remembered: s.resolved.size, refusedFrames: peer.refusedFrames, store: store.stats }
+    return { participant: id, keys: s.kv.size, prepared: s.prepared.size, locks: s.locks.size, remembered: s.resolved.size, refusedFrames: peer.refusedFrames, refusedMessages: peer.refusedMessages, refusedConnections: peer.refusedConnections, store: store.stats }
   })
   return app
 }

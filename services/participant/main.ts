@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     disconnected: () => { driver.dispatch({ type: 'disconnected' }) },
     message: (msg) => { driver.onMessage(msg) },
   }, logger)
-  driver.sender = (msg) => peer.outbox.push(msg)
+  driver.sender = (msg) => peer.send(msg)
 
   const app = buildParticipantApp({ id: config.id, driver, store, peer, logger })
   peer.attach(app.server)

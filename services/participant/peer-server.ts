@@ -2,8 +2,9 @@ import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { errorBody, type ErrorCode, errors } from '../../shared/errors.ts'
 import { decodeToParticipant } from '../../shared/protocol/codec.ts'
-import { limits, type ToParticipant } from '../../shared/protocol/messages.ts'
+import { limits, type ToCoordinator, type ToParticipant } from '../../shared/protocol/messages.ts'
 import { Outbox } from '../../shared/net/outbox.ts'
 import { rawDataToString } from '../../shared/net/raw-data.ts'
 import type { Logger } from '../../shared/runtime/logger.ts'
@@ -17,46 +18,84 @@ export interface PeerEvents {
   message: (msg: ToParticipant) => void
 }
 
+export interface PeerServerOptions {
+  /** How often the coordinator link is pinged; a missed pong drops it (a frozen or cut-off coordinator). */
+  heartbeatMs: number
+  /** How long a competing connection waits for the current link to answer a ping before it may replace it. */
+  probeMs: number
+}
+
+const DEFAULT_OPTIONS: PeerServerOptions = { heartbeatMs: 2000, probeMs: 1000 }
+
 function tokenMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(header ?? '')
   const expected = Buffer.from(`Bearer ${token}`)
   return given.length === expected.length && timingSafeEqual(given, expected)
 }
 
+/** One accepted coordinator connection, with its own outbox: nothing queued for it can leave on another. */
+interface PeerConnection {
+  readonly ws: WebSocket
+  readonly outbox: Outbox
+  alive: boolean
+  heartbeat: NodeJS.Timeout
+}
+
 /**
  * The participant's end of the coordinator link, on the participant's HTTP
- * port. Only an upgrade with the cluster token is accepted (else 401); a newer
- * coordinator connection replaces an older one.
+ * port. Only an upgrade with the cluster token is accepted (else 401).
+ *
+ * One coordinator link at a time, and a healthy one is never displaced: a
+ * second upgrade with the token makes the server ping the current link; if it
+ * answers within `probeMs`, the newcomer is refused with `409 peer_busy`. If
+ * it does not (the coordinator died without closing, froze, or was cut off),
+ * the old link is dropped (the machine sees it disconnect) and the newcomer
+ * takes its place. A restarted coordinator therefore gets in at once when
+ * its predecessor's socket is closed, and within `probeMs` otherwise.
  */
 export class PeerServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes })
-  private current: WebSocket | undefined
-  readonly outbox = new Outbox(() => this.current)
+  private readonly options: PeerServerOptions
+  private current: PeerConnection | undefined
+  /** Whole frames refused (not JSON, not an array of 1..N messages, binary). */
   refusedFrames = 0
+  /** Messages refused one by one inside otherwise good frames. */
+  refusedMessages = 0
+  /** Connections refused because a healthy coordinator link was in place. */
+  refusedConnections = 0
 
   constructor(
     private readonly participant: string,
     private readonly token: string,
     private readonly events: PeerEvents,
     private readonly logger: Logger,
-  ) {}
+    options: Partial<PeerServerOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_OPTIONS, ...options }
+  }
 
   get isConnected(): boolean {
     return this.current !== undefined
   }
 
+  /** Queues a message for the current link; false when there is none (the message is dropped). */
+  send(msg: ToCoordinator): boolean {
+    return this.current?.outbox.push(msg) ?? false
+  }
+
   attach(server: Server): void {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      this.onUpgrade(request, socket, head)
+      void this.onUpgrade(request, socket, head)
     })
   }
 
   close(): void {
+    if (this.current) clearInterval(this.current.heartbeat)
     for (const client of this.wss.clients) client.terminate()
     this.wss.close()
   }
 
-  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private async onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const path = (request.url ?? '').split('?')[0]
     if (path !== PEER_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
@@ -64,8 +103,19 @@ export class PeerServer {
     }
     if (!tokenMatches(request.headers.authorization, this.token)) {
       this.logger.warn({ remote: request.socket.remoteAddress }, 'refused a peer connection without the cluster token')
-      const body = JSON.stringify({ error: 'unauthorized', message: 'Missing or wrong cluster token' })
-      socket.end(`HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+      refuseUpgrade(socket, 'unauthorized')
+      return
+    }
+    const incumbent = this.current
+    if (incumbent && (await answersPing(incumbent.ws, this.options.probeMs))) {
+      this.refusedConnections++
+      this.logger.warn({ remote: request.socket.remoteAddress, code: 'peer_busy' }, 'refused a second coordinator connection: the current one answers its heartbeat')
+      refuseUpgrade(socket, 'peer_busy')
+      return
+    }
+    if (this.current !== incumbent || socket.destroyed) {
+      // Another newcomer took the place while this one waited, or this one gave up.
+      refuseUpgrade(socket, 'peer_busy')
       return
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => {
@@ -74,34 +124,97 @@ export class PeerServer {
   }
 
   private onConnection(ws: WebSocket): void {
-    const previous = this.current
-    this.current = ws
-    if (previous) {
-      this.logger.info('a newer coordinator connection replaces the old one')
-      previous.terminate()
+    if (this.current) {
+      this.logger.warn('the coordinator link did not answer a ping; a new connection replaces it')
+      this.drop(this.current)
     }
+    const conn: PeerConnection = {
+      ws,
+      outbox: new Outbox(() => ws),
+      alive: true,
+      heartbeat: setInterval(() => { this.beat(conn) }, this.options.heartbeatMs),
+    }
+    this.current = conn
+    ws.on('pong', () => {
+      conn.alive = true
+    })
     ws.on('message', (data, isBinary) => {
-      if (this.current !== ws) return
-      const decoded = isBinary ? ({ ok: false, error: 'binary frame' } as const) : decodeToParticipant(rawDataToString(data))
-      if (!decoded.ok) {
-        this.refusedFrames++
-        this.logger.warn({ code: 'bad_frame', error: decoded.error }, 'refused a malformed frame')
-        return
-      }
-      marks.frame('recv', decoded.messages)
-      for (const msg of decoded.messages) this.events.message(msg)
+      if (this.current === conn) this.onFrame(isBinary ? undefined : rawDataToString(data))
     })
     ws.on('error', (err) => {
       this.logger.debug({ err: err.message }, 'coordinator connection error')
     })
     ws.on('close', () => {
-      if (this.current !== ws) return
-      this.current = undefined
+      if (this.current !== conn) return
       this.logger.warn('coordinator disconnected')
-      this.events.disconnected()
+      this.drop(conn)
     })
-    this.outbox.push({ type: 'hello', participant: this.participant })
+    conn.outbox.push({ type: 'hello', participant: this.participant })
     this.logger.info('coordinator connected')
     this.events.connected()
   }
+
+  private onFrame(data: string | undefined): void {
+    const decoded = data === undefined ? ({ ok: false, error: 'binary frame' } as const) : decodeToParticipant(data)
+    if (!decoded.ok) {
+      this.refusedFrames++
+      this.logger.warn({ code: 'bad_frame', error: decoded.error }, 'refused a malformed frame')
+      return
+    }
+    for (const refused of decoded.refused) {
+      this.refusedMessages++
+      this.logger.warn({ code: 'bad_frame', error: refused.error }, 'refused a malformed message; the rest of its frame is handled')
+    }
+    if (decoded.messages.length === 0) return
+    marks.frame('recv', decoded.messages)
+    for (const msg of decoded.messages) this.events.message(msg)
+  }
+
+  private beat(conn: PeerConnection): void {
+    if (!conn.alive) {
+      this.logger.warn('the coordinator missed a heartbeat; dropping its connection')
+      if (this.current === conn) this.drop(conn)
+      return
+    }
+    conn.alive = false
+    conn.ws.ping()
+  }
+
+  /** Ends a link for good: the machine learns at once, and nothing queued for it is sent anywhere. */
+  private drop(conn: PeerConnection): void {
+    clearInterval(conn.heartbeat)
+    conn.ws.terminate()
+    if (this.current !== conn) return
+    this.current = undefined
+    this.events.disconnected()
+  }
+}
+
+/** Resolves true if the peer answers a ping within `timeoutMs`. */
+function answersPing(ws: WebSocket, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (answered: boolean): void => {
+      clearTimeout(timer)
+      ws.off('pong', onPong)
+      ws.off('close', onClose)
+      resolve(answered)
+    }
+    const onPong = (): void => { done(true) }
+    const onClose = (): void => { done(false) }
+    const timer = setTimeout(() => { done(false) }, timeoutMs)
+    ws.on('pong', onPong)
+    ws.on('close', onClose)
+    try {
+      ws.ping()
+    } catch {
+      done(false)
+    }
+  })
+}
+
+function refuseUpgrade(socket: Duplex, code: Extract<ErrorCode, 'unauthorized' | 'peer_busy'>): void {
+  const body = JSON.stringify(errorBody(code))
+  const status = errors[code].statusCode
+  const reason = status === 401 ? 'Unauthorized' : 'Conflict'
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
 }

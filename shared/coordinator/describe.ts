@@ -1,3 +1,5 @@
+import { keyedObject, objectFromMap } from '../protocol/keyed-object.ts'
+import type { VersionsObject } from '../protocol/types.ts'
 import { epochOf } from './machine.ts'
 import type { CoordinatorState, Txn } from './types.ts'
 
@@ -13,7 +15,7 @@ export interface TxnDescription {
   acks?: Record<string, boolean>
   ended?: boolean
   reasons?: Txn['reasons']
-  versions?: Txn['versions']
+  versions?: VersionsObject
   createdAt?: string
   decidedAt?: string
   endedAt?: string
@@ -56,11 +58,15 @@ function describe(txn: Txn, participants: readonly string[]): TxnDescription {
   }
   if (txn.clientId !== undefined) d.id = txn.clientId
   if (!txn.recovered) {
-    d.votes = Object.fromEntries(participants.map((p) => [p, txn.votes[p] ?? 'pending']))
+    const votes = (d.votes = keyedObject())
+    for (const p of participants) votes[p] = txn.votes.get(p) ?? 'pending'
   }
-  if (txn.phase === 'committed') d.acks = Object.fromEntries(participants.map((p) => [p, txn.ended || txn.acks.includes(p)]))
+  if (txn.phase === 'committed') {
+    const acks = (d.acks = keyedObject())
+    for (const p of participants) acks[p] = txn.ended || txn.acks.includes(p)
+    d.versions = objectFromMap(txn.versions)
+  }
   if (txn.phase === 'aborted') d.reasons = txn.reasons
-  if (txn.phase === 'committed') d.versions = txn.versions
   if (txn.decidedAt !== undefined && txn.phase !== 'preparing' && txn.phase !== 'committing') d.decidedAt = new Date(txn.decidedAt).toISOString()
   if (txn.endedAt !== undefined) d.endedAt = new Date(txn.endedAt).toISOString()
   return d

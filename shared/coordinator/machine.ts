@@ -1,5 +1,8 @@
 import { errors } from '../errors.ts'
+import { explainToParticipant } from '../protocol/codec.ts'
+import { assertSendable } from '../protocol/sendable.ts'
 import { hashWrites } from '../protocol/hash.ts'
+import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
 import type { ToCoordinator } from '../protocol/messages.ts'
 import type { AbortReason, StoreOp, Write } from '../protocol/types.ts'
 import type {
@@ -80,6 +83,7 @@ export class CoordinatorMachine {
         this.onPersisted(event.token)
         break
     }
+    assertSendable('coordinator', this.out, explainToParticipant)
     return this.out
   }
 
@@ -129,10 +133,10 @@ export class CoordinatorMachine {
       writesHash,
       keys: writes.map((w) => w.key),
       phase: 'preparing',
-      votes: {},
+      votes: new Map(),
       acks: [],
       reasons: [],
-      versions: {},
+      versions: new Map(),
       createdAt: this.now,
       ended: false,
       waiters: [reqId],
@@ -197,7 +201,7 @@ export class CoordinatorMachine {
     s.connected = s.connected.filter((p) => p !== participant)
     // A participant that has not voted cannot vote any more on this connection: abort now.
     for (const txn of s.txns.values()) {
-      if (txn.phase === 'preparing' && txn.votes[participant] === undefined) {
+      if (txn.phase === 'preparing' && !txn.votes.has(participant)) {
         this.abort(txn, [reason(participant, 'participant_disconnected')])
       }
     }
@@ -230,8 +234,8 @@ export class CoordinatorMachine {
       if (vote.yes) this.tellOutcome(from, txId, txn)
       return
     }
-    if (txn.votes[from] !== undefined || !this.options.participants.includes(from)) return
-    txn.votes[from] = vote.yes ? 'yes' : 'no'
+    if (txn.votes.has(from) || !this.options.participants.includes(from)) return
+    txn.votes.set(from, vote.yes ? 'yes' : 'no')
     if (!vote.yes) {
       const r: AbortReason = {
         participant: from,
@@ -242,8 +246,8 @@ export class CoordinatorMachine {
       this.abort(txn, [r])
       return
     }
-    Object.assign(txn.versions, vote.versions)
-    if (this.options.participants.every((p) => txn.votes[p] === 'yes')) this.decideCommit(txn)
+    for (const [key, version] of Object.entries(vote.versions ?? {})) txn.versions.set(key, version)
+    if (this.options.participants.every((p) => txn.votes.get(p) === 'yes')) this.decideCommit(txn)
   }
 
   private onAck(from: string, txId: string): void {
@@ -287,7 +291,7 @@ export class CoordinatorMachine {
     if (!timer.startsWith('vote:')) return
     const txn = this.state.txns.get(timer.slice('vote:'.length))
     if (txn?.phase !== 'preparing') return
-    const silent = this.options.participants.filter((p) => txn.votes[p] === undefined)
+    const silent = this.options.participants.filter((p) => !txn.votes.has(p))
     this.abort(txn, silent.map((p) => reason(p, 'vote_timeout')))
   }
 
@@ -391,7 +395,7 @@ export function resultOf(txn: Txn): TxnResult {
   const result: TxnResult = { txId: txn.txId, outcome: txn.phase === 'committed' ? 'committed' : 'aborted' }
   if (txn.clientId !== undefined) result.id = txn.clientId
   if (result.outcome === 'aborted') result.reasons = txn.reasons
-  else result.versions = txn.versions
+  else result.versions = objectFromMap(txn.versions)
   return result
 }
 
@@ -407,7 +411,7 @@ function recordOf(txn: Txn): DecisionRecord {
   if (txn.decidedAt !== undefined) record.decidedAt = txn.decidedAt
   if (txn.clientId !== undefined) record.clientId = txn.clientId
   if (record.outcome === 'aborted') record.reasons = txn.reasons
-  else record.versions = txn.versions
+  else record.versions = objectFromMap(txn.versions)
   return record
 }
 
@@ -418,10 +422,10 @@ function txnFromRecord(record: DecisionRecord): Txn {
     writesHash: record.writesHash,
     keys: record.keys,
     phase: record.outcome === 'undecided' ? 'aborted' : record.outcome,
-    votes: {},
+    votes: new Map(),
     acks: [],
     reasons: record.reasons ?? [],
-    versions: record.versions ?? {},
+    versions: mapFromObject(record.versions),
     createdAt: record.createdAt,
     ended: record.ended || record.outcome === 'undecided',
     waiters: [],

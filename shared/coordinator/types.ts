@@ -1,6 +1,6 @@
 import type { CommonEffect } from '../protocol/effects.ts'
 import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
-import type { AbortReason, Outcome, Versions, Write } from '../protocol/types.ts'
+import type { AbortReason, Outcome, Versions, VersionsObject, Write } from '../protocol/types.ts'
 import type { ErrorCode } from '../errors.ts'
 
 export interface CoordinatorOptions {
@@ -24,7 +24,7 @@ export interface DecisionRecord {
   /** 'undecided': written when a request with a client id starts, so a retry after a crash finds it. */
   outcome: Outcome | 'undecided'
   reasons?: AbortReason[]
-  versions?: Versions
+  versions?: VersionsObject
   createdAt: number
   decidedAt?: number
   ended: boolean
@@ -44,7 +44,7 @@ export interface Txn {
   writesHash: number
   keys: string[]
   phase: TxnPhase
-  votes: Record<string, 'yes' | 'no'>
+  votes: Map<string, 'yes' | 'no'>
   acks: string[]
   reasons: AbortReason[]
   versions: Versions
@@ -63,7 +63,7 @@ export interface TxnResult {
   id?: string
   outcome: Outcome
   reasons?: AbortReason[]
-  versions?: Versions
+  versions?: VersionsObject
 }
 
 export type ReplyBody = { ok: true; result: TxnResult } | { ok: false; error: ErrorCode; message?: string }

@@ -1,5 +1,8 @@
 import { errors } from '../errors.ts'
+import { explainToCoordinator } from '../protocol/codec.ts'
+import { assertSendable } from '../protocol/sendable.ts'
 import type { PrepareMsg, ToParticipant, VoteReason } from '../protocol/messages.ts'
+import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
 import type { StoreOp, Versions, Write } from '../protocol/types.ts'
 import type {
   ParticipantEffect,
@@ -56,6 +59,7 @@ export class ParticipantMachine {
         break
       case 'disconnected':
         this.state.connected = false
+        this.dropReads()
         break
       case 'message':
         this.onMessage(event.msg)
@@ -67,6 +71,7 @@ export class ParticipantMachine {
         this.onPersisted(event.token)
         break
     }
+    assertSendable('participant', this.out, explainToCoordinator)
     return this.out
   }
 
@@ -77,7 +82,8 @@ export class ParticipantMachine {
     for (const record of resolved) s.resolved.set(record.txId, record)
     for (const record of prepared) {
       // In doubt: keep the locks until the coordinator tells us the outcome.
-      s.prepared.set(record.txId, { ...record, phase: 'prepared', abortRequested: false, lastQueryAt: this.now })
+      const { txId, writes, preparedAt } = record
+      s.prepared.set(txId, { txId, writes, preparedAt, versions: mapFromObject(record.versions), phase: 'prepared', abortRequested: false, lastQueryAt: this.now })
       for (const w of record.writes) s.locks.set(w.key, record.txId)
       this.log('warn', 'transaction in doubt after restart', { txId: record.txId })
     }
@@ -122,19 +128,19 @@ export class ParticipantMachine {
       this.voteNo(txId, refusal)
       return
     }
-    const versions: Versions = {}
-    for (const w of writes) versions[w.key] = this.versionOf(w.key) + 1
+    const versions: Versions = new Map()
+    for (const w of writes) versions.set(w.key, this.versionOf(w.key) + 1)
     const txn: PreparedTxn = { txId, writes, versions, preparedAt: this.now, phase: 'logging', abortRequested: false, lastQueryAt: this.now }
     for (const w of writes) {
       const holder = s.locks.get(w.key)
-      if (holder !== undefined) (txn.handedFrom ??= {})[w.key] = holder
+      if (holder !== undefined) (txn.handedFrom ??= new Map()).set(w.key, holder)
     }
     s.prepared.set(txId, txn)
     // Locks are taken now, before the record is durable, so that concurrent PREPAREs conflict. A
     // committed holder still writing its apply hands its lock on: a client that writes the same key
     // right after being told "committed" must not meet a conflict with its own finished transaction.
     for (const w of writes) s.locks.set(w.key, txId)
-    const record: PreparedRecord = { txId, writes, versions, preparedAt: this.now }
+    const record: PreparedRecord = { txId, writes, versions: objectFromMap(versions), preparedAt: this.now }
     this.persist('prepare', true, [{ type: 'put', key: preparedKey(txId), value: record }], txId)
     if (this.options.unsafeBugs?.voteBeforeDurable === true) {
       txn.phase = 'prepared'
@@ -170,12 +176,12 @@ export class ParticipantMachine {
   private versionOf(key: string): number {
     const holder = this.state.locks.get(key)
     const applying = holder === undefined ? undefined : this.state.prepared.get(holder)
-    if (applying?.phase === 'applying') return applying.versions[key]!
+    if (applying?.phase === 'applying') return applying.versions.get(key)!
     return this.state.kv.get(key)?.version ?? 0
   }
 
   private voteYes(txn: PreparedTxn): void {
-    this.out.push({ type: 'send', msg: { type: 'vote', txId: txn.txId, yes: true, versions: txn.versions } })
+    this.out.push({ type: 'send', msg: { type: 'vote', txId: txn.txId, yes: true, versions: objectFromMap(txn.versions) } })
   }
 
   private voteNo(txId: string, why: VoteReason): void {
@@ -206,7 +212,7 @@ export class ParticipantMachine {
     const ops: StoreOp[] = txn.writes.map((w) => ({
       type: 'put',
       key: entryKey(w.key),
-      value: { value: w.value, version: txn.versions[w.key] },
+      value: { value: w.value, version: txn.versions.get(w.key)! },
     }))
     ops.push({ type: 'del', key: preparedKey(txId) })
     ops.push({ type: 'put', key: resolvedKey(txId), value: { txId, outcome: 'committed', at: this.now } satisfies ResolvedRecord })
@@ -248,7 +254,7 @@ export class ParticipantMachine {
       if (txn.abortRequested) this.startAbort(txn)
       else this.voteYes(txn)
     } else if (pending.kind === 'apply') {
-      for (const w of txn.writes) this.state.kv.set(w.key, { value: w.value, version: txn.versions[w.key]! })
+      for (const w of txn.writes) this.state.kv.set(w.key, { value: w.value, version: txn.versions.get(w.key)! })
       this.finish(txn, 'committed')
       this.out.push({ type: 'send', msg: { type: 'ack', txId: txn.txId } })
     } else {
@@ -263,7 +269,7 @@ export class ParticipantMachine {
     for (const w of txn.writes) {
       if (s.locks.get(w.key) === txn.txId) {
         // An apply that was handed this lock and is still being written gets it back (see handedFrom).
-        const previous = txn.handedFrom?.[w.key]
+        const previous = txn.handedFrom?.get(w.key)
         if (previous !== undefined && s.prepared.get(previous)?.phase === 'applying') s.locks.set(w.key, previous)
         else s.locks.delete(w.key)
       }
@@ -289,6 +295,18 @@ export class ParticipantMachine {
     queue.push({ reqId, key })
     this.state.reads.set(key, queue)
     this.out.push({ type: 'setTimer', timer: readTimer(reqId), afterMs: this.options.readWaitMs })
+  }
+
+  /**
+   * A read is asked on one connection and answered on it: its request id means
+   * nothing on the next one (a restarted coordinator numbers its reads from 1
+   * again, and would take the answer for another key's read).
+   */
+  private dropReads(): void {
+    for (const queue of this.state.reads.values()) {
+      for (const read of queue) this.out.push({ type: 'cancelTimer', timer: readTimer(read.reqId) })
+    }
+    this.state.reads.clear()
   }
 
   private answerReads(key: string): void {

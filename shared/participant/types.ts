@@ -1,6 +1,6 @@
 import type { CommonEffect } from '../protocol/effects.ts'
 import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
-import type { Entry, Outcome, Versions, Write } from '../protocol/types.ts'
+import type { Entry, Outcome, Versions, VersionsObject, Write } from '../protocol/types.ts'
 
 export interface ParticipantOptions {
   /** How long a read waits for a key held by a prepared transaction before answering "in doubt". */
@@ -20,7 +20,7 @@ export interface ParticipantOptions {
 export interface PreparedRecord {
   txId: string
   writes: Write[]
-  versions: Versions
+  versions: VersionsObject
   preparedAt: number
 }
 
@@ -33,7 +33,11 @@ export interface ResolvedRecord {
 
 export type PreparedPhase = 'logging' | 'prepared' | 'applying' | 'aborting'
 
-export interface PreparedTxn extends PreparedRecord {
+export interface PreparedTxn {
+  txId: string
+  writes: Write[]
+  versions: Versions
+  preparedAt: number
   phase: PreparedPhase
   /** An ABORT came while the PREPARED record was being written: abort once it is. */
   abortRequested: boolean
@@ -43,7 +47,7 @@ export interface PreparedTxn extends PreparedRecord {
    * its apply (key → that transaction): if this one aborts first, the lock goes
    * back, so that the next PREPARE still sees the committed version.
    */
-  handedFrom?: Record<string, string>
+  handedFrom?: Map<string, string>
 }
 
 export type ParticipantEvent =

@@ -82,6 +82,10 @@ export const ReadResultMsg = Type.Object(
   { additionalProperties: false },
 )
 
+/** Each direction's messages, by their `type`: the codec checks a message against its own type's schema. */
+export const toParticipantSchemas = { prepare: PrepareMsg, commit: CommitMsg, abort: AbortMsg, read: ReadMsg } as const
+export const toCoordinatorSchemas = { hello: HelloMsg, vote: VoteMsg, ack: AckMsg, query: QueryMsg, readResult: ReadResultMsg } as const
+
 export const ToParticipant = Type.Union([PrepareMsg, CommitMsg, AbortMsg, ReadMsg])
 export const ToCoordinator = Type.Union([HelloMsg, VoteMsg, AckMsg, QueryMsg, ReadResultMsg])
 

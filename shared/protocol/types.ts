@@ -20,8 +20,11 @@ export interface AbortReason {
 
 export type Outcome = 'committed' | 'aborted'
 
-/** Key → the version the transaction gives it. */
-export type Versions = Record<string, number>
+/** Key → the version the transaction gives it (a Map: keys are user input, see keyed-object.ts). */
+export type Versions = Map<string, number>
+
+/** The same as a JSON object without a prototype: on the wire, on disk and in HTTP answers. */
+export type VersionsObject = Record<string, number>
 
 /** A committed value as a participant stores it. */
 export interface Entry {

@@ -1,3 +1,4 @@
+import { keyedObject } from '../protocol/keyed-object.ts'
 import { COORDINATOR, participantNames, type SimConfig, type World } from './world.ts'
 
 export interface Violation {
@@ -40,7 +41,7 @@ export function checkSafety(world: World, names: readonly string[]): Violation |
 /** Made when a write becomes durable at a participant: no key's version on its replica is lower than one it had before. */
 export function noteVersions(world: World, participant: string): void {
   const g = world.ghost
-  const max = (g.maxVersion[participant] ??= {})
+  const max = (g.maxVersion[participant] ??= keyedObject())
   for (const [key, value] of world.nodes[participant]!.store) {
     if (!key.startsWith('kv/')) continue
     const version = (value as { version: number }).version

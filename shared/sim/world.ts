@@ -509,7 +509,8 @@ function deepCopy<T>(value: T): T {
     for (let i = 0; i < value.length; i++) copy[i] = deepCopy(value[i])
     return copy as T
   }
-  const copy: Record<string, unknown> = {}
+  // An object keyed by user input has no prototype (keyed-object.ts); its copy must not have one either.
+  const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? (Object.create(null) as Record<string, unknown>) : {}
   const source = value as Record<string, unknown>
   for (const k in source) copy[k] = deepCopy(source[k])
   return copy as T

@@ -268,3 +268,13 @@ t.test('the durable write of an abort record or an END changes nothing', async (
   for (const p of P) end = step({ type: 'message', from: p, msg: { type: 'ack', txId: '3.2' } })
   t.same(step({ type: 'persisted', token: persists(end)[0]!.token }), [])
 })
+
+t.test('a YES vote without versions still counts (the schema allows it); the versions are those the others reported', async (t) => {
+  const { step, connectAll } = setup()
+  connectAll()
+  step({ type: 'request', reqId: 1, writes })
+  step(yes('3.1', 'p1'))
+  step({ type: 'message', from: 'p2', msg: { type: 'vote', txId: '3.1', yes: true } })
+  const [decision] = persists(step(yes('3.1', 'p3')))
+  t.match(decision, { kind: 'decision', sync: true, ops: [{ value: { outcome: 'committed', versions: { a: 1 } } }] })
+})

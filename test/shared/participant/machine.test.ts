@@ -89,7 +89,8 @@ t.test('a committed transaction still writing its apply hands its lock on: the n
   // Told "committed", the client writes the same key again before the apply is durable.
   t.match(sent(prepare('1.2', [{ key: 'a', value: 'y', ifVersion: 4 }])), [], 'no conflict with a committed holder')
   t.equal(m.state.locks.get('a'), '1.2')
-  t.match(m.state.prepared.get('1.2'), { versions: { a: 5 }, handedFrom: { a: '1.1' } })
+  t.same(m.state.prepared.get('1.2')?.versions, new Map([['a', 5]]))
+  t.same(m.state.prepared.get('1.2')?.handedFrom, new Map([['a', '1.1']]))
   t.match(sent(prepare('1.3', [{ key: 'a', value: 'z' }])), [{ yes: false, reason: { code: 'conflict', key: 'a' } }], 'a prepared (not committed) holder still conflicts')
   step({ type: 'persisted', token: apply!.token })
   t.same(m.state.kv.get('a'), { value: 'x', version: 4 })
@@ -205,4 +206,14 @@ t.test('reads on several held keys time out independently; a finished gc batch n
   const [collect] = persists(step({ type: 'timer', timer: 'sweep' }, 9000))
   t.match(collect, { kind: 'gc' })
   t.same(step({ type: 'persisted', token: collect!.token }), [])
+})
+
+t.test('reads waiting on a connection are dropped with it: never answered on the next connection', async (t) => {
+  const { prepared, msg, step } = setup()
+  prepared('1.1', [{ key: 'a', value: 'x' }])
+  t.same(msg({ type: 'read', reqId: 1, key: 'a' }), [{ type: 'setTimer', timer: 'read:1', afterMs: 50 }])
+  t.same(step({ type: 'disconnected' }), [{ type: 'cancelTimer', timer: 'read:1' }], 'the waiting read goes with its connection')
+  step({ type: 'connected' })
+  const abort = persists(msg({ type: 'abort', txId: '1.1' }))
+  t.same(sent(step({ type: 'persisted', token: abort[0]!.token })), [], 'the lock goes, and nobody is told about the old read')
 })
