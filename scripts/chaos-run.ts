@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseMix, parseRange, parseRoles } from '../services/chaos/schedule.ts'
-import { createLogger } from '../shared/runtime/logger.ts'
+import { createLogger } from '../shared/io/runtime/logger.ts'
 import { ChaosClient } from './lib/chaos-client.ts'
 import { chaosRun, type ChaosProgress, type ChaosRunReport } from './lib/chaos-run.ts'
 import { startLocalChaos } from './lib/local-chaos.ts'
@@ -115,7 +115,7 @@ function printReport(r: ChaosRunReport): void {
   console.table(Object.entries(c.abortedBy).map(([reason, count]) => ({ 'aborted by reason': reason, count })))
   console.table(Object.entries(c.faults).map(([kind, count]) => ({ 'faults injected': kind, count })))
   for (const v of r.violations) {
-    console.error(`VIOLATION ${v.code}: ${v.message}`)
+    console.error(`VIOLATION ${v.code}: ${v.detail}`)
     for (const line of v.trace ?? []) console.error(`    ${line}`)
   }
   console.log(r.violations.length === 0 ? `OK: no violation (seed ${r.seed}, ${Math.round(r.durationMs / 1000)} s)` : `FAILED: ${r.violations.length} violation(s) (seed ${r.seed})`)

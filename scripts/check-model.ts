@@ -43,10 +43,10 @@ for (const [name, base] of chosen) {
   const config = { ...base, ...(values.crashes === undefined ? {} : { maxCrashes: Number(values.crashes) }), ...(values.fifo ? { fifo: true } : {}) }
   const r = exploreExhaustive(config, { maxStates: Number(values['max-states']), symmetry: !values['no-symmetry'], partialOrder: !values['no-por'], onProgress: (p) => { process.stderr.write(`\r${name}: ${p.distinct} distinct, ${p.transitions} transitions, ${Math.round(p.timeMs / 1000)} s   `) } })
   process.stderr.write('\n')
-  rows.push({ config: name, fifo: config.fifo === true, por: config.fifo === true && !values['no-por'], symmetry: !values['no-symmetry'], participants: config.participants, txns: config.txns.length, crashes: config.maxCrashes, transitions: r.transitions, distinct: r.distinct, terminal: r.terminal, depth: r.maxDepth, complete: r.complete, ms: r.timeMs, result: r.violation ? `VIOLATION ${r.violation.invariant}` : 'ok' })
+  rows.push({ config: name, fifo: config.fifo === true, por: config.fifo === true && !values['no-por'], symmetry: !values['no-symmetry'], participants: config.participants, txns: config.txns.length, crashes: config.maxCrashes, transitions: r.transitions, distinct: r.distinct, terminal: r.terminal, depth: r.maxDepth, complete: r.complete, ms: r.timeMs, result: r.violation ? `VIOLATION ${r.violation.code}` : 'ok' })
   if (r.violation) {
     violations++
-    console.log(`\n${name}: invariant "${r.violation.invariant}" violated: ${r.violation.detail}`)
+    console.log(`\n${name}: invariant "${r.violation.code}" violated: ${r.violation.detail}`)
     r.violation.trace.forEach((line, i) => { console.log(`${String(i).padStart(4)}. ${line}`) })
     const flags = [values.crashes === undefined ? '' : ` --crashes ${values.crashes}`, values.fifo ? ' --fifo' : '', values['no-por'] ? ' --no-por' : '', values['no-symmetry'] ? ' --no-symmetry' : ''].join('')
     console.log(`replay: npm run check:model -- ${values.bug !== undefined ? `--bug ${values.bug}` : `--config ${name}`}${flags}`)

@@ -55,7 +55,7 @@ for (const seed of seeds) {
   if (values.seed !== undefined && (values.trace || !r.violation)) r.trace.forEach((line, i) => { console.log(`${String(i).padStart(5)}. ${line}`) })
   if (!r.violation) continue
   failed++
-  console.log(`\nseed ${seed}: invariant "${r.violation.invariant}" violated after ${r.steps} steps: ${r.violation.detail}`)
+  console.log(`\nseed ${seed}: invariant "${r.violation.code}" violated after ${r.steps} steps: ${r.violation.detail}`)
   const shown = values.trace || values.seed !== undefined ? r.trace : r.trace.slice(-60)
   const offset = r.trace.length - shown.length
   if (offset > 0) console.log(`   … ${offset} earlier steps (--seed ${seed} --trace shows all)`)

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     })
     process.stderr.write('\n')
     console.table({ seed, kills: report.kills.length, committed: report.committed, aborted: report.aborted, neverStarted: report.neverStarted, resolvedByRetry: report.resolvedByRetry, resolvedByStatus: report.resolvedByStatus, violations: report.violations.length })
-    for (const v of report.violations) console.error(`VIOLATION ${v.code}: ${v.message}${v.trace ? `\n  ${v.trace.join('\n  ')}` : ''}`)
+    for (const v of report.violations) console.error(`VIOLATION ${v.code}: ${v.detail}${v.trace ? `\n  ${v.trace.join('\n  ')}` : ''}`)
     console.log(`data and logs: ${dataRoot}; replay with --seed ${seed}`)
     process.exitCode = report.violations.length > 0 ? 1 : 0
   } finally {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import { createLogger } from '../shared/runtime/logger.ts'
+import { createLogger } from '../shared/io/runtime/logger.ts'
 import { startLocalChaos } from './lib/local-chaos.ts'
 import { LocalCluster } from './lib/local-cluster.ts'
 

@@ -1,4 +1,5 @@
-import { ownValue } from '../../shared/protocol/keyed-object.ts'
+import { ownValue } from '../../shared/core/protocol/keyed-object.ts'
+import type { Violation } from '../../shared/sim/violation.ts'
 import type { TxnRecord } from './history.ts'
 
 /** A participant's replica as `/v1/replica` shows it after the run. */
@@ -18,27 +19,24 @@ export interface FaultMark {
 }
 
 export type ViolationCode =
-  | 'no_replica'
-  | 'in_doubt_left'
-  | 'replicas_differ'
-  | 'no_outcome'
-  | 'missing_version'
-  | 'version_claimed_twice'
-  | 'precondition_broken'
-  | 'aborted_write_visible'
-  | 'foreign_value'
-  | 'lost_commit'
-  | 'unexplained_version'
-  | 'wrong_final_value'
-  | 'version_went_back'
+  | 'no-replica'
+  | 'in-doubt-left'
+  | 'replicas-differ'
+  | 'no-outcome'
+  | 'missing-version'
+  | 'version-claimed-twice'
+  | 'precondition-broken'
+  | 'aborted-write-visible'
+  | 'foreign-value'
+  | 'lost-commit'
+  | 'unexplained-version'
+  | 'wrong-final-value'
+  | 'version-went-back'
 
-export interface Violation {
+/** A guarantee a real run broke, in the simulator's vocabulary (shared/sim/violation.ts). */
+export interface RunViolation extends Violation {
   code: ViolationCode
-  message: string
-  /** The offending operation and key, when there is one. */
-  n?: number
-  key?: string
-  /** The operations on the same keys around it, and the faults meanwhile. */
+  /** The operations on the same keys around the offending one, and the faults meanwhile. */
   trace?: string[]
 }
 
@@ -58,7 +56,7 @@ export interface CheckCounts {
 
 export interface CheckReport {
   counts: CheckCounts
-  violations: Violation[]
+  violations: RunViolation[]
 }
 
 /**
@@ -73,13 +71,13 @@ export interface CheckReport {
  * the status API by the run, never guessed here.
  */
 export function checkRun(records: readonly TxnRecord[], replicas: readonly ReplicaState[], faults: readonly FaultMark[] = []): CheckReport {
-  const violations: Violation[] = []
+  const violations: RunViolation[] = []
   const trace = (n: number, key?: string): string[] => traceAround(records, faults, n, key)
   const flag = (code: ViolationCode, message: string, n?: number, key?: string): void => {
-    const v: Violation = { code, message }
+    const v: RunViolation = { code, detail: message }
     if (key !== undefined) v.key = key
     if (n !== undefined) {
-      v.n = n
+      v.op = n
       v.trace = trace(n, key)
     }
     violations.push(v)
@@ -103,32 +101,32 @@ type Writers = Map<string, Map<number, TxnRecord>>
 function checkReplicas(replicas: readonly ReplicaState[], flag: Flag): void {
   const first = replicas[0]
   if (!first) {
-    flag('no_replica', 'no replica to check')
+    flag('no-replica', 'no replica to check')
     return
   }
   const reference = JSON.stringify(sorted(first.entries))
   for (const r of replicas) {
-    if (r.prepared.length > 0 || r.locks > 0) flag('in_doubt_left', `${r.participant} still holds ${r.prepared.length} PREPARED records and ${r.locks} locks`)
-    if (JSON.stringify(sorted(r.entries)) !== reference) flag('replicas_differ', `${r.participant} differs from ${first.participant}: ${diffEntries(first.entries, r.entries)}`)
+    if (r.prepared.length > 0 || r.locks > 0) flag('in-doubt-left', `${r.participant} still holds ${r.prepared.length} PREPARED records and ${r.locks} locks`)
+    if (JSON.stringify(sorted(r.entries)) !== reference) flag('replicas-differ', `${r.participant} differs from ${first.participant}: ${diffEntries(first.entries, r.entries)}`)
   }
 }
 
 function checkCommits(records: readonly TxnRecord[], flag: Flag): Writers {
   const writers: Writers = new Map()
   for (const op of records) {
-    if (op.outcome === 'unknown') flag('no_outcome', `op ${op.n} (${op.id}) never got a definite outcome`, op.n)
+    if (op.outcome === 'unknown') flag('no-outcome', `op ${op.n} (${op.id}) never got a definite outcome`, op.n)
     if (op.outcome !== 'committed') continue
     for (const w of op.writes) {
       const version = ownValue(op.versions, w.key)
       if (version === undefined) {
-        flag('missing_version', `op ${op.n} committed without a version for ${w.key}`, op.n, w.key)
+        flag('missing-version', `op ${op.n} committed without a version for ${w.key}`, op.n, w.key)
         continue
       }
-      if (w.ifVersion !== undefined && version !== w.ifVersion + 1) flag('precondition_broken', `op ${op.n} required ${w.key} at version ${w.ifVersion} but committed version ${version}`, op.n, w.key)
-      if (w.ifAbsent === true && version !== 1) flag('precondition_broken', `op ${op.n} required ${w.key} absent but committed version ${version}`, op.n, w.key)
+      if (w.ifVersion !== undefined && version !== w.ifVersion + 1) flag('precondition-broken', `op ${op.n} required ${w.key} at version ${w.ifVersion} but committed version ${version}`, op.n, w.key)
+      if (w.ifAbsent === true && version !== 1) flag('precondition-broken', `op ${op.n} required ${w.key} absent but committed version ${version}`, op.n, w.key)
       const byVersion = writers.get(w.key) ?? new Map<number, TxnRecord>()
       const other = byVersion.get(version)
-      if (other) flag('version_claimed_twice', `ops ${other.n} and ${op.n} both committed ${w.key} at version ${version}`, op.n, w.key)
+      if (other) flag('version-claimed-twice', `ops ${other.n} and ${op.n} both committed ${w.key} at version ${version}`, op.n, w.key)
       byVersion.set(version, op)
       writers.set(w.key, byVersion)
     }
@@ -147,8 +145,8 @@ function checkValues(records: readonly TxnRecord[], replicas: readonly ReplicaSt
       if (seen.has(id)) continue
       seen.add(id)
       const op = owner.get(id)
-      if (!op) flag('foreign_value', `${r.participant} holds ${key}="${entry.value}", which no operation of the run wrote`, undefined, key)
-      else if (op.outcome !== 'committed') flag('aborted_write_visible', `${r.participant} holds ${key}="${entry.value}" from op ${op.n}, which ended ${op.outcome}${op.reason === undefined ? '' : ` (${op.reason})`}`, op.n, key)
+      if (!op) flag('foreign-value', `${r.participant} holds ${key}="${entry.value}", which no operation of the run wrote`, undefined, key)
+      else if (op.outcome !== 'committed') flag('aborted-write-visible', `${r.participant} holds ${key}="${entry.value}" from op ${op.n}, which ended ${op.outcome}${op.reason === undefined ? '' : ` (${op.reason})`}`, op.n, key)
     }
   }
 }
@@ -161,13 +159,13 @@ function checkFinalState(replica: ReplicaState, writers: Writers, flag: Flag): v
     const finalVersion = entry?.version ?? 0
     const top = Math.max(0, ...byVersion.keys())
     const topOp = byVersion.get(top)
-    if (finalVersion < top) flag('lost_commit', `key ${key}: replicas at version ${finalVersion}, but op ${topOp?.n} committed version ${top}`, topOp?.n, key)
+    if (finalVersion < top) flag('lost-commit', `key ${key}: replicas at version ${finalVersion}, but op ${topOp?.n} committed version ${top}`, topOp?.n, key)
     for (let v = 1; v <= finalVersion; v++) {
-      if (!byVersion.has(v)) flag('unexplained_version', `key ${key}: version ${v} is on the replicas but no committed operation wrote it`, undefined, key)
+      if (!byVersion.has(v)) flag('unexplained-version', `key ${key}: version ${v} is on the replicas but no committed operation wrote it`, undefined, key)
     }
     const expected = topOp?.writes.find((w) => w.key === key)?.value
     if (entry && finalVersion === top && expected !== undefined && entry.value !== expected) {
-      flag('wrong_final_value', `key ${key}: replicas hold "${entry.value}", the last commit (op ${topOp?.n}) wrote "${expected}"`, topOp?.n, key)
+      flag('wrong-final-value', `key ${key}: replicas hold "${entry.value}", the last commit (op ${topOp?.n}) wrote "${expected}"`, topOp?.n, key)
     }
   }
 }
@@ -188,7 +186,7 @@ function checkRealTime(writers: Writers, flag: Flag): void {
         if (!highest || done.version > highest.version) highest = done
       }
       if (highest && highest.version >= b.version) {
-        flag('version_went_back', `key ${key}: op ${b.op.n} committed version ${b.version} although op ${highest.op.n} had committed version ${highest.version} before op ${b.op.n} began`, b.op.n, key)
+        flag('version-went-back', `key ${key}: op ${b.op.n} committed version ${b.version} although op ${highest.op.n} had committed version ${highest.version} before op ${b.op.n} began`, b.op.n, key)
       }
     }
   }

@@ -1,5 +1,5 @@
-import { Prng } from '../../shared/sim/prng.ts'
-import type { Violation } from './checker.ts'
+import { Prng } from '../../shared/core/prng.ts'
+import type { RunViolation } from './checker.ts'
 import { judgeRun } from './judge-run.ts'
 import type { LocalCluster } from './local-cluster.ts'
 import { runWorkload } from './workload.ts'
@@ -33,7 +33,7 @@ export interface KillRunReport {
   neverStarted: number
   resolvedByRetry: number
   resolvedByStatus: number
-  violations: Violation[]
+  violations: RunViolation[]
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms))

@@ -3,7 +3,7 @@ import { buildChaosApp } from '../../services/chaos/app.ts'
 import { ChaosEngine } from '../../services/chaos/engine.ts'
 import type { ClusterNode, ClusterTarget } from '../../services/chaos/faults.ts'
 import { RandomSchedule } from '../../services/chaos/random-schedule.ts'
-import type { Logger } from '../../shared/runtime/logger.ts'
+import type { Logger } from '../../shared/io/runtime/logger.ts'
 import type { LocalCluster } from './local-cluster.ts'
 
 /** The chaos engine's view of the local process cluster: signals and the link relays instead of the Docker API. */

@@ -1,6 +1,6 @@
 import { median } from './stats.ts'
 
-/** One timeline mark of one node: when (monotonic ns) and what (see shared/runtime/marks.ts). */
+/** One timeline mark of one node: when (monotonic ns) and what (see shared/io/runtime/marks.ts). */
 export interface Mark {
   at: bigint
   label: string

@@ -1,4 +1,4 @@
-import { Prng } from '../../shared/sim/prng.ts'
+import { Prng } from '../../shared/core/prng.ts'
 import type { HistoryEvent, HistoryWrite } from './history.ts'
 
 export interface WorkloadOptions {

@@ -1,5 +1,5 @@
-import { CodedError } from '../../shared/errors.ts'
-import type { Logger } from '../../shared/runtime/logger.ts'
+import { CodedError } from '../../shared/core/api-errors.ts'
+import type { Logger } from '../../shared/io/runtime/logger.ts'
 import type { ChaosEvent, ClusterNode, ClusterTarget, Fault, FaultKind, FaultSource } from './faults.ts'
 
 export interface FaultRequest {

@@ -1,5 +1,5 @@
-import { runMain } from '../../shared/runtime/run-main.ts'
-import { createLogger } from '../../shared/runtime/logger.ts'
+import { runMain } from '../../shared/io/runtime/run-main.ts'
+import { createLogger } from '../../shared/io/runtime/logger.ts'
 import { buildChaosApp } from './app.ts'
 import { loadChaosConfig } from './config.ts'
 import { DockerApi } from './docker-api.ts'

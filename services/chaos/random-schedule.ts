@@ -1,5 +1,5 @@
-import { Prng } from '../../shared/sim/prng.ts'
-import type { Logger } from '../../shared/runtime/logger.ts'
+import { Prng } from '../../shared/core/prng.ts'
+import type { Logger } from '../../shared/io/runtime/logger.ts'
 import type { ChaosEngine } from './engine.ts'
 import { planFault, type ScheduleOptions } from './schedule.ts'
 

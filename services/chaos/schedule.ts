@@ -1,4 +1,4 @@
-import { Prng } from '../../shared/sim/prng.ts'
+import { Prng } from '../../shared/core/prng.ts'
 import { faultKinds, nodeRoles, type ClusterNode, type FaultKind, type NodeRole } from './faults.ts'
 
 export interface ScheduleOptions {

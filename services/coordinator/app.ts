@@ -1,15 +1,15 @@
 import type { FastifyInstance } from 'fastify'
-import { createJsonApp } from '../../shared/http/json-app.ts'
-import type { Logger } from '../../shared/runtime/logger.ts'
-import type { LevelStore } from '../../shared/storage/level-store.ts'
+import { createJsonApp } from '../../shared/io/http/json-app.ts'
+import type { Logger } from '../../shared/io/runtime/logger.ts'
+import type { Store } from '../../shared/core/store.ts'
 import type { CoordinatorConfig } from './config.ts'
 import type { CoordinatorDriver } from './driver.ts'
-import { transactionRoutes } from './routes/transactions.ts'
+import { transactionRoutes } from './transaction-routes.ts'
 
 export interface CoordinatorAppDeps {
   config: CoordinatorConfig
   driver: CoordinatorDriver
-  store: LevelStore
+  store: Store
   logger: Logger
 }
 

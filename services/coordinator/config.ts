@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { ConfigError, loadConfig } from '../../shared/runtime/config.ts'
+import { ConfigError, loadConfig } from '../../shared/io/runtime/config.ts'
 
 const Schema = Type.Object(
   {

@@ -1,14 +1,14 @@
-import { CoordinatorMachine } from '../../shared/coordinator/machine.ts'
-import type { CoordinatorEffect, CoordinatorEvent, ReplyBody } from '../../shared/coordinator/types.ts'
-import type { ToCoordinator } from '../../shared/protocol/messages.ts'
-import type { Entry, Write } from '../../shared/protocol/types.ts'
-import type { DistributiveOmit } from '../../shared/protocol/types.ts'
-import { CodedError } from '../../shared/errors.ts'
-import type { LevelStore } from '../../shared/storage/level-store.ts'
-import type { Failpoints } from '../../shared/runtime/failpoints.ts'
-import type { Logger } from '../../shared/runtime/logger.ts'
-import { EffectRunner, type PersistCrashPoints } from '../../shared/runtime/effect-runner.ts'
-import type { PersistEffect } from '../../shared/protocol/effects.ts'
+import { CoordinatorMachine } from '../../shared/core/coordinator/machine.ts'
+import type { CoordinatorEffect, CoordinatorEvent, ReplyBody } from '../../shared/core/coordinator/types.ts'
+import type { ToCoordinator } from '../../shared/core/protocol/messages.ts'
+import type { Entry, Write } from '../../shared/core/protocol/types.ts'
+import type { DistributiveOmit } from '../../shared/core/protocol/types.ts'
+import { CodedError } from '../../shared/core/api-errors.ts'
+import type { Store } from '../../shared/core/store.ts'
+import type { Failpoints } from '../../shared/io/runtime/failpoints.ts'
+import type { Logger } from '../../shared/io/runtime/logger.ts'
+import { EffectRunner, type PersistCrashPoints } from '../../shared/io/runtime/effect-runner.ts'
+import type { PersistEffect } from '../../shared/core/protocol/effects.ts'
 import type { ParticipantLink } from './participant-link.ts'
 
 
@@ -30,7 +30,7 @@ export class CoordinatorDriver {
 
   constructor(
     machine: CoordinatorMachine,
-    store: LevelStore,
+    store: Store,
     private readonly failpoints: Failpoints,
     private readonly logger: Logger,
     private readonly readTimeoutMs: number,

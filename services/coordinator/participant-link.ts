@@ -1,10 +1,10 @@
 import { WebSocket } from 'ws'
-import { decodeToCoordinator } from '../../shared/protocol/codec.ts'
-import { marks } from '../../shared/runtime/marks.ts'
-import { limits, type ToCoordinator, type ToParticipant } from '../../shared/protocol/messages.ts'
-import { Outbox } from '../../shared/net/outbox.ts'
-import { rawDataToString } from '../../shared/net/raw-data.ts'
-import type { Logger } from '../../shared/runtime/logger.ts'
+import { decodeToCoordinator } from '../../shared/core/protocol/codec.ts'
+import { marks } from '../../shared/io/runtime/marks.ts'
+import { limits, type ToCoordinator, type ToParticipant } from '../../shared/core/protocol/messages.ts'
+import { Outbox } from '../../shared/io/net/outbox.ts'
+import { rawDataToString } from '../../shared/io/net/raw-data.ts'
+import type { Logger } from '../../shared/io/runtime/logger.ts'
 
 export interface LinkEvents {
   connected: (participant: string) => void

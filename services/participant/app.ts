@@ -1,18 +1,19 @@
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
-import { createJsonApp } from '../../shared/http/json-app.ts'
-import { keyedObject } from '../../shared/protocol/keyed-object.ts'
-import { describeInDoubt, entryKey } from '../../shared/participant/machine.ts'
-import type { Entry } from '../../shared/protocol/types.ts'
-import type { Logger } from '../../shared/runtime/logger.ts'
-import type { LevelStore } from '../../shared/storage/level-store.ts'
+import { createJsonApp } from '../../shared/io/http/json-app.ts'
+import { keyedObject } from '../../shared/core/protocol/keyed-object.ts'
+import { describeInDoubt } from '../../shared/core/participant/machine.ts'
+import { entryKey } from '../../shared/core/record-keys.ts'
+import type { Entry } from '../../shared/core/protocol/types.ts'
+import type { Logger } from '../../shared/io/runtime/logger.ts'
+import type { Store } from '../../shared/core/store.ts'
 import type { ParticipantDriver } from './driver.ts'
 import type { PeerServer } from './peer-server.ts'
 
 export interface ParticipantAppDeps {
   id: string
   driver: ParticipantDriver
-  store: LevelStore
+  store: Store
   peer: PeerServer
   logger: Logger
 }

@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { loadConfig } from '../../shared/runtime/config.ts'
+import { loadConfig } from '../../shared/io/runtime/config.ts'
 
 const Schema = Type.Object(
   {

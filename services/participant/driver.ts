@@ -1,12 +1,12 @@
-import { ParticipantMachine } from '../../shared/participant/machine.ts'
-import type { ParticipantEffect, ParticipantEvent } from '../../shared/participant/types.ts'
-import type { ToCoordinator, ToParticipant } from '../../shared/protocol/messages.ts'
-import type { PersistEffect } from '../../shared/protocol/effects.ts'
-import type { DistributiveOmit } from '../../shared/protocol/types.ts'
-import type { LevelStore } from '../../shared/storage/level-store.ts'
-import type { Failpoints } from '../../shared/runtime/failpoints.ts'
-import type { Logger } from '../../shared/runtime/logger.ts'
-import { EffectRunner, type PersistCrashPoints } from '../../shared/runtime/effect-runner.ts'
+import { ParticipantMachine } from '../../shared/core/participant/machine.ts'
+import type { ParticipantEffect, ParticipantEvent } from '../../shared/core/participant/types.ts'
+import type { ToCoordinator, ToParticipant } from '../../shared/core/protocol/messages.ts'
+import type { PersistEffect } from '../../shared/core/protocol/effects.ts'
+import type { DistributiveOmit } from '../../shared/core/protocol/types.ts'
+import type { Store } from '../../shared/core/store.ts'
+import type { Failpoints } from '../../shared/io/runtime/failpoints.ts'
+import type { Logger } from '../../shared/io/runtime/logger.ts'
+import { EffectRunner, type PersistCrashPoints } from '../../shared/io/runtime/effect-runner.ts'
 
 /** Wires the pure participant machine to LevelDB, timers and the coordinator's socket. */
 export class ParticipantDriver {
@@ -17,7 +17,7 @@ export class ParticipantDriver {
 
   constructor(
     machine: ParticipantMachine,
-    store: LevelStore,
+    store: Store,
     failpoints: Failpoints,
     private readonly logger: Logger,
   ) {

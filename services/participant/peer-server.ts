@@ -2,13 +2,13 @@ import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { errorBody, type ErrorCode, errors } from '../../shared/errors.ts'
-import { decodeToParticipant } from '../../shared/protocol/codec.ts'
-import { limits, type ToCoordinator, type ToParticipant } from '../../shared/protocol/messages.ts'
-import { Outbox } from '../../shared/net/outbox.ts'
-import { rawDataToString } from '../../shared/net/raw-data.ts'
-import type { Logger } from '../../shared/runtime/logger.ts'
-import { marks } from '../../shared/runtime/marks.ts'
+import { apiErrors, errorBody, type ApiErrorCode } from '../../shared/core/api-errors.ts'
+import { decodeToParticipant } from '../../shared/core/protocol/codec.ts'
+import { limits, type ToCoordinator, type ToParticipant } from '../../shared/core/protocol/messages.ts'
+import { Outbox } from '../../shared/io/net/outbox.ts'
+import { rawDataToString } from '../../shared/io/net/raw-data.ts'
+import type { Logger } from '../../shared/io/runtime/logger.ts'
+import { marks } from '../../shared/io/runtime/marks.ts'
 
 export const PEER_PATH = '/v1/peer'
 
@@ -212,9 +212,9 @@ function answersPing(ws: WebSocket, timeoutMs: number): Promise<boolean> {
   })
 }
 
-function refuseUpgrade(socket: Duplex, code: Extract<ErrorCode, 'unauthorized' | 'peer_busy'>): void {
+function refuseUpgrade(socket: Duplex, code: Extract<ApiErrorCode, 'unauthorized' | 'peer_busy'>): void {
   const body = JSON.stringify(errorBody(code))
-  const status = errors[code].statusCode
+  const status = apiErrors[code].statusCode
   const reason = status === 401 ? 'Unauthorized' : 'Conflict'
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
 }

@@ -1,4 +1,4 @@
-import type { ParticipantState } from '../participant/types.ts'
+import type { ParticipantState } from '../core/participant/types.ts'
 
 /**
  * Murat's backup transaction manager (the TLA+ 2PC study), kept as a

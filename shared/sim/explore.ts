@@ -1,6 +1,6 @@
 import { checkQuiescent, checkSafety, type Violation } from './invariants.ts'
 import { persistentSet } from './partial-order.ts'
-import { Prng } from './prng.ts'
+import { Prng } from '../core/prng.ts'
 import { Fingerprinter, fingerprint } from './fingerprint.ts'
 import { FingerprintSet } from './fingerprint-set.ts'
 import { applyEvent, cloneForEvent, createWorld, enabledEvents, participantNames, type SimConfig, type SimEvent, type SimTxn, type World } from './world.ts'
@@ -191,7 +191,7 @@ export function randomRun(config: SimConfig, seed: number, options: RandomRunOpt
       return q ? fail(q, stepNo) : { seed, steps: stepNo, ...stats(), trace }
     }
   }
-  return fail({ invariant: 'progress', detail: `not settled after ${options.maxSteps} steps` }, options.maxSteps)
+  return fail({ code: 'progress', detail: `not settled after ${options.maxSteps} steps` }, options.maxSteps)
 }
 
 /** Timers fire when due; a client sends its first request at its start time. */

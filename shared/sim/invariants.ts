@@ -1,10 +1,9 @@
-import { keyedObject } from '../protocol/keyed-object.ts'
-import { COORDINATOR, participantNames, type SimConfig, type World } from './world.ts'
+import { keyedObject } from '../core/protocol/keyed-object.ts'
+import { recordPrefix } from '../core/record-keys.ts'
+import { COORDINATOR, participantNames, type SimConfig, type World } from './model.ts'
+import type { Violation } from './violation.ts'
+export type { Violation }
 
-export interface Violation {
-  invariant: string
-  detail: string
-}
 
 /**
  * Safety, checked after every step. Each check is a function of the ghost,
@@ -23,16 +22,16 @@ export function checkSafety(world: World, names: readonly string[]): Violation |
   if (g.flaws.length > 0) return g.flaws[0]
   for (const [txId, appliedAt] of Object.entries(g.applied)) {
     const abortedAt = g.abortedPrepared[txId] ?? []
-    if (abortedAt.length > 0) return { invariant: 'atomicity', detail: `${txId} committed at ${appliedAt.join(',')} but aborted at ${abortedAt.join(',')}` }
+    if (abortedAt.length > 0) return { code: 'atomicity', detail: `${txId} committed at ${appliedAt.join(',')} but aborted at ${abortedAt.join(',')}` }
     const missing = names.filter((p) => !(g.yesVotes[txId] ?? []).includes(p))
-    if (missing.length > 0) return { invariant: 'commit-needs-every-yes', detail: `${txId} committed at ${appliedAt.join(',')} without a YES vote from ${missing.join(',')}` }
+    if (missing.length > 0) return { code: 'commit-needs-every-yes', detail: `${txId} committed at ${appliedAt.join(',')} without a YES vote from ${missing.join(',')}` }
   }
   for (const [txId, outcome] of Object.entries(g.told)) {
     if (outcome === 'committed' && (g.abortedPrepared[txId] ?? []).length > 0) {
-      return { invariant: 'client-told-committed', detail: `the client was told ${txId} committed, but ${g.abortedPrepared[txId]!.join(',')} aborted it` }
+      return { code: 'client-told-committed', detail: `the client was told ${txId} committed, but ${g.abortedPrepared[txId]!.join(',')} aborted it` }
     }
     if (outcome === 'aborted' && (g.applied[txId] ?? []).length > 0) {
-      return { invariant: 'client-told-aborted', detail: `the client was told ${txId} aborted, but ${g.applied[txId]!.join(',')} applied it` }
+      return { code: 'client-told-aborted', detail: `the client was told ${txId} aborted, but ${g.applied[txId]!.join(',')} applied it` }
     }
   }
   return undefined
@@ -43,9 +42,9 @@ export function noteVersions(world: World, participant: string): void {
   const g = world.ghost
   const max = (g.maxVersion[participant] ??= keyedObject())
   for (const [key, value] of world.nodes[participant]!.store) {
-    if (!key.startsWith('kv/')) continue
+    if (!key.startsWith(recordPrefix.entry)) continue
     const version = (value as { version: number }).version
-    if (version < (max[key] ?? 0)) g.flaws.push({ invariant: 'version-monotonic', detail: `${participant} ${key} went from version ${max[key]} back to ${version}` })
+    if (version < (max[key] ?? 0)) g.flaws.push({ code: 'version-monotonic', detail: `${participant} ${key} went from version ${max[key]} back to ${version}` })
     else max[key] = version
   }
 }
@@ -53,19 +52,19 @@ export function noteVersions(world: World, participant: string): void {
 /** Progress and convergence, checked once nothing is left to happen with every node up and the network healed. */
 export function checkQuiescent(config: SimConfig, world: World): Violation | undefined {
   const unanswered = world.clients.filter((c) => c.status !== 'answered')
-  if (unanswered.length > 0) return { invariant: 'progress', detail: `client requests never answered: ${unanswered.map((c) => config.txns[c.txn]!.clientId).join(',')}` }
+  if (unanswered.length > 0) return { code: 'progress', detail: `client requests never answered: ${unanswered.map((c) => config.txns[c.txn]!.clientId).join(',')}` }
   const names = participantNames(config)
   for (const p of names) {
     const s = world.nodes[p]!.participant!
-    if (s.prepared.size > 0 || s.locks.size > 0) return { invariant: 'no-leftover-locks', detail: `${p} still holds ${[...s.prepared.keys()].join(',')} prepared and ${s.locks.size} locks` }
+    if (s.prepared.size > 0 || s.locks.size > 0) return { code: 'no-leftover-locks', detail: `${p} still holds ${[...s.prepared.keys()].join(',')} prepared and ${s.locks.size} locks` }
   }
-  const replica = (p: string): string => JSON.stringify([...world.nodes[p]!.store].filter(([k]) => k.startsWith('kv/')).sort(([a], [b]) => a.localeCompare(b)))
+  const replica = (p: string): string => JSON.stringify([...world.nodes[p]!.store].filter(([k]) => k.startsWith(recordPrefix.entry)).sort(([a], [b]) => a.localeCompare(b)))
   const first = replica(names[0]!)
-  for (const p of names.slice(1)) if (replica(p) !== first) return { invariant: 'replicas-identical', detail: `${p} differs from ${names[0]}: ${replica(p)} vs ${first}` }
+  for (const p of names.slice(1)) if (replica(p) !== first) return { code: 'replicas-identical', detail: `${p} differs from ${names[0]}: ${replica(p)} vs ${first}` }
   for (const [txId, outcome] of Object.entries(world.ghost.told)) {
     const missing = names.filter((p) => !(world.ghost.applied[txId] ?? []).includes(p))
-    if (outcome === 'committed' && missing.length > 0) return { invariant: 'acknowledged-commit-durable', detail: `the client was told ${txId} committed, but it is not applied at ${missing.join(',')}` }
+    if (outcome === 'committed' && missing.length > 0) return { code: 'acknowledged-commit-durable', detail: `the client was told ${txId} committed, but it is not applied at ${missing.join(',')}` }
   }
-  if (!world.nodes[COORDINATOR]!.up) return { invariant: 'progress', detail: 'the coordinator is down at quiescence' }
+  if (!world.nodes[COORDINATOR]!.up) return { code: 'progress', detail: 'the coordinator is down at quiescence' }
   return undefined
 }

@@ -1,148 +1,17 @@
-import { CoordinatorMachine } from '../coordinator/machine.ts'
-import { planCoordinatorRecovery } from '../coordinator/recovery.ts'
-import type { CoordinatorEffect, CoordinatorEvent, CoordinatorOptions, CoordinatorState } from '../coordinator/types.ts'
-import { ParticipantMachine } from '../participant/machine.ts'
-import { planParticipantRecovery } from '../participant/recovery.ts'
-import type { ParticipantEffect, ParticipantEvent, ParticipantOptions, ParticipantState } from '../participant/types.ts'
-import type { PersistEffect } from '../protocol/effects.ts'
-import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
-import type { DistributiveOmit, StoreOp, Write } from '../protocol/types.ts'
+import { CoordinatorMachine } from '../core/coordinator/machine.ts'
+import { planCoordinatorRecovery } from '../core/coordinator/recovery.ts'
+import type { CoordinatorEffect, CoordinatorEvent, CoordinatorOptions } from '../core/coordinator/types.ts'
+import { ParticipantMachine } from '../core/participant/machine.ts'
+import { planParticipantRecovery } from '../core/participant/recovery.ts'
+import type { ParticipantEffect, ParticipantEvent, ParticipantOptions, ParticipantState } from '../core/participant/types.ts'
+import type { ToCoordinator, ToParticipant } from '../core/protocol/messages.ts'
+import type { DistributiveOmit } from '../core/protocol/types.ts'
 import { backupDecision, isPrepared } from './backup-coordinator.ts'
-import { noteVersions, type Violation } from './invariants.ts'
+import { noteVersions } from './invariants.ts'
+import { applyOps } from './memory-store.ts'
+import { channelOf, COORDINATOR, participantNames, type PendingPersist, type SimConfig, type SimEvent, type SimNode, type World } from './model.ts'
 
-/**
- * The simulated world: the very state machines the services run, with a
- * simulated network (in-flight messages may be delivered in any order,
- * duplicated, or lost when a connection drops), simulated storage (what a
- * completed persist wrote survives a crash, a pending persist does not) and
- * simulated time. A world is plain data: it can be cloned and hashed.
- */
-export interface SimTxn {
-  clientId: string
-  writes: Write[]
-  /** Random runs: the client sends it no earlier than this simulated time (exhaustive runs ignore it). */
-  startAt?: number
-}
-
-export interface SimConfig {
-  participants: number
-  txns: SimTxn[]
-  maxCrashes: number
-  maxDisconnects: number
-  maxDuplicates: number
-  /** Which roles faults may hit. */
-  crashable: ('coordinator' | 'participant')[]
-  /** 'protocol': only vote timers fire (exhaustive mode); 'all': sweeps and GC too (random mode). */
-  timers: 'protocol' | 'all'
-  /** A client cut off by a coordinator crash retries with the same id. */
-  clientRetries: boolean
-  /**
-   * Each connection delivers in order (what one WebSocket over TCP does): only
-   * the oldest message of a connection (sender, receiver, link, epoch) may be
-   * delivered next. Without it, in-flight messages are delivered in any order.
-   */
-  fifo?: boolean
-  /** Murat's naive backup coordinator takes over while the coordinator is down (a known-broken variant). */
-  backup?: boolean
-  bugs?: { replyBeforeDurable?: boolean; voteBeforeDurable?: boolean }
-}
-
-export const COORDINATOR = 'coordinator'
-
-export interface PendingPersist {
-  token: number
-  ops: StoreOp[]
-  sync: boolean
-  kind: PersistEffect['kind']
-  txId?: string
-}
-
-export interface SimNode {
-  name: string
-  role: 'coordinator' | 'participant'
-  up: boolean
-  coordinator?: CoordinatorState
-  participant?: ParticipantState
-  store: Map<string, unknown>
-  persists: PendingPersist[]
-  timers: Map<string, number>
-}
-
-/** Immutable once sent: worlds share in-flight messages. */
-export interface InFlight {
-  readonly id: number
-  readonly from: string
-  readonly to: string
-  readonly msg: Readonly<ToParticipant | ToCoordinator>
-  /** The connection it travels on; a dropped connection loses it. */
-  readonly link: string
-  readonly epoch: number
-}
-
-export interface Client {
-  txn: number
-  status: 'idle' | 'waiting' | 'cut' | 'answered'
-  reqId?: number
-  outcome?: 'committed' | 'aborted'
-  txId?: string
-}
-
-export interface Ghost {
-  yesVotes: Record<string, string[]>
-  applied: Record<string, string[]>
-  abortedPrepared: Record<string, string[]>
-  told: Record<string, 'committed' | 'aborted'>
-  maxVersion: Record<string, Record<string, number>>
-  backupDecided: string[]
-  /** Violations noted when they happened (see noteVersions and the reply effect): kept, so that they stay visible. */
-  flaws: Violation[]
-}
-
-export interface World {
-  now: number
-  nodes: Record<string, SimNode>
-  net: InFlight[]
-  links: Record<string, { connected: boolean; epoch: number }>
-  clients: Client[]
-  budget: { crashes: number; disconnects: number; duplicates: number }
-  ghost: Ghost
-  nextMsgId: number
-  nextReqId: number
-}
-
-export type SimEvent =
-  | { kind: 'submit'; client: number }
-  | { kind: 'deliver'; msg: number; duplicate: boolean }
-  | { kind: 'persist'; node: string }
-  | { kind: 'timer'; node: string; timer: string }
-  /**
-   * restart: true restarts the node at once. Sound for exhaustive search: while
-   * a node is down nothing can happen on it (its connections are gone) and its
-   * restart touches only its own state, so restarting later commutes with
-   * every other event; reconnection stays a separate event.
-   */
-  | { kind: 'crash'; node: string; restart: boolean }
-  | { kind: 'restart'; node: string }
-  | { kind: 'connect'; participant: string }
-  | { kind: 'disconnect'; participant: string }
-  | { kind: 'backup'; txId: string }
-
-const namesByConfig = new WeakMap<SimConfig, readonly string[]>()
-
-/** The connection a message travels on, one direction of it: what FIFO delivery orders by. */
-export function channelOf(m: InFlight): string {
-  return `${m.from}>${m.to}@${m.link}#${m.epoch}`
-}
-
-/** p1 … pN (computed once per configuration: every step asks). */
-export function participantNames(config: SimConfig): readonly string[] {
-  let names = namesByConfig.get(config)
-  if (!names) {
-    names = Object.freeze(Array.from({ length: config.participants }, (_, i) => `p${i + 1}`))
-    namesByConfig.set(config, names)
-  }
-  return names
-}
+export * from './model.ts'
 
 export function coordinatorOptions(config: SimConfig): CoordinatorOptions {
   const o: CoordinatorOptions = { participants: [...participantNames(config)], defaultTimeoutMs: 50, maxInFlight: 1000, retentionMs: 1e12, gcIntervalMs: 1000 }
@@ -287,10 +156,7 @@ function deliver(config: SimConfig, world: World, id: number, duplicate: boolean
 function completePersist(config: SimConfig, world: World, name: string): string {
   const node = world.nodes[name]!
   const p = node.persists.shift()!
-  for (const op of p.ops) {
-    if (op.type === 'put') node.store.set(op.key, op.value)
-    else node.store.delete(op.key)
-  }
+  applyOps(node.store, p.ops)
   if (p.txId !== undefined && p.kind === 'apply') addTo(world.ghost.applied, p.txId, name)
   if (p.txId !== undefined && p.kind === 'abort') addTo(world.ghost.abortedPrepared, p.txId, name)
   if (node.role === 'participant') noteVersions(world, name)
@@ -415,7 +281,7 @@ function perform(world: World, node: SimNode, effect: CoordinatorEffect | Partic
         client.txId = effect.body.result.txId
         const before = world.ghost.told[client.txId]
         // Told is kept as first told: a second, different answer is a flaw of its own (and told stays monotone).
-        if (before !== undefined && before !== client.outcome) world.ghost.flaws.push({ invariant: 'client-told-both', detail: `the client was told ${client.txId} ${before}, then ${client.outcome}` })
+        if (before !== undefined && before !== client.outcome) world.ghost.flaws.push({ code: 'client-told-both', detail: `the client was told ${client.txId} ${before}, then ${client.outcome}` })
         else world.ghost.told[client.txId] = client.outcome
       } else {
         client.outcome = 'aborted'

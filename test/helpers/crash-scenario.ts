@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import { http, startCluster, submit, waitSettled, type TxnResponse } from './cluster.ts'
-import type { FailpointName } from '../../shared/runtime/failpoints.ts'
+import type { FailpointName } from '../../shared/io/runtime/failpoints.ts'
 
 export interface CrashExpectation {
   /** What the client is told before the crash: an answer, or the connection is cut. */

@@ -5,7 +5,7 @@ import { ChaosClient } from '../../scripts/lib/chaos-client.ts'
 import { chaosRun } from '../../scripts/lib/chaos-run.ts'
 import { startLocalChaos } from '../../scripts/lib/local-chaos.ts'
 import { repoRoot, waitFor } from '../../scripts/lib/local-cluster.ts'
-import { createLogger } from '../../shared/runtime/logger.ts'
+import { createLogger } from '../../shared/io/runtime/logger.ts'
 import { http, startCluster, submit, type LocalCluster } from '../helpers/cluster.ts'
 
 async function chaosCluster(t: Test): Promise<{ cluster: LocalCluster; api: string }> {

@@ -56,62 +56,62 @@ t.test('a clean history with identical replicas: no violation, and the counts', 
 
 t.test('catches replicas that differ, and anything left in doubt', async (t) => {
   const r = checkRun(foldHistory(clean), [replica('p1', cleanEntries), replica('p2', { ...cleanEntries, c: { value: 'v3', version: 1 }, b: { value: 'v0', version: 1 } }, { prepared: ['1.9'], locks: 1 })])
-  t.match(r.violations, [{ code: 'in_doubt_left', message: /p2 still holds 1 PREPARED records and 1 locks/ }, { code: 'replicas_differ', message: /p2 differs from p1: b:/ }])
+  t.match(r.violations, [{ code: 'in-doubt-left', detail: /p2 still holds 1 PREPARED records and 1 locks/ }, { code: 'replicas-differ', detail: /p2 differs from p1: b:/ }])
 })
 
 t.test('with no replica there is nothing to trust', async (t) => {
-  t.same(codes(checkRun(foldHistory(clean), [])), ['no_replica'])
+  t.same(codes(checkRun(foldHistory(clean), [])), ['no-replica'])
 })
 
 t.test('catches a lost acknowledged commit, with the trace around it', async (t) => {
   const r = checkRun(foldHistory(clean), [replica('p1', { ...cleanEntries, a: { value: 'v0', version: 1 } })], faults)
-  t.match(r.violations, [{ code: 'lost_commit', n: 2, key: 'a', message: /replicas at version 1, but op 2 committed version 2/ }])
+  t.match(r.violations, [{ code: 'lost-commit', op: 2, key: 'a', detail: /replicas at version 1, but op 2 committed version 2/ }])
   t.match(r.violations[0]?.trace, [/\+0\.000s {4}op 0 \(client 0\) invoke a=v0 b=v0/, /op 0 committed/, /op 1 .*a=v1@ifVersion 0/, /op 1 aborted precondition_failed/, />> op 2 .*invoke a=v2@ifVersion 1/, />> op 2 committed/, /chaos fault kill coordinator/, /chaos heal kill coordinator/])
   const cOnly = checkRun(foldHistory(clean), [replica('p1', { a: cleanEntries.a, b: cleanEntries.b })], faults)
-  t.match(cOnly.violations, [{ code: 'lost_commit', key: 'c' }])
+  t.match(cOnly.violations, [{ code: 'lost-commit', key: 'c' }])
   t.match(cOnly.violations[0]?.trace, [/\+0\.060s >> op 3 .*invoke c=v3@ifAbsent/, /\+0\.065s {4}chaos fault kill coordinator/, /\+0\.090s >> op 3 committed .* after 2 cut-off\(s\)/, /chaos heal kill coordinator/])
 })
 
 t.test('catches a write of an aborted or never-started transaction', async (t) => {
   const leaked = checkRun(foldHistory(clean), [replica('p1', { ...cleanEntries, a: { value: 'v1', version: 3 } })])
-  t.match(codes(leaked), ['aborted_write_visible', 'unexplained_version'])
-  t.match(leaked.violations[0], { n: 1, key: 'a', message: /holds a="v1" from op 1, which ended aborted \(precondition_failed\)/ })
+  t.match(codes(leaked), ['aborted-write-visible', 'unexplained-version'])
+  t.match(leaked.violations[0], { op: 1, key: 'a', detail: /holds a="v1" from op 1, which ended aborted \(precondition_failed\)/ })
   const ghost = checkRun(foldHistory(clean), [replica('p1', { ...cleanEntries, d: { value: 'v5', version: 1 } })])
-  t.match(ghost.violations, [{ code: 'aborted_write_visible', message: /op 5, which ended never-started$/ }, { code: 'unexplained_version', key: 'd' }])
+  t.match(ghost.violations, [{ code: 'aborted-write-visible', detail: /op 5, which ended never-started$/ }, { code: 'unexplained-version', key: 'd' }])
   t.match(ghost.violations[1]?.trace, undefined)
 })
 
 t.test('catches a value no operation wrote', async (t) => {
-  t.match(checkRun(foldHistory(clean), [replica('p1', { ...cleanEntries, zz: { value: 'boo', version: 1 } })]).violations, [{ code: 'foreign_value', key: 'zz' }, { code: 'unexplained_version', key: 'zz' }])
+  t.match(checkRun(foldHistory(clean), [replica('p1', { ...cleanEntries, zz: { value: 'boo', version: 1 } })]).violations, [{ code: 'foreign-value', key: 'zz' }, { code: 'unexplained-version', key: 'zz' }])
 })
 
 t.test('catches half of a transaction applied (a commit whose other key stayed behind)', async (t) => {
   // op 4 committed b at version 2, but b still holds op 0's value at version 1 on the replicas.
-  t.match(checkRun(foldHistory(clean), [replica('p1', { ...cleanEntries, b: { value: 'v0', version: 1 } })]).violations, [{ code: 'lost_commit', n: 4, key: 'b' }])
+  t.match(checkRun(foldHistory(clean), [replica('p1', { ...cleanEntries, b: { value: 'v0', version: 1 } })]).violations, [{ code: 'lost-commit', op: 4, key: 'b' }])
 })
 
 t.test('catches a replica value that is not the last commit', async (t) => {
-  t.match(checkRun(foldHistory(clean), [replica('p1', { ...cleanEntries, a: { value: 'v0', version: 2 } })]).violations, [{ code: 'wrong_final_value', n: 2, message: /replicas hold "v0", the last commit \(op 2\) wrote "v2"/ }])
+  t.match(checkRun(foldHistory(clean), [replica('p1', { ...cleanEntries, a: { value: 'v0', version: 2 } })]).violations, [{ code: 'wrong-final-value', op: 2, detail: /replicas hold "v0", the last commit \(op 2\) wrote "v2"/ }])
 })
 
 t.test('catches two commits claiming one version, a commit without versions, and an outcome never learned', async (t) => {
   const history = [...clean, invoke(6, 200, [w('a', 'v6')]), ok(6, 210, { a: 2 }), invoke(7, 220, [w('e', 'v7')]), ok(7, 230, {}), invoke(8, 240, [w('f', 'v8')])]
   const r = checkRun(foldHistory(history), [replica('p1', { ...cleanEntries, a: { value: 'v6', version: 2 } })])
-  t.match(codes(r), ['version_claimed_twice', 'missing_version', 'no_outcome'])
-  t.match(r.violations[2], { n: 8, message: /op 8 \(op8\) never got a definite outcome/, trace: [/>> op 8 .* invoke f=v8/, /op 8 never answered; unresolved/] })
+  t.match(codes(r), ['version-claimed-twice', 'missing-version', 'no-outcome'])
+  t.match(r.violations[2], { op: 8, detail: /op 8 \(op8\) never got a definite outcome/, trace: [/>> op 8 .* invoke f=v8/, /op 8 never answered; unresolved/] })
 })
 
 t.test('catches a broken precondition', async (t) => {
   const history = [invoke(0, 0, [w('a', 'x0')]), ok(0, 5, { a: 1 }), invoke(1, 10, [w('a', 'x1', { ifVersion: 0 })]), ok(1, 20, { a: 2 }), invoke(2, 30, [w('b', 'y2', { ifAbsent: true })]), ok(2, 40, { b: 2 }), invoke(3, 0, [w('b', 'y3')]), ok(3, 5, { b: 1 })]
   const r = checkRun(foldHistory(history), [replica('p1', { a: { value: 'x1', version: 2 }, b: { value: 'y2', version: 2 } })])
-  t.match(r.violations, [{ code: 'precondition_broken', n: 1, message: /required a at version 0 but committed version 2/ }, { code: 'precondition_broken', n: 2, message: /required b absent but committed version 2/ }])
+  t.match(r.violations, [{ code: 'precondition-broken', op: 1, detail: /required a at version 0 but committed version 2/ }, { code: 'precondition-broken', op: 2, detail: /required b absent but committed version 2/ }])
 })
 
 t.test('catches versions going back in real time', async (t) => {
   // op 1 was acknowledged (t=10) before op 0 began (t=20), yet op 0 holds the older version.
   const history = [invoke(1, 0, [w('a', 'x1')]), ok(1, 10, { a: 2 }), invoke(0, 20, [w('a', 'x0')]), ok(0, 30, { a: 1 }), invoke(2, 40, [w('a', 'x2')]), { type: 'resolve' as const, t: 99, n: 2, outcome: 'committed' as const, versions: { a: 3 } }]
   const r = checkRun(foldHistory(history), [replica('p1', { a: { value: 'x2', version: 3 } })])
-  t.match(r.violations, [{ code: 'version_went_back', n: 0, key: 'a', message: /op 0 committed version 1 although op 1 had committed version 2 before op 0 began/ }])
+  t.match(r.violations, [{ code: 'version-went-back', op: 0, key: 'a', detail: /op 0 committed version 1 although op 1 had committed version 2 before op 0 began/ }])
   // Overlapping operations may commit in either order.
   const overlapping = [invoke(1, 0, [w('a', 'x1')]), ok(1, 30, { a: 2 }), invoke(0, 20, [w('a', 'x0')]), ok(0, 25, { a: 1 })]
   t.same(checkRun(foldHistory(overlapping), [replica('p1', { a: { value: 'x1', version: 2 } })]).violations, [])
@@ -120,6 +120,6 @@ t.test('catches versions going back in real time', async (t) => {
 t.test('a trace holds only the operations within a second of the offender', async (t) => {
   const history = [invoke(0, 0, [w('a', 'x0')]), ok(0, 10, { a: 1 }), invoke(1, 5000, [w('a', 'x1')]), ok(1, 5010, { a: 2 }), invoke(2, 9000, [w('a', 'x2')]), fail(2, 9010)]
   const r = checkRun(foldHistory(history), [replica('p1', { a: { value: 'x0', version: 1 } })])
-  t.match(r.violations, [{ code: 'lost_commit', n: 1, trace: [/>> op 1 .*invoke/, />> op 1 committed/] }])
+  t.match(r.violations, [{ code: 'lost-commit', op: 1, trace: [/>> op 1 .*invoke/, />> op 1 committed/] }])
   t.equal(r.violations[0]?.trace?.length, 2)
 })

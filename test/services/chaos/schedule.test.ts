@@ -2,7 +2,7 @@ import t from 'tap'
 import { loadChaosConfig } from '../../../services/chaos/config.ts'
 import type { ClusterNode } from '../../../services/chaos/faults.ts'
 import { parseMix, parseRange, parseRoles, planFault, type ScheduleOptions } from '../../../services/chaos/schedule.ts'
-import { Prng } from '../../../shared/sim/prng.ts'
+import { Prng } from '../../../shared/core/prng.ts'
 
 const nodes: ClusterNode[] = [
   { name: 'p2', role: 'participant' },

@@ -6,7 +6,7 @@ import { createWorld, touchedNodes, type SimConfig } from '../../../shared/sim/w
 t.test('exhaustive: every interleaving of 1 coordinator, 2 participants, 1 transaction and at most 1 crash of any node is safe and live', async (t) => {
   const r = exploreExhaustive(modelConfigs['two-participants-one-crash']!)
   t.comment(`transitions ${r.transitions}, distinct states ${r.distinct}, terminal ${r.terminal}, depth ${r.maxDepth}, ${r.timeMs} ms`)
-  t.equal(r.violation, undefined, r.violation ? `${r.violation.invariant}: ${r.violation.detail}\n${r.violation.trace.join('\n')}` : 'no violation')
+  t.equal(r.violation, undefined, r.violation ? `${r.violation.code}: ${r.violation.detail}\n${r.violation.trace.join('\n')}` : 'no violation')
   t.equal(r.complete, true, 'the whole bounded state space was explored')
   t.ok(r.distinct > 10000 && r.terminal > 10, 'a real state space, not a trivial one')
 })
@@ -14,7 +14,7 @@ t.test('exhaustive: every interleaving of 1 coordinator, 2 participants, 1 trans
 t.test('exhaustive: two concurrent transactions on one key (1 participant, no crash) are safe and live, lock hand-over included', async (t) => {
   const r = exploreExhaustive({ ...modelConfigs['two-txns-one-participant']!, maxCrashes: 0 })
   t.comment(`transitions ${r.transitions}, distinct states ${r.distinct}, depth ${r.maxDepth}, ${r.timeMs} ms`)
-  t.equal(r.violation, undefined, r.violation ? `${r.violation.invariant}: ${r.violation.detail}\n${r.violation.trace.join('\n')}` : 'no violation')
+  t.equal(r.violation, undefined, r.violation ? `${r.violation.code}: ${r.violation.detail}\n${r.violation.trace.join('\n')}` : 'no violation')
   t.equal(r.complete, true)
   t.ok(r.distinct > 5000, 'a real state space, not a trivial one')
 })
@@ -23,7 +23,7 @@ t.test('exhaustive: two concurrent transactions on one key, 2 participants, FIFO
   // The 1-crash bound (npm run check:model -- --config two-txns-shared-key) takes minutes; this is its crash-free part.
   const r = exploreExhaustive({ ...modelConfigs['two-txns-shared-key']!, maxCrashes: 0 })
   t.comment(`transitions ${r.transitions}, distinct states ${r.distinct}, terminal ${r.terminal}, depth ${r.maxDepth}, ${r.timeMs} ms`)
-  t.equal(r.violation, undefined, r.violation ? `${r.violation.invariant}: ${r.violation.detail}\n${r.violation.trace.join('\n')}` : 'no violation')
+  t.equal(r.violation, undefined, r.violation ? `${r.violation.code}: ${r.violation.detail}\n${r.violation.trace.join('\n')}` : 'no violation')
   t.equal(r.complete, true)
   t.ok(r.distinct > 50_000 && r.terminal > 100, 'a real state space, not a trivial one')
 })
@@ -72,7 +72,7 @@ t.test('exhaustive: symmetry reduction visits fewer states and reaches the same 
   t.ok(reduced.distinct < plain.distinct, 'fewer states')
   t.ok(reduced.terminal > 0)
   const bug = exploreExhaustive(bugConfigs['reply-before-durable']!, { symmetry: true })
-  t.equal(bug.violation?.invariant, 'client-told-committed', 'a flawed variant is still caught')
+  t.equal(bug.violation?.code, 'client-told-committed', 'a flawed variant is still caught')
   let calls = 0
   exploreExhaustive(modelConfigs['lossy-network']!, { maxStates: 2500, progressEvery: 1000, onProgress: () => { calls++ } })
   t.equal(calls, 2, 'progress is reported every progressEvery states')
@@ -86,7 +86,7 @@ t.test('exhaustive: a state cap stops the search and says it is incomplete', asy
 
 t.test('exhaustive: a coordinator that replies before its decision is durable is caught, with a trace', async (t) => {
   const r = exploreExhaustive(bugConfigs['reply-before-durable']!)
-  t.equal(r.violation?.invariant, 'client-told-committed')
+  t.equal(r.violation?.code, 'client-told-committed')
   t.match(r.violation?.trace.join('\n'), /CRASH coordinator/)
   t.equal(r.complete, false)
 })
@@ -103,7 +103,7 @@ t.test('random swarm: 200 seeds over 5 participants with crashes, dropped connec
     steps += r.steps
     committed += r.committed
     faults += r.faults
-    if (r.violation) t.fail(`seed ${seed}: ${r.violation.invariant}: ${r.violation.detail} (replay: npm run check:sim -- --seed ${seed})`)
+    if (r.violation) t.fail(`seed ${seed}: ${r.violation.code}: ${r.violation.detail} (replay: npm run check:sim -- --seed ${seed})`)
   }
   t.comment(`${seeds.length} runs, ${steps} steps, ${committed} commits, ${faults} faults`)
   t.ok(committed > 500, 'transactions commit')
@@ -115,21 +115,21 @@ t.test('a run is a pure function of its seed', async (t) => {
   t.same(randomRun(config, 11, options).trace, randomRun(config, 11, options).trace)
 })
 
-function firstViolation(bug: (c: SimConfig) => SimConfig): { seed: number; invariant: string; trace: string[] } | undefined {
+function firstViolation(bug: (c: SimConfig) => SimConfig): { seed: number; code: string; trace: string[] } | undefined {
   for (const seed of Array.from({ length: 1000 }, (_, i) => i + 1)) {
     const { config, options } = swarmConfig(seed)
     const r = randomRun(bug(config), seed, options)
-    if (r.violation) return { seed, invariant: r.violation.invariant, trace: r.violation.trace }
+    if (r.violation) return { seed, code: r.violation.code, trace: r.violation.trace }
   }
   return undefined
 }
 
 t.test('random: each flawed variant is caught, with its seed and trace', async (t) => {
   const reply = firstViolation((c) => ({ ...c, bugs: { replyBeforeDurable: true } }))
-  t.match(reply, { invariant: /client-told-committed|acknowledged-commit-durable/ }, `reply before durable: seed ${reply?.seed}`)
+  t.match(reply, { code: /client-told-committed|acknowledged-commit-durable/ }, `reply before durable: seed ${reply?.seed}`)
   const vote = firstViolation((c) => ({ ...c, bugs: { voteBeforeDurable: true } }))
-  t.match(vote, { invariant: /replicas-identical|acknowledged-commit-durable|atomicity/ }, `vote before durable: seed ${vote?.seed}`)
+  t.match(vote, { code: /replicas-identical|acknowledged-commit-durable|atomicity/ }, `vote before durable: seed ${vote?.seed}`)
   const backup = firstViolation((c) => ({ ...c, backup: true }))
-  t.match(backup, { invariant: /atomicity|client-told|commit-needs-every-yes/ }, `naive backup coordinator: seed ${backup?.seed}`)
+  t.match(backup, { code: /atomicity|client-told|commit-needs-every-yes/ }, `naive backup coordinator: seed ${backup?.seed}`)
   t.match(backup?.trace.join('\n'), /BACKUP coordinator sees .* and decides/)
 })

@@ -1,0 +1,86 @@
+import Type from 'typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { describeByClientId, describeTxn } from '../../shared/core/coordinator/describe.ts'
+import { CodedError } from '../../shared/core/api-errors.ts'
+import { WriteSchema, limits } from '../../shared/core/protocol/messages.ts'
+import type { Write } from '../../shared/core/protocol/types.ts'
+import type { CoordinatorDriver } from './driver.ts'
+import type { CoordinatorConfig } from './config.ts'
+import { marks } from '../../shared/io/runtime/marks.ts'
+
+export interface TransactionRouteOptions {
+  driver: CoordinatorDriver
+  config: CoordinatorConfig
+}
+
+/** Cross-field rules the schema cannot say. */
+function checkWrites(writes: Write[]): void {
+  const seen = new Set<string>()
+  for (const w of writes) {
+    if (seen.has(w.key)) throw new CodedError('duplicate_key', `key "${w.key}" appears more than once`)
+    seen.add(w.key)
+    if (w.ifAbsent !== undefined && w.ifVersion !== undefined) {
+      throw new CodedError('invalid_precondition', `key "${w.key}" has both ifVersion and ifAbsent`)
+    }
+  }
+}
+
+export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOptions> = async (app, { driver, config }) => {
+  const participants = config.participants.map((p) => p.name)
+
+  app.post(
+    '/v1/transactions',
+    {
+      schema: {
+        body: Type.Object(
+          {
+            writes: Type.Array(WriteSchema, { minItems: 1, maxItems: limits.maxWritesPerTxn }),
+            id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+            timeoutMs: Type.Optional(Type.Integer({ minimum: config.minTimeoutMs, maximum: config.maxTimeoutMs })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      marks.mark('http request')
+      const { writes, id, timeoutMs } = request.body
+      checkWrites(writes)
+      const body = await driver.submit(writes, id, timeoutMs)
+      marks.mark('http reply')
+      if (!body.ok) throw new CodedError(body.error, body.message)
+      request.log.debug({ txId: body.result.txId, outcome: body.result.outcome }, 'transaction answered')
+      return body.result
+    },
+  )
+
+  app.get(
+    '/v1/transactions/:txId',
+    { schema: { params: Type.Object({ txId: Type.String({ minLength: 1, maxLength: limits.maxTxIdLength }) }) } },
+    async (request) => {
+      const d = describeTxn(driver.machine.state, participants, request.params.txId, Date.now(), config.retentionMs)
+      if (!d) throw new CodedError('unknown_transaction')
+      return d
+    },
+  )
+
+  app.get(
+    '/v1/transactions',
+    { schema: { querystring: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }) } },
+    async (request) => {
+      const d = describeByClientId(driver.machine.state, participants, request.query.id)
+      if (!d) throw new CodedError('unknown_transaction', 'no transaction with this client id is known')
+      return d
+    },
+  )
+
+  app.get(
+    '/v1/keys/:key',
+    { schema: { params: Type.Object({ key: Type.String({ minLength: 1, maxLength: limits.maxKeyLength }) }) } },
+    async (request) => {
+      const entry = await driver.read(request.params.key)
+      if (!entry) throw new CodedError('key_not_found', `key "${request.params.key}" has no committed value`)
+      return { key: request.params.key, value: entry.value, version: entry.version }
+    },
+  )
+}

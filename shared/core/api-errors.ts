@@ -1,0 +1,62 @@
+/**
+ * The catalogue of API errors: HTTP answers (client API, inspection API,
+ * chaos API) and WebSocket refusals. Codes are stable: clients and operators
+ * match on them. Why a transaction aborted is another catalogue
+ * (abort-reasons.ts): an outcome of the protocol, not an error of the API. A
+ * test checks that no code is in both and that the README documents each.
+ */
+export interface ErrorSpec {
+  readonly statusCode: number
+  readonly message: string
+}
+
+export const apiErrors = {
+  // HTTP request errors
+  bad_request: { statusCode: 400, message: 'The request does not match the schema' },
+  invalid_json: { statusCode: 400, message: 'The body is not valid JSON' },
+  duplicate_key: { statusCode: 400, message: 'A key appears more than once in one transaction' },
+  invalid_precondition: { statusCode: 400, message: 'A write may not carry both ifVersion and ifAbsent' },
+  unsupported_media_type: { statusCode: 415, message: 'The body must be application/json' },
+  payload_too_large: { statusCode: 413, message: 'The body is larger than the configured limit' },
+  not_found: { statusCode: 404, message: 'No such route' },
+  unknown_transaction: { statusCode: 404, message: 'No transaction with this id is known (never seen, or past retention)' },
+  key_not_found: { statusCode: 404, message: 'The key has no committed value' },
+  id_conflict: { statusCode: 409, message: 'This client id was already used for a different transaction' },
+  overloaded: { statusCode: 503, message: 'Too many transactions in flight; retry later' },
+  key_in_doubt: { statusCode: 503, message: 'The key is held by a transaction whose outcome is not yet known; retry later' },
+  no_replica: { statusCode: 503, message: 'No participant is connected to serve the read' },
+  unauthorized: { statusCode: 401, message: 'Missing or wrong cluster token' },
+  peer_busy: { statusCode: 409, message: 'A healthy coordinator link is in place; a second one is refused' },
+  internal: { statusCode: 500, message: 'Internal error' },
+  // Chaos sidecar (services/chaos)
+  unknown_node: { statusCode: 404, message: 'No node of the cluster has this name' },
+  unknown_fault: { statusCode: 404, message: 'No active fault has this id' },
+  node_busy: { statusCode: 409, message: 'The node already has an active fault; heal it first' },
+  no_candidate: { statusCode: 409, message: 'No node of the requested role is free for a fault' },
+  fault_failed: { statusCode: 502, message: 'The container engine or process refused the fault action' },
+  // WebSocket frame errors (logged, frame refused)
+  bad_frame: { statusCode: 400, message: 'The WebSocket frame is not a valid protocol message' },
+} as const satisfies Record<string, ErrorSpec>
+
+export type ApiErrorCode = keyof typeof apiErrors
+
+/** The JSON body of every HTTP error answer. */
+export interface ErrorBody {
+  error: ApiErrorCode
+  message: string
+}
+
+export function errorBody(code: ApiErrorCode, message?: string): ErrorBody {
+  return { error: code, message: message ?? apiErrors[code].message }
+}
+
+/** An error that carries a catalogue code; thrown by adapters, mapped to HTTP by the error handler. */
+export class CodedError extends Error {
+  readonly code: ApiErrorCode
+  readonly statusCode: number
+  constructor(code: ApiErrorCode, message?: string) {
+    super(message ?? apiErrors[code].message)
+    this.code = code
+    this.statusCode = apiErrors[code].statusCode
+  }
+}

@@ -1,0 +1,436 @@
+import { abortReasons } from '../abort-reasons.ts'
+import { explainToParticipant } from '../protocol/codec.ts'
+import { assertSendable } from '../protocol/sendable.ts'
+import { hashWrites } from '../protocol/hash.ts'
+import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
+import { decisionKey, epochKey } from '../record-keys.ts'
+import type { ToCoordinator } from '../protocol/messages.ts'
+import type { AbortReason, Write } from '../protocol/types.ts'
+import type { StoreOp } from '../store.ts'
+import type {
+  CoordinatorEffect,
+  CoordinatorEvent,
+  CoordinatorOptions,
+  CoordinatorState,
+  DecisionRecord,
+  EpochRecord,
+  Txn,
+  TxnResult,
+} from './types.ts'
+
+const voteTimer = (txId: string): string => `vote:${txId}`
+const GC_TIMER = 'gc'
+
+export function formatTxId(epoch: number, seq: number): string {
+  return `${epoch}.${seq}`
+}
+
+export function epochOf(txId: string): number | undefined {
+  const dot = txId.indexOf('.')
+  const epoch = Number(txId.slice(0, dot))
+  return dot > 0 && Number.isSafeInteger(epoch) ? epoch : undefined
+}
+
+/**
+ * The coordinator's 2PC logic (presumed abort) as a pure state machine.
+ * `step(event)` mutates `state` and returns the effects to perform, in order.
+ * No I/O, no clock, no randomness: time comes in with each event.
+ */
+export class CoordinatorMachine {
+  readonly options: CoordinatorOptions
+  state: CoordinatorState
+  private out: CoordinatorEffect[] = []
+  private now = 0
+
+  constructor(options: CoordinatorOptions, state?: CoordinatorState) {
+    this.options = options
+    this.state = state ?? {
+      epoch: 0,
+      nextSeq: 1,
+      nextToken: 1,
+      epochs: [],
+      connected: [],
+      txns: new Map(),
+      byClientId: new Map(),
+      pending: new Map(),
+      inFlight: 0,
+    }
+  }
+
+  step(event: CoordinatorEvent): CoordinatorEffect[] {
+    this.out = []
+    this.now = event.now
+    switch (event.type) {
+      case 'start':
+        this.onStart(event.epoch, event.epochs, event.records)
+        break
+      case 'request':
+        this.onRequest(event.reqId, event.writes, event.clientId, event.timeoutMs)
+        break
+      case 'connected':
+        this.onConnected(event.participant)
+        break
+      case 'disconnected':
+        this.onDisconnected(event.participant)
+        break
+      case 'message':
+        this.onMessage(event.from, event.msg)
+        break
+      case 'timer':
+        this.onTimer(event.timer)
+        break
+      case 'persisted':
+        this.onPersisted(event.token)
+        break
+    }
+    assertSendable('coordinator', this.out, explainToParticipant)
+    return this.out
+  }
+
+  // ---- recovery -------------------------------------------------------------
+
+  private onStart(epoch: number, epochs: EpochRecord[], records: DecisionRecord[]): void {
+    const s = this.state
+    s.epoch = epoch
+    s.epochs = epochs
+    let unfinished = 0
+    for (const record of records) {
+      const txn = txnFromRecord(record)
+      s.txns.set(txn.txId, txn)
+      if (txn.clientId !== undefined) s.byClientId.set(txn.clientId, txn.txId)
+      if (txn.phase === 'committed' && !txn.ended) unfinished++
+      if (record.outcome === 'undecided') {
+        // Started before the crash, never decided: presumed abort, now recorded for retries.
+        txn.reasons = [{ participant: 'coordinator', code: 'coordinator_restarted', message: abortReasons.coordinator_restarted.message }]
+        txn.decidedAt = this.now
+        this.persist('decision', false, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
+      }
+    }
+    this.log('info', 'coordinator recovered its decision log', { epoch, records: records.length, unfinished })
+    this.out.push({ type: 'setTimer', timer: GC_TIMER, afterMs: this.options.gcIntervalMs })
+  }
+
+  // ---- client requests --------------------------------------------------------
+
+  private onRequest(reqId: number, writes: Write[], clientId?: string, timeoutMs?: number): void {
+    const s = this.state
+    const writesHash = hashWrites(writes)
+    if (clientId !== undefined) {
+      const existing = s.txns.get(s.byClientId.get(clientId) ?? '')
+      if (existing) {
+        this.onRetry(reqId, existing, writesHash)
+        return
+      }
+    }
+    if (s.inFlight >= this.options.maxInFlight) {
+      this.out.push({ type: 'reply', reqId, body: { ok: false, error: 'overloaded' } })
+      return
+    }
+    const txId = formatTxId(s.epoch, s.nextSeq++)
+    const txn: Txn = {
+      txId,
+      writes,
+      writesHash,
+      keys: writes.map((w) => w.key),
+      phase: 'preparing',
+      votes: new Map(),
+      acks: [],
+      reasons: [],
+      versions: new Map(),
+      createdAt: this.now,
+      ended: false,
+      waiters: [reqId],
+      recovered: false,
+    }
+    s.txns.set(txId, txn)
+    if (clientId !== undefined) {
+      txn.clientId = clientId
+      s.byClientId.set(clientId, txId)
+      // No fsync of its own: it rides the WAL and is synced by the next synced batch (at the latest,
+      // this transaction's commit decision). Lost only if never decided — then a retry runs it afresh,
+      // which is safe because nothing of it was applied.
+      this.persist('begin', false, [{ type: 'put', key: decisionKey(txId), value: recordOf(txn) }], txId)
+    }
+    s.inFlight++
+    this.log('debug', 'transaction started', { txId, keys: txn.keys.length })
+
+    const missing = this.options.participants.filter((p) => !s.connected.includes(p))
+    if (missing.length > 0) {
+      this.abort(txn, missing.map((p) => reason(p, 'participant_unavailable')))
+      return
+    }
+    for (const participant of this.options.participants) {
+      this.out.push({ type: 'send', to: participant, msg: { type: 'prepare', txId, writes } })
+    }
+    this.out.push({ type: 'setTimer', timer: voteTimer(txId), afterMs: timeoutMs ?? this.options.defaultTimeoutMs })
+  }
+
+  /** A request with a client id already seen: answer its outcome, never run it twice. */
+  private onRetry(reqId: number, txn: Txn, writesHash: number): void {
+    if (txn.writesHash !== writesHash) {
+      this.out.push({
+        type: 'reply',
+        reqId,
+        body: { ok: false, error: 'id_conflict', message: `client id was used for transaction ${txn.txId} with other writes` },
+      })
+      return
+    }
+    this.log('debug', 'client retry answered from the transaction record', { txId: txn.txId })
+    if (txn.phase === 'committed' || txn.phase === 'aborted') {
+      this.out.push({ type: 'reply', reqId, body: { ok: true, result: resultOf(txn) } })
+    } else {
+      txn.waiters.push(reqId)
+    }
+  }
+
+  // ---- connectivity -----------------------------------------------------------
+
+  private onConnected(participant: string): void {
+    const s = this.state
+    if (!s.connected.includes(participant)) s.connected.push(participant)
+    // Re-send COMMIT for every decided commit this participant has not acknowledged.
+    for (const txn of s.txns.values()) {
+      if (txn.phase === 'committed' && !txn.ended && !txn.acks.includes(participant)) {
+        this.out.push({ type: 'send', to: participant, msg: { type: 'commit', txId: txn.txId } })
+      }
+    }
+  }
+
+  private onDisconnected(participant: string): void {
+    const s = this.state
+    s.connected = s.connected.filter((p) => p !== participant)
+    // A participant that has not voted cannot vote any more on this connection: abort now.
+    for (const txn of s.txns.values()) {
+      if (txn.phase === 'preparing' && !txn.votes.has(participant)) {
+        this.abort(txn, [reason(participant, 'participant_disconnected')])
+      }
+    }
+  }
+
+  // ---- participant messages ---------------------------------------------------
+
+  private onMessage(from: string, msg: ToCoordinator): void {
+    switch (msg.type) {
+      case 'vote':
+        this.onVote(from, msg.txId, msg)
+        break
+      case 'ack':
+        this.onAck(from, msg.txId)
+        break
+      case 'query':
+        this.onQuery(from, msg.txId)
+        break
+      case 'hello':
+      case 'readResult':
+        // Connection set-up and reads belong to the adapter, not to 2PC.
+        break
+    }
+  }
+
+  private onVote(from: string, txId: string, vote: Extract<ToCoordinator, { type: 'vote' }>): void {
+    const txn = this.state.txns.get(txId)
+    if (txn?.phase !== 'preparing') {
+      // Late or duplicate vote. A YES holds locks at the participant: tell it the outcome.
+      if (vote.yes) this.tellOutcome(from, txId, txn)
+      return
+    }
+    if (txn.votes.has(from) || !this.options.participants.includes(from)) return
+    txn.votes.set(from, vote.yes ? 'yes' : 'no')
+    if (!vote.yes) {
+      const r: AbortReason = {
+        participant: from,
+        code: vote.reason?.code ?? 'conflict',
+        message: vote.reason?.message ?? abortReasons.conflict.message,
+      }
+      if (vote.reason?.key !== undefined) r.key = vote.reason.key
+      this.abort(txn, [r])
+      return
+    }
+    for (const [key, version] of Object.entries(vote.versions ?? {})) txn.versions.set(key, version)
+    if (this.options.participants.every((p) => txn.votes.get(p) === 'yes')) this.decideCommit(txn)
+  }
+
+  private onAck(from: string, txId: string): void {
+    const txn = this.state.txns.get(txId)
+    if (txn?.phase !== 'committed' || txn.ended || txn.acks.includes(from)) return
+    txn.acks.push(from)
+    if (this.options.participants.every((p) => txn.acks.includes(p))) {
+      txn.ended = true
+      txn.endedAt = this.now
+      // END needs no fsync: if lost, recovery re-sends COMMIT, which is idempotent.
+      this.persist('end', false, [{ type: 'put', key: decisionKey(txId), value: recordOf(txn) }], txId)
+      this.log('debug', 'transaction ended', { txId })
+    }
+  }
+
+  private onQuery(from: string, txId: string): void {
+    const txn = this.state.txns.get(txId)
+    if (txn?.phase === 'preparing') {
+      // Once we tell anyone "aborted", we must never commit: decide now.
+      this.abort(txn, [reason(from, 'aborted_by_query')])
+      return
+    }
+    if (txn?.phase === 'committing') return // COMMIT goes to everyone once the decision is durable
+    this.tellOutcome(from, txId, txn)
+  }
+
+  private tellOutcome(to: string, txId: string, txn: Txn | undefined): void {
+    if (txn?.phase === 'committing') return
+    const type = txn?.phase === 'committed' ? 'commit' : 'abort' // unknown → presumed abort
+    this.out.push({ type: 'send', to, msg: { type, txId } })
+  }
+
+  // ---- timers and storage -----------------------------------------------------
+
+  private onTimer(timer: string): void {
+    if (timer === GC_TIMER) {
+      this.collectGarbage()
+      this.out.push({ type: 'setTimer', timer: GC_TIMER, afterMs: this.options.gcIntervalMs })
+      return
+    }
+    if (!timer.startsWith('vote:')) return
+    const txn = this.state.txns.get(timer.slice('vote:'.length))
+    if (txn?.phase !== 'preparing') return
+    const silent = this.options.participants.filter((p) => !txn.votes.has(p))
+    this.abort(txn, silent.map((p) => reason(p, 'vote_timeout')))
+  }
+
+  private onPersisted(token: number): void {
+    const pending = this.state.pending.get(token)
+    if (!pending) return
+    this.state.pending.delete(token)
+    if (pending.kind !== 'decision') return
+    const txn = this.state.txns.get(pending.txId!)
+    if (txn?.phase !== 'committing') return
+    this.commitPointPassed(txn)
+  }
+
+  /** The decision is durable: tell the client and every participant. */
+  private commitPointPassed(txn: Txn): void {
+    txn.phase = 'committed'
+    this.state.inFlight--
+    this.replyAll(txn)
+    for (const participant of this.options.participants) {
+      this.out.push({ type: 'send', to: participant, msg: { type: 'commit', txId: txn.txId } })
+    }
+    this.log('debug', 'transaction committed', { txId: txn.txId })
+  }
+
+  // ---- decisions --------------------------------------------------------------
+
+  private decideCommit(txn: Txn): void {
+    txn.phase = 'committing'
+    txn.decidedAt = this.now
+    this.out.push({ type: 'cancelTimer', timer: voteTimer(txn.txId) })
+    this.persist('decision', true, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
+    if (this.options.unsafeBugs?.replyBeforeDurable === true) this.commitPointPassed(txn)
+  }
+
+  private abort(txn: Txn, reasons: AbortReason[]): void {
+    const wasPreparing = txn.phase === 'preparing'
+    txn.phase = 'aborted'
+    txn.decidedAt = this.now
+    txn.reasons = reasons
+    txn.ended = true
+    txn.endedAt = this.now
+    this.state.inFlight--
+    this.out.push({ type: 'cancelTimer', timer: voteTimer(txn.txId) })
+    this.replyAll(txn)
+    if (wasPreparing && reasons.every((r) => r.code !== 'participant_unavailable')) {
+      for (const participant of this.options.participants) {
+        this.out.push({ type: 'send', to: participant, msg: { type: 'abort', txId: txn.txId } })
+      }
+    }
+    // Presumed abort: the record only serves status lookups and client retries, so no fsync.
+    this.persist('decision', false, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
+    this.log('debug', 'transaction aborted', { txId: txn.txId, reasons: reasons.map((r) => `${r.participant}:${r.code}`) })
+  }
+
+  private replyAll(txn: Txn): void {
+    const result = resultOf(txn)
+    for (const reqId of txn.waiters) this.out.push({ type: 'reply', reqId, body: { ok: true, result } })
+    txn.waiters = []
+  }
+
+  private persist(kind: 'begin' | 'decision' | 'end' | 'gc', sync: boolean, ops: StoreOp[], txId?: string): void {
+    const token = this.state.nextToken++
+    if (txId === undefined) {
+      this.state.pending.set(token, { kind })
+      this.out.push({ type: 'persist', token, ops, sync, kind })
+    } else {
+      this.state.pending.set(token, { kind, txId })
+      this.out.push({ type: 'persist', token, ops, sync, kind, txId })
+    }
+  }
+
+  /** Forget finished transactions past retention; txns iterate in creation order, so stop at the first young one. */
+  private collectGarbage(): void {
+    const cutoff = this.now - this.options.retentionMs
+    const dels: StoreOp[] = []
+    for (const txn of this.state.txns.values()) {
+      if (txn.createdAt >= cutoff) break
+      if (!txn.ended || txn.decidedAt! >= cutoff) continue // ended ⇒ decided
+      this.state.txns.delete(txn.txId)
+      if (txn.clientId !== undefined) this.state.byClientId.delete(txn.clientId)
+      dels.push({ type: 'del', key: decisionKey(txn.txId) })
+    }
+    const keepEpochs = this.state.epochs.filter((e) => e.startedAt >= cutoff || e.epoch === this.state.epoch)
+    for (const e of this.state.epochs) if (!keepEpochs.includes(e)) dels.push({ type: 'del', key: epochKey(e.epoch) })
+    this.state.epochs = keepEpochs
+    if (dels.length > 0) this.persist('gc', false, dels)
+  }
+
+  private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
+    this.out.push({ type: 'log', level, msg, ...fields })
+  }
+}
+
+
+function reason(participant: string, code: 'participant_unavailable' | 'participant_disconnected' | 'vote_timeout' | 'aborted_by_query'): AbortReason {
+  return { participant, code, message: abortReasons[code].message }
+}
+
+export function resultOf(txn: Txn): TxnResult {
+  const result: TxnResult = { txId: txn.txId, outcome: txn.phase === 'committed' ? 'committed' : 'aborted' }
+  if (txn.clientId !== undefined) result.id = txn.clientId
+  if (result.outcome === 'aborted') result.reasons = txn.reasons
+  else result.versions = objectFromMap(txn.versions)
+  return result
+}
+
+function recordOf(txn: Txn): DecisionRecord {
+  const record: DecisionRecord = {
+    txId: txn.txId,
+    writesHash: txn.writesHash,
+    keys: txn.keys,
+    outcome: txn.phase === 'preparing' ? 'undecided' : txn.phase === 'aborted' ? 'aborted' : 'committed',
+    createdAt: txn.createdAt,
+    ended: txn.ended,
+  }
+  if (txn.decidedAt !== undefined) record.decidedAt = txn.decidedAt
+  if (txn.clientId !== undefined) record.clientId = txn.clientId
+  if (record.outcome === 'aborted') record.reasons = txn.reasons
+  else record.versions = objectFromMap(txn.versions)
+  return record
+}
+
+function txnFromRecord(record: DecisionRecord): Txn {
+  const txn: Txn = {
+    txId: record.txId,
+    writes: [],
+    writesHash: record.writesHash,
+    keys: record.keys,
+    phase: record.outcome === 'undecided' ? 'aborted' : record.outcome,
+    votes: new Map(),
+    acks: [],
+    reasons: record.reasons ?? [],
+    versions: mapFromObject(record.versions),
+    createdAt: record.createdAt,
+    ended: record.ended || record.outcome === 'undecided',
+    waiters: [],
+    recovered: true,
+  }
+  if (record.clientId !== undefined) txn.clientId = record.clientId
+  if (record.decidedAt !== undefined) txn.decidedAt = record.decidedAt
+  return txn
+}

@@ -1,0 +1,410 @@
+import { abortReasons } from '../abort-reasons.ts'
+import { explainToCoordinator } from '../protocol/codec.ts'
+import { assertSendable } from '../protocol/sendable.ts'
+import type { PrepareMsg, ToParticipant, VoteReason } from '../protocol/messages.ts'
+import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
+import { entryKey, preparedKey, resolvedKey } from '../record-keys.ts'
+import type { Versions, Write } from '../protocol/types.ts'
+import type { StoreOp } from '../store.ts'
+import type {
+  ParticipantEffect,
+  ParticipantEvent,
+  ParticipantOptions,
+  ParticipantState,
+  PreparedRecord,
+  PreparedTxn,
+  ResolvedRecord,
+} from './types.ts'
+
+const SWEEP_TIMER = 'sweep'
+const readTimer = (reqId: number): string => `read:${reqId}`
+
+/**
+ * A participant's side of 2PC as a pure state machine. It holds the committed
+ * replica in memory (LevelDB is its durable copy), the prepared transactions
+ * and their key locks. No I/O, no clock: time comes with each event.
+ */
+export class ParticipantMachine {
+  readonly options: ParticipantOptions
+  state: ParticipantState
+  private out: ParticipantEffect[] = []
+  private now = 0
+
+  constructor(options: ParticipantOptions, state?: ParticipantState) {
+    this.options = options
+    this.state = state ?? {
+      started: false,
+      connected: false,
+      nextToken: 1,
+      kv: new Map(),
+      prepared: new Map(),
+      locks: new Map(),
+      resolved: new Map(),
+      reads: new Map(),
+      pending: new Map(),
+    }
+  }
+
+  step(event: ParticipantEvent): ParticipantEffect[] {
+    this.out = []
+    this.now = event.now
+    switch (event.type) {
+      case 'start':
+        this.onStart(event.entries, event.prepared, event.resolved)
+        break
+      case 'connected':
+        this.state.connected = true
+        this.queryInDoubt(() => true)
+        break
+      case 'disconnected':
+        this.state.connected = false
+        this.dropReads()
+        break
+      case 'message':
+        this.onMessage(event.msg)
+        break
+      case 'timer':
+        this.onTimer(event.timer)
+        break
+      case 'persisted':
+        this.onPersisted(event.token)
+        break
+    }
+    assertSendable('participant', this.out, explainToCoordinator)
+    return this.out
+  }
+
+  private onStart(entries: [string, { value: string; version: number }][], prepared: PreparedRecord[], resolved: ResolvedRecord[]): void {
+    const s = this.state
+    s.started = true
+    for (const [key, entry] of entries) s.kv.set(key, entry)
+    for (const record of resolved) s.resolved.set(record.txId, record)
+    for (const record of prepared) {
+      // In doubt: keep the locks until the coordinator tells us the outcome.
+      const { txId, writes, preparedAt } = record
+      s.prepared.set(txId, { txId, writes, preparedAt, versions: mapFromObject(record.versions), phase: 'prepared', abortRequested: false, lastQueryAt: this.now })
+      for (const w of record.writes) s.locks.set(w.key, record.txId)
+      this.log('warn', 'transaction in doubt after restart', { txId: record.txId })
+    }
+    this.out.push({ type: 'setTimer', timer: SWEEP_TIMER, afterMs: this.options.sweepIntervalMs })
+  }
+
+  private onMessage(msg: ToParticipant): void {
+    switch (msg.type) {
+      case 'prepare':
+        this.onPrepare(msg)
+        break
+      case 'commit':
+        this.onCommit(msg.txId)
+        break
+      case 'abort':
+        this.onAbort(msg.txId)
+        break
+      case 'read':
+        this.onRead(msg.reqId, msg.key)
+        break
+    }
+  }
+
+  // ---- phase 1 ------------------------------------------------------------------
+
+  private onPrepare(msg: PrepareMsg): void {
+    const { txId, writes } = msg
+    const s = this.state
+    const known = s.prepared.get(txId)
+    if (known) {
+      // Duplicate PREPARE: repeat the vote if it was already cast.
+      if (known.phase === 'prepared') this.voteYes(known)
+      return
+    }
+    const resolved = s.resolved.get(txId)
+    if (resolved) {
+      if (resolved.outcome === 'aborted') this.voteNo(txId, { code: 'already_resolved', message: abortReasons.already_resolved.message })
+      return
+    }
+    const refusal = this.checkWrites(txId, writes)
+    if (refusal) {
+      this.voteNo(txId, refusal)
+      return
+    }
+    const versions: Versions = new Map()
+    for (const w of writes) versions.set(w.key, this.versionOf(w.key) + 1)
+    const txn: PreparedTxn = { txId, writes, versions, preparedAt: this.now, phase: 'logging', abortRequested: false, lastQueryAt: this.now }
+    for (const w of writes) {
+      const holder = s.locks.get(w.key)
+      if (holder !== undefined) (txn.handedFrom ??= new Map()).set(w.key, holder)
+    }
+    s.prepared.set(txId, txn)
+    // Locks are taken now, before the record is durable, so that concurrent PREPAREs conflict. A
+    // committed holder still writing its apply hands its lock on: a client that writes the same key
+    // right after being told "committed" must not meet a conflict with its own finished transaction.
+    for (const w of writes) s.locks.set(w.key, txId)
+    const record: PreparedRecord = { txId, writes, versions: objectFromMap(versions), preparedAt: this.now }
+    this.persist('prepare', true, [{ type: 'put', key: preparedKey(txId), value: record }], txId)
+    if (this.options.unsafeBugs?.voteBeforeDurable === true) {
+      txn.phase = 'prepared'
+      this.voteYes(txn)
+    }
+  }
+
+  private checkWrites(txId: string, writes: Write[]): VoteReason | undefined {
+    for (const w of writes) {
+      const holder = this.state.locks.get(w.key)
+      if (holder !== undefined && holder !== txId && this.state.prepared.get(holder)?.phase !== 'applying') {
+        return { code: 'conflict', key: w.key, message: `key is held by prepared transaction ${holder}` }
+      }
+    }
+    for (const w of writes) {
+      const version = this.versionOf(w.key)
+      if (w.ifAbsent === true && version !== 0) {
+        return { code: 'precondition_failed', key: w.key, message: `key exists at version ${version}` }
+      }
+      if (w.ifVersion !== undefined && w.ifVersion !== version) {
+        return { code: 'precondition_failed', key: w.key, message: `expected version ${w.ifVersion}, found ${version}` }
+      }
+    }
+    return undefined
+  }
+
+  /**
+   * A key's version as the next transaction must see it: a committed
+   * transaction whose apply is still being written hands its lock on at once
+   * (see onPrepare), so its version counts. The new PREPARED record goes to the
+   * store after that apply and is never durable before it.
+   */
+  private versionOf(key: string): number {
+    const holder = this.state.locks.get(key)
+    const applying = holder === undefined ? undefined : this.state.prepared.get(holder)
+    if (applying?.phase === 'applying') return applying.versions.get(key)!
+    return this.state.kv.get(key)?.version ?? 0
+  }
+
+  private voteYes(txn: PreparedTxn): void {
+    this.out.push({ type: 'send', msg: { type: 'vote', txId: txn.txId, yes: true, versions: objectFromMap(txn.versions) } })
+  }
+
+  private voteNo(txId: string, why: VoteReason): void {
+    this.log('debug', 'vote no', { txId, code: why.code })
+    this.out.push({ type: 'send', msg: { type: 'vote', txId, yes: false, reason: why } })
+  }
+
+  // ---- phase 2 ------------------------------------------------------------------
+
+  private onCommit(txId: string): void {
+    const txn = this.state.prepared.get(txId)
+    if (!txn) {
+      const resolved = this.state.resolved.get(txId)
+      if (resolved?.outcome === 'aborted') {
+        this.log('error', 'COMMIT for a transaction this participant aborted; ignored', { txId })
+        return
+      }
+      // Applied before (the marker may be past retention): acknowledge again.
+      this.out.push({ type: 'send', msg: { type: 'ack', txId } })
+      return
+    }
+    if (txn.phase !== 'prepared') {
+      if (txn.phase === 'logging') this.log('error', 'COMMIT before this participant voted; ignored', { txId })
+      return
+    }
+    txn.phase = 'applying'
+    // Writes, version bumps, the PREPARED record's removal and the marker: one atomic batch.
+    const ops: StoreOp[] = txn.writes.map((w) => ({
+      type: 'put',
+      key: entryKey(w.key),
+      value: { value: w.value, version: txn.versions.get(w.key)! },
+    }))
+    ops.push({ type: 'del', key: preparedKey(txId) })
+    ops.push({ type: 'put', key: resolvedKey(txId), value: { txId, outcome: 'committed', at: this.now } satisfies ResolvedRecord })
+    this.persist('apply', true, ops, txId)
+  }
+
+  private onAbort(txId: string): void {
+    const txn = this.state.prepared.get(txId)
+    if (!txn) {
+      if (this.state.resolved.get(txId)?.outcome === 'committed') {
+        this.log('error', 'ABORT for a transaction this participant committed; ignored', { txId })
+        return
+      }
+      // Remember it, so that a PREPARE arriving late is refused.
+      this.remember({ txId, outcome: 'aborted', at: this.now })
+      return
+    }
+    if (txn.phase === 'logging') txn.abortRequested = true
+    else if (txn.phase === 'prepared') this.startAbort(txn)
+  }
+
+  private startAbort(txn: PreparedTxn): void {
+    txn.phase = 'aborting'
+    // No fsync: if the removal is lost, recovery finds the record and asks again.
+    this.persist('abort', false, [
+      { type: 'del', key: preparedKey(txn.txId) },
+      { type: 'put', key: resolvedKey(txn.txId), value: { txId: txn.txId, outcome: 'aborted', at: this.now } satisfies ResolvedRecord },
+    ], txn.txId)
+  }
+
+  private onPersisted(token: number): void {
+    const pending = this.state.pending.get(token)
+    if (!pending) return
+    this.state.pending.delete(token)
+    const txn = pending.txId === undefined ? undefined : this.state.prepared.get(pending.txId)
+    if (!txn) return
+    if (pending.kind === 'prepare') {
+      txn.phase = 'prepared'
+      if (txn.abortRequested) this.startAbort(txn)
+      else this.voteYes(txn)
+    } else if (pending.kind === 'apply') {
+      for (const w of txn.writes) this.state.kv.set(w.key, { value: w.value, version: txn.versions.get(w.key)! })
+      this.finish(txn, 'committed')
+      this.out.push({ type: 'send', msg: { type: 'ack', txId: txn.txId } })
+    } else {
+      this.finish(txn, 'aborted')
+    }
+  }
+
+  private finish(txn: PreparedTxn, outcome: 'committed' | 'aborted'): void {
+    const s = this.state
+    s.prepared.delete(txn.txId)
+    this.remember({ txId: txn.txId, outcome, at: this.now })
+    for (const w of txn.writes) {
+      if (s.locks.get(w.key) === txn.txId) {
+        // An apply that was handed this lock and is still being written gets it back (see handedFrom).
+        const previous = txn.handedFrom?.get(w.key)
+        if (previous !== undefined && s.prepared.get(previous)?.phase === 'applying') s.locks.set(w.key, previous)
+        else s.locks.delete(w.key)
+      }
+      this.answerReads(w.key)
+    }
+    this.log('debug', `transaction ${outcome}`, { txId: txn.txId })
+  }
+
+  private remember(record: ResolvedRecord): void {
+    this.state.resolved.delete(record.txId)
+    this.state.resolved.set(record.txId, record)
+  }
+
+  // ---- reads --------------------------------------------------------------------
+
+  private onRead(reqId: number, key: string): void {
+    if (!this.state.locks.has(key)) {
+      this.answerRead(reqId, key, false)
+      return
+    }
+    // Read-your-writes: a held key may be about to change; wait for its outcome (bounded).
+    const queue = this.state.reads.get(key) ?? []
+    queue.push({ reqId, key })
+    this.state.reads.set(key, queue)
+    this.out.push({ type: 'setTimer', timer: readTimer(reqId), afterMs: this.options.readWaitMs })
+  }
+
+  /**
+   * A read is asked on one connection and answered on it: its request id means
+   * nothing on the next one (a restarted coordinator numbers its reads from 1
+   * again, and would take the answer for another key's read).
+   */
+  private dropReads(): void {
+    for (const queue of this.state.reads.values()) {
+      for (const read of queue) this.out.push({ type: 'cancelTimer', timer: readTimer(read.reqId) })
+    }
+    this.state.reads.clear()
+  }
+
+  private answerReads(key: string): void {
+    const queue = this.state.reads.get(key)
+    if (!queue) return
+    this.state.reads.delete(key)
+    for (const read of queue) {
+      this.out.push({ type: 'cancelTimer', timer: readTimer(read.reqId) })
+      this.answerRead(read.reqId, key, false)
+    }
+  }
+
+  private answerRead(reqId: number, key: string, inDoubt: boolean): void {
+    const entry = this.state.kv.get(key)
+    if (inDoubt) {
+      this.out.push({ type: 'send', msg: { type: 'readResult', reqId, entry: null, inDoubt: true } })
+      return
+    }
+    this.out.push({ type: 'send', msg: { type: 'readResult', reqId, entry: entry ? { value: entry.value, version: entry.version } : null } })
+  }
+
+  // ---- timers ---------------------------------------------------------------------
+
+  private onTimer(timer: string): void {
+    if (timer === SWEEP_TIMER) {
+      this.reportInDoubt()
+      this.queryInDoubt((txn) => this.now - txn.lastQueryAt >= this.options.queryAfterMs)
+      this.collectGarbage()
+      this.out.push({ type: 'setTimer', timer: SWEEP_TIMER, afterMs: this.options.sweepIntervalMs })
+      return
+    }
+    if (!timer.startsWith('read:')) return
+    const reqId = Number(timer.slice('read:'.length))
+    for (const [key, queue] of this.state.reads) {
+      const index = queue.findIndex((r) => r.reqId === reqId)
+      if (index < 0) continue
+      queue.splice(index, 1)
+      if (queue.length === 0) this.state.reads.delete(key)
+      this.answerRead(reqId, key, true)
+      return
+    }
+  }
+
+  /** Blocking is shown, not hidden: a warning while prepared transactions wait past queryAfterMs. */
+  private reportInDoubt(): void {
+    let count = 0
+    let oldestAgeMs = 0
+    for (const txn of this.state.prepared.values()) {
+      const ageMs = this.now - txn.preparedAt
+      if (txn.phase !== 'prepared' || ageMs < this.options.queryAfterMs) continue
+      count++
+      oldestAgeMs = Math.max(oldestAgeMs, ageMs)
+    }
+    if (count > 0) this.log('warn', 'transactions in doubt', { inDoubt: count, oldestAgeMs, coordinatorConnected: this.state.connected })
+  }
+
+  /** Ask the coordinator for the outcome of prepared transactions: the in-doubt ones. */
+  private queryInDoubt(due: (txn: PreparedTxn) => boolean): void {
+    if (!this.state.connected) return
+    for (const txn of this.state.prepared.values()) {
+      if (txn.phase !== 'prepared' || !due(txn)) continue
+      txn.lastQueryAt = this.now
+      this.out.push({ type: 'send', msg: { type: 'query', txId: txn.txId } })
+    }
+  }
+
+  private collectGarbage(): void {
+    const cutoff = this.now - this.options.retentionMs
+    const overflow = this.state.resolved.size - this.options.maxRemembered
+    const ops: StoreOp[] = []
+    let dropped = 0
+    for (const record of this.state.resolved.values()) {
+      if (record.at >= cutoff && dropped >= overflow) break
+      this.state.resolved.delete(record.txId)
+      ops.push({ type: 'del', key: resolvedKey(record.txId) })
+      dropped++
+    }
+    if (ops.length > 0) this.persist('gc', false, ops)
+  }
+
+  private persist(kind: 'prepare' | 'apply' | 'abort' | 'gc', sync: boolean, ops: StoreOp[], txId?: string): void {
+    const token = this.state.nextToken++
+    if (txId === undefined) {
+      this.state.pending.set(token, { kind })
+      this.out.push({ type: 'persist', token, ops, sync, kind })
+    } else {
+      this.state.pending.set(token, { kind, txId })
+      this.out.push({ type: 'persist', token, ops, sync, kind, txId })
+    }
+  }
+
+  private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
+    this.out.push({ type: 'log', level, msg, ...fields })
+  }
+}
+
+/** What `GET /v1/in-doubt` lists: every prepared transaction waiting for its outcome. */
+export function describeInDoubt(state: ParticipantState, now: number): { txId: string; ageMs: number; keys: string[]; phase: string }[] {
+  return [...state.prepared.values()]
+    .filter((t) => t.phase !== 'logging')
+    .map((t) => ({ txId: t.txId, ageMs: now - t.preparedAt, keys: t.writes.map((w) => w.key), phase: t.phase }))
+}

@@ -1,0 +1,39 @@
+import { CorruptRecordError, EntrySchema, recordReader } from '../protocol/record-reader.ts'
+import type { Entry } from '../protocol/types.ts'
+import { preparedKey, recordPrefix, resolvedKey } from '../record-keys.ts'
+import { PreparedRecordSchema, ResolvedRecordSchema } from './records.ts'
+import type { PreparedRecord, ResolvedRecord } from './types.ts'
+
+export interface ParticipantRecovery {
+  entries: [string, Entry][]
+  prepared: PreparedRecord[]
+  resolved: ResolvedRecord[]
+}
+
+const readEntry = recordReader(EntrySchema)
+const readPrepared = recordReader(PreparedRecordSchema)
+const readResolved = recordReader(ResolvedRecordSchema)
+
+/**
+ * Pure: from a participant's whole store (key → value) to the machine's start
+ * event: the replica, the PREPARED records (in-doubt transactions) and the
+ * resolved markers. Every record is checked against its schema, and must sit
+ * under the key its own id gives it; anything else is a CorruptRecordError
+ * naming the key. Used by the service and by the simulator alike.
+ */
+export function planParticipantRecovery(store: Iterable<[string, unknown]>): ParticipantRecovery {
+  const out: ParticipantRecovery = { entries: [], prepared: [], resolved: [] }
+  for (const [key, value] of store) {
+    if (key.startsWith(recordPrefix.entry)) out.entries.push([key.slice(recordPrefix.entry.length), readEntry(key, value)])
+    else if (key.startsWith(recordPrefix.prepared)) out.prepared.push(underItsKey(key, readPrepared(key, value), preparedKey))
+    else if (key.startsWith(recordPrefix.resolved)) out.resolved.push(underItsKey(key, readResolved(key, value), resolvedKey))
+    else throw new CorruptRecordError(key, 'no participant record lives under this key (is DATA_DIR the right directory?)')
+  }
+  out.resolved.sort((a, b) => a.at - b.at)
+  return out
+}
+
+function underItsKey<R extends { txId: string }>(key: string, record: R, keyOf: (txId: string) => string): R {
+  if (keyOf(record.txId) !== key) throw new CorruptRecordError(key, `the record names transaction ${record.txId}, whose key is "${keyOf(record.txId)}"`)
+  return record
+}

@@ -1,0 +1,24 @@
+/**
+ * Where each record lives in a node's store: every key is built here, and
+ * recovery sorts what it reads by these prefixes. Keys are never parsed back:
+ * a record carries its own ids.
+ */
+export const recordPrefix = {
+  /** Participant: a committed entry of the replica, by user key. */
+  entry: 'kv/',
+  /** Participant: a PREPARED record, durable before the YES vote leaves. */
+  prepared: 'prep/',
+  /** Participant: the marker of a resolved transaction (refuses a replayed PREPARE). */
+  resolved: 'done/',
+  /** Coordinator: a transaction's decision record. */
+  decision: 'tx/',
+  /** Coordinator: one record per start, so that transaction ids never repeat. */
+  epoch: 'epoch/',
+} as const
+
+export const entryKey = (key: string): string => `${recordPrefix.entry}${key}`
+export const preparedKey = (txId: string): string => `${recordPrefix.prepared}${txId}`
+export const resolvedKey = (txId: string): string => `${recordPrefix.resolved}${txId}`
+export const decisionKey = (txId: string): string => `${recordPrefix.decision}${txId}`
+/** Zero-padded, so that the log lists epochs in order. */
+export const epochKey = (epoch: number): string => `${recordPrefix.epoch}${String(epoch).padStart(10, '0')}`

@@ -1,0 +1,141 @@
+import type { CoordinatorState } from '../core/coordinator/types.ts'
+import type { ParticipantState } from '../core/participant/types.ts'
+import type { PersistEffect } from '../core/protocol/effects.ts'
+import type { ToCoordinator, ToParticipant } from '../core/protocol/messages.ts'
+import type { Write } from '../core/protocol/types.ts'
+import type { StoreOp } from '../core/store.ts'
+import type { Violation } from './violation.ts'
+
+/**
+ * The simulated world: the very state machines the services run, with a
+ * simulated network (in-flight messages may be delivered in any order,
+ * duplicated, or lost when a connection drops), simulated storage (what a
+ * completed persist wrote survives a crash, a pending persist does not) and
+ * simulated time. A world is plain data: it can be cloned and hashed.
+ */
+export interface SimTxn {
+  clientId: string
+  writes: Write[]
+  /** Random runs: the client sends it no earlier than this simulated time (exhaustive runs ignore it). */
+  startAt?: number
+}
+
+export interface SimConfig {
+  participants: number
+  txns: SimTxn[]
+  maxCrashes: number
+  maxDisconnects: number
+  maxDuplicates: number
+  /** Which roles faults may hit. */
+  crashable: ('coordinator' | 'participant')[]
+  /** 'protocol': only vote timers fire (exhaustive mode); 'all': sweeps and GC too (random mode). */
+  timers: 'protocol' | 'all'
+  /** A client cut off by a coordinator crash retries with the same id. */
+  clientRetries: boolean
+  /**
+   * Each connection delivers in order (what one WebSocket over TCP does): only
+   * the oldest message of a connection (sender, receiver, link, epoch) may be
+   * delivered next. Without it, in-flight messages are delivered in any order.
+   */
+  fifo?: boolean
+  /** Murat's naive backup coordinator takes over while the coordinator is down (a known-broken variant). */
+  backup?: boolean
+  bugs?: { replyBeforeDurable?: boolean; voteBeforeDurable?: boolean }
+}
+
+export const COORDINATOR = 'coordinator'
+
+export interface PendingPersist {
+  token: number
+  ops: StoreOp[]
+  sync: boolean
+  kind: PersistEffect['kind']
+  txId?: string
+}
+
+export interface SimNode {
+  name: string
+  role: 'coordinator' | 'participant'
+  up: boolean
+  coordinator?: CoordinatorState
+  participant?: ParticipantState
+  store: Map<string, unknown>
+  persists: PendingPersist[]
+  timers: Map<string, number>
+}
+
+/** Immutable once sent: worlds share in-flight messages. */
+export interface InFlight {
+  readonly id: number
+  readonly from: string
+  readonly to: string
+  readonly msg: Readonly<ToParticipant | ToCoordinator>
+  /** The connection it travels on; a dropped connection loses it. */
+  readonly link: string
+  readonly epoch: number
+}
+
+export interface Client {
+  txn: number
+  status: 'idle' | 'waiting' | 'cut' | 'answered'
+  reqId?: number
+  outcome?: 'committed' | 'aborted'
+  txId?: string
+}
+
+export interface Ghost {
+  yesVotes: Record<string, string[]>
+  applied: Record<string, string[]>
+  abortedPrepared: Record<string, string[]>
+  told: Record<string, 'committed' | 'aborted'>
+  maxVersion: Record<string, Record<string, number>>
+  backupDecided: string[]
+  /** Violations noted when they happened (see noteVersions and the reply effect): kept, so that they stay visible. */
+  flaws: Violation[]
+}
+
+export interface World {
+  now: number
+  nodes: Record<string, SimNode>
+  net: InFlight[]
+  links: Record<string, { connected: boolean; epoch: number }>
+  clients: Client[]
+  budget: { crashes: number; disconnects: number; duplicates: number }
+  ghost: Ghost
+  nextMsgId: number
+  nextReqId: number
+}
+
+export type SimEvent =
+  | { kind: 'submit'; client: number }
+  | { kind: 'deliver'; msg: number; duplicate: boolean }
+  | { kind: 'persist'; node: string }
+  | { kind: 'timer'; node: string; timer: string }
+  /**
+   * restart: true restarts the node at once. Sound for exhaustive search: while
+   * a node is down nothing can happen on it (its connections are gone) and its
+   * restart touches only its own state, so restarting later commutes with
+   * every other event; reconnection stays a separate event.
+   */
+  | { kind: 'crash'; node: string; restart: boolean }
+  | { kind: 'restart'; node: string }
+  | { kind: 'connect'; participant: string }
+  | { kind: 'disconnect'; participant: string }
+  | { kind: 'backup'; txId: string }
+
+const namesByConfig = new WeakMap<SimConfig, readonly string[]>()
+
+/** The connection a message travels on, one direction of it: what FIFO delivery orders by. */
+export function channelOf(m: InFlight): string {
+  return `${m.from}>${m.to}@${m.link}#${m.epoch}`
+}
+
+/** p1 … pN (computed once per configuration: every step asks). */
+export function participantNames(config: SimConfig): readonly string[] {
+  let names = namesByConfig.get(config)
+  if (!names) {
+    names = Object.freeze(Array.from({ length: config.participants }, (_, i) => `p${i + 1}`))
+    namesByConfig.set(config, names)
+  }
+  return names
+}

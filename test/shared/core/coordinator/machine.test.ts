@@ -1,0 +1,280 @@
+import t from 'tap'
+import { CoordinatorMachine, epochOf, formatTxId } from '../../../../shared/core/coordinator/machine.ts'
+import { describeByClientId, describeTxn } from '../../../../shared/core/coordinator/describe.ts'
+import type { CoordinatorEffect, CoordinatorEvent, DecisionRecord } from '../../../../shared/core/coordinator/types.ts'
+
+const P = ['p1', 'p2', 'p3']
+type E = CoordinatorEvent extends infer X ? (X extends unknown ? Omit<X, 'now'> : never) : never
+
+function setup(opts: Partial<ConstructorParameters<typeof CoordinatorMachine>[0]> = {}, records: DecisionRecord[] = []) {
+  const m = new CoordinatorMachine({ participants: P, defaultTimeoutMs: 100, maxInFlight: 10, retentionMs: 1000, gcIntervalMs: 50, ...opts })
+  let now = 1000
+  const step = (e: E, at?: number): CoordinatorEffect[] => {
+    if (at !== undefined) now = at
+    return m.step({ ...e, now })
+  }
+  step({ type: 'start', epoch: 3, epochs: [{ epoch: 2, startedAt: 900 }, { epoch: 3, startedAt: 1000 }], records })
+  return { m, step, connectAll: () => P.flatMap((p) => step({ type: 'connected', participant: p })) }
+}
+
+const sends = (effects: CoordinatorEffect[], type?: string) =>
+  effects.filter((e): e is Extract<CoordinatorEffect, { type: 'send' }> => e.type === 'send' && (type === undefined || e.msg.type === type))
+const replies = (effects: CoordinatorEffect[]) => effects.filter((e): e is Extract<CoordinatorEffect, { type: 'reply' }> => e.type === 'reply')
+const persists = (effects: CoordinatorEffect[]) => effects.filter((e): e is Extract<CoordinatorEffect, { type: 'persist' }> => e.type === 'persist')
+const writes = [{ key: 'a', value: '1' }]
+const yes = (txId: string, from: string) => ({ type: 'message' as const, from, msg: { type: 'vote' as const, txId, yes: true, versions: { a: 1 } } })
+
+t.test('txIds carry the epoch so they never repeat across restarts', async (t) => {
+  t.equal(formatTxId(7, 42), '7.42')
+  t.equal(epochOf('7.42'), 7)
+  t.equal(epochOf('nonsense'), undefined)
+})
+
+t.test('start arms the garbage collector and logs the recovery', async (t) => {
+  const m = new CoordinatorMachine({ participants: P, defaultTimeoutMs: 100, maxInFlight: 10, retentionMs: 1000, gcIntervalMs: 50 })
+  const effects = m.step({ type: 'start', now: 1, epoch: 1, epochs: [], records: [] })
+  t.match(effects, [{ type: 'log', level: 'info' }, { type: 'setTimer', timer: 'gc', afterMs: 50 }])
+})
+
+t.test('all YES votes: decision logged with sync, then reply and COMMIT to all, then END after all ACKs', async (t) => {
+  const { step, connectAll, m } = setup()
+  connectAll()
+  const e1 = step({ type: 'request', reqId: 1, writes })
+  t.same(sends(e1, 'prepare').map((s) => s.to), P, 'PREPARE goes to every participant')
+  t.match(e1, [{ type: 'log' }, { type: 'send' }, { type: 'send' }, { type: 'send' }, { type: 'setTimer', timer: 'vote:3.1', afterMs: 100 }])
+  t.same(step(yes('3.1', 'p1')), [])
+  t.same(step(yes('3.1', 'p1')), [], 'a duplicate vote is harmless')
+  step(yes('3.1', 'p2'))
+  const decide = step(yes('3.1', 'p3'))
+  const [decision] = persists(decide)
+  t.match(decision, { kind: 'decision', sync: true, ops: [{ type: 'put', key: 'tx/3.1', value: { outcome: 'committed' } }] })
+  t.same(replies(decide), [], 'no reply before the decision is durable')
+  t.same(sends(decide), [], 'no COMMIT before the decision is durable')
+  t.same(describeTxn(m.state, P, '3.1', 1000, 1000)?.state, 'preparing')
+  const committed = step({ type: 'persisted', token: decision!.token })
+  t.match(replies(committed), [{ reqId: 1, body: { ok: true, result: { txId: '3.1', outcome: 'committed', versions: { a: 1 } } } }])
+  t.same(sends(committed, 'commit').map((s) => s.to), P)
+  t.same(step({ type: 'persisted', token: decision!.token }), [], 'a repeated persisted event is ignored')
+  step({ type: 'message', from: 'p1', msg: { type: 'ack', txId: '3.1' } })
+  step({ type: 'message', from: 'p1', msg: { type: 'ack', txId: '3.1' } })
+  step({ type: 'message', from: 'p2', msg: { type: 'ack', txId: '3.1' } })
+  const end = step({ type: 'message', from: 'p3', msg: { type: 'ack', txId: '3.1' } })
+  t.match(persists(end), [{ kind: 'end', sync: false, ops: [{ value: { ended: true } }] }])
+  t.same(step({ type: 'message', from: 'p3', msg: { type: 'ack', txId: '3.1' } }), [], 'late ACK after END is ignored')
+  t.equal(m.state.inFlight, 0)
+  t.match(describeTxn(m.state, P, '3.1', 1000, 1000), { state: 'committed', ended: true, acks: { p1: true, p2: true, p3: true } })
+})
+
+t.test('a NO vote aborts at once with its reason, and ABORT goes to all', async (t) => {
+  const { step, connectAll } = setup()
+  connectAll()
+  step({ type: 'request', reqId: 1, writes })
+  step(yes('3.1', 'p1'))
+  const e = step({ type: 'message', from: 'p2', msg: { type: 'vote', txId: '3.1', yes: false, reason: { code: 'precondition_failed', key: 'a', message: 'nope' } } })
+  t.match(replies(e), [{ body: { ok: true, result: { outcome: 'aborted', reasons: [{ participant: 'p2', code: 'precondition_failed', key: 'a' }] } } }])
+  t.same(sends(e, 'abort').map((s) => s.to), P)
+  t.match(persists(e), [{ kind: 'decision', sync: false }], 'presumed abort: the abort record needs no fsync')
+  t.match(e, [{ type: 'cancelTimer', timer: 'vote:3.1' }])
+  t.match(sends(step(yes('3.1', 'p3')), 'abort'), [{ to: 'p3' }], 'a late YES is told ABORT')
+  t.same(step({ type: 'message', from: 'p3', msg: { type: 'vote', txId: '3.1', yes: false } }), [], 'a late NO needs nothing')
+})
+
+t.test('a NO vote without a reason is reported as a conflict', async (t) => {
+  const { step, connectAll } = setup()
+  connectAll()
+  step({ type: 'request', reqId: 1, writes })
+  const e = step({ type: 'message', from: 'p1', msg: { type: 'vote', txId: '3.1', yes: false } })
+  t.match(replies(e), [{ body: { result: { reasons: [{ participant: 'p1', code: 'conflict' }] } } }])
+})
+
+t.test('votes from unknown participants are ignored', async (t) => {
+  const { step, connectAll } = setup()
+  connectAll()
+  step({ type: 'request', reqId: 1, writes })
+  t.same(step(yes('3.1', 'intruder')), [])
+})
+
+t.test('vote timeout aborts naming the silent participants', async (t) => {
+  const { step, connectAll } = setup()
+  connectAll()
+  step({ type: 'request', reqId: 1, writes, timeoutMs: 30 })
+  step(yes('3.1', 'p1'))
+  const e = step({ type: 'timer', timer: 'vote:3.1' })
+  t.match(replies(e), [{ body: { result: { outcome: 'aborted', reasons: [{ participant: 'p2', code: 'vote_timeout' }, { participant: 'p3', code: 'vote_timeout' }] } } }])
+  t.same(step({ type: 'timer', timer: 'vote:3.1' }), [], 'a stale timer does nothing')
+  t.same(step({ type: 'timer', timer: 'unknown' }), [])
+})
+
+t.test('a participant down at request time aborts at once, naming it, with nothing sent', async (t) => {
+  const { step } = setup()
+  step({ type: 'connected', participant: 'p1' })
+  step({ type: 'connected', participant: 'p1' })
+  const e = step({ type: 'request', reqId: 1, writes })
+  t.same(sends(e), [])
+  t.match(replies(e), [{ body: { result: { outcome: 'aborted', reasons: [{ participant: 'p2', code: 'participant_unavailable' }, { participant: 'p3', code: 'participant_unavailable' }] } } }])
+})
+
+t.test('losing a participant that has not voted aborts; one that voted YES keeps its vote', async (t) => {
+  const { step, connectAll, m } = setup()
+  connectAll()
+  step({ type: 'request', reqId: 1, writes })
+  step({ type: 'request', reqId: 2, writes: [{ key: 'b', value: '2' }] })
+  step(yes('3.1', 'p1'))
+  const e = step({ type: 'disconnected', participant: 'p1' })
+  t.match(replies(e), [{ reqId: 2, body: { result: { txId: '3.2', outcome: 'aborted', reasons: [{ participant: 'p1', code: 'participant_disconnected' }] } } }])
+  t.equal(m.state.txns.get('3.1')?.phase, 'preparing')
+  t.notOk(m.state.connected.includes('p1'))
+})
+
+t.test('COMMIT is re-sent to a participant that reconnects without having ACKed', async (t) => {
+  const { step, connectAll } = setup()
+  connectAll()
+  step({ type: 'request', reqId: 1, writes })
+  for (const p of P) step(yes('3.1', p))
+  const token = 1
+  step({ type: 'persisted', token })
+  step({ type: 'message', from: 'p1', msg: { type: 'ack', txId: '3.1' } })
+  step({ type: 'disconnected', participant: 'p2' })
+  const e = step({ type: 'connected', participant: 'p2' })
+  t.match(sends(e), [{ to: 'p2', msg: { type: 'commit', txId: '3.1' } }])
+  t.same(sends(step({ type: 'connected', participant: 'p1' })), [], 'p1 already ACKed')
+})
+
+t.test('status queries: preparing → decide abort first; committed → COMMIT; unknown → presumed ABORT', async (t) => {
+  const { step, connectAll, m } = setup()
+  connectAll()
+  step({ type: 'request', reqId: 1, writes })
+  step(yes('3.1', 'p1'))
+  const q = step({ type: 'message', from: 'p1', msg: { type: 'query', txId: '3.1' } })
+  t.match(replies(q), [{ body: { result: { outcome: 'aborted', reasons: [{ participant: 'p1', code: 'aborted_by_query' }] } } }])
+  t.same(sends(q, 'abort').length, 3)
+  step(yes('3.1', 'p2'))
+  step(yes('3.1', 'p3'))
+  t.equal(m.state.txns.get('3.1')?.phase, 'aborted', 'never committed after telling someone it aborted')
+  t.match(sends(step({ type: 'message', from: 'p2', msg: { type: 'query', txId: '3.1' } })), [{ to: 'p2', msg: { type: 'abort' } }])
+  t.match(sends(step({ type: 'message', from: 'p2', msg: { type: 'query', txId: '9.9' } })), [{ msg: { type: 'abort', txId: '9.9' } }])
+
+  step({ type: 'request', reqId: 2, writes })
+  for (const p of P) step(yes('3.2', p))
+  t.same(step({ type: 'message', from: 'p1', msg: { type: 'query', txId: '3.2' } }), [], 'while the commit is being logged, COMMIT will follow')
+  t.same(step(yes('3.2', 'p1')), [], 'a duplicate YES while committing needs nothing')
+  const [decision] = [...m.state.pending.keys()].slice(-1)
+  step({ type: 'persisted', token: decision! })
+  t.match(sends(step({ type: 'message', from: 'p1', msg: { type: 'query', txId: '3.2' } })), [{ msg: { type: 'commit', txId: '3.2' } }])
+  t.match(sends(step(yes('3.2', 'p1'))), [{ msg: { type: 'commit', txId: '3.2' } }], 'a duplicate YES after commit is told COMMIT')
+})
+
+t.test('client ids: a retry gets the recorded outcome, a different body is an id_conflict, an in-flight retry waits', async (t) => {
+  const { step, connectAll, m } = setup()
+  connectAll()
+  const begin = step({ type: 'request', reqId: 1, writes, clientId: 'c1' })
+  t.match(persists(begin), [{ kind: 'begin', sync: false, ops: [{ key: 'tx/3.1', value: { clientId: 'c1', outcome: 'undecided' } }] }], 'the client id is logged at once, without an fsync')
+  t.same(replies(step({ type: 'request', reqId: 2, writes, clientId: 'c1' })), [], 'in flight: the retry waits for the same outcome')
+  t.match(replies(step({ type: 'request', reqId: 3, writes: [{ key: 'z', value: '0' }], clientId: 'c1' })), [{ reqId: 3, body: { ok: false, error: 'id_conflict' } }])
+  let decide: CoordinatorEffect[] = []
+  for (const p of P) decide = step(yes('3.1', p))
+  const done = step({ type: 'persisted', token: persists(decide)[0]!.token })
+  t.same(replies(done).map((r) => r.reqId), [1, 2])
+  t.match(replies(step({ type: 'request', reqId: 4, writes, clientId: 'c1' })), [{ reqId: 4, body: { ok: true, result: { txId: '3.1', id: 'c1', outcome: 'committed' } } }])
+  t.equal(m.state.nextSeq, 2, 'the retry did not run a second transaction')
+  t.match(describeByClientId(m.state, P, 'c1'), { txId: '3.1', id: 'c1', state: 'committed' })
+  t.equal(describeByClientId(m.state, P, 'nobody'), undefined)
+})
+
+t.test('back-pressure: beyond maxInFlight requests are refused as overloaded', async (t) => {
+  const { step, connectAll } = setup({ maxInFlight: 1 })
+  connectAll()
+  step({ type: 'request', reqId: 1, writes })
+  t.match(replies(step({ type: 'request', reqId: 2, writes })), [{ reqId: 2, body: { ok: false, error: 'overloaded' } }])
+})
+
+t.test('recovery: a logged COMMIT without END is re-sent on connect; outcomes stay queryable; unknown old-epoch ids are presumed aborted', async (t) => {
+  const records: DecisionRecord[] = [
+    { txId: '2.1', writesHash: 1, keys: ['a'], outcome: 'committed', versions: { a: 1 }, createdAt: 950, decidedAt: 951, ended: false, clientId: 'c9' },
+    { txId: '2.2', writesHash: 2, keys: ['b'], outcome: 'aborted', reasons: [], createdAt: 960, decidedAt: 961, ended: true },
+  ]
+  const { step, m } = setup({}, records)
+  const e = step({ type: 'connected', participant: 'p1' })
+  t.match(sends(e), [{ to: 'p1', msg: { type: 'commit', txId: '2.1' } }])
+  t.match(describeTxn(m.state, P, '2.1', 1000, 1000), { state: 'committed', id: 'c9', ended: false })
+  t.notOk(describeTxn(m.state, P, '2.1', 1000, 1000)?.votes, 'votes are not logged, so not shown after a restart')
+  t.match(describeTxn(m.state, P, '2.7', 1000, 1000), { state: 'aborted', presumed: true })
+  t.equal(describeTxn(m.state, P, '1.7', 1000, 1000), undefined, 'an epoch we have no record of is unknown')
+  t.equal(describeTxn(m.state, P, '2.7', 5000, 1000), undefined, 'past retention, we cannot tell')
+  t.equal(describeTxn(m.state, P, '3.99', 1000, 1000), undefined, 'the current epoch never presumes')
+  t.equal(describeTxn(m.state, P, 'junk', 1000, 1000), undefined)
+  for (const p of P) step({ type: 'message', from: p, msg: { type: 'ack', txId: '2.1' } })
+  t.equal(m.state.txns.get('2.1')?.ended, true)
+})
+
+t.test('recovery: a transaction started with a client id but never decided is recorded as aborted', async (t) => {
+  const m = new CoordinatorMachine({ participants: P, defaultTimeoutMs: 100, maxInFlight: 10, retentionMs: 1000, gcIntervalMs: 50 })
+  const records: DecisionRecord[] = [{ txId: '1.4', clientId: 'cut-off', writesHash: 5, keys: ['a'], outcome: 'undecided', createdAt: 10, ended: false }]
+  const effects = m.step({ type: 'start', now: 20, epoch: 2, epochs: [], records })
+  t.match(persists(effects), [{ kind: 'decision', sync: false, ops: [{ key: 'tx/1.4', value: { outcome: 'aborted', reasons: [{ participant: 'coordinator', code: 'coordinator_restarted' }] } }] }])
+  t.match(describeByClientId(m.state, P, 'cut-off'), { txId: '1.4', state: 'aborted' })
+  const retry = m.step({ type: 'request', now: 21, reqId: 1, writes: [], clientId: 'cut-off' })
+  t.match(retry, [{ type: 'reply', body: { ok: false, error: 'id_conflict' } }], 'other writes under the same id are refused')
+  t.match(sends(m.step({ type: 'message', now: 22, from: 'p1', msg: { type: 'query', txId: '1.4' } })), [{ msg: { type: 'abort' } }])
+})
+
+t.test('garbage collection forgets finished transactions past retention, never an unfinished commit', async (t) => {
+  const records: DecisionRecord[] = [
+    { txId: '2.1', writesHash: 1, keys: ['a'], outcome: 'committed', versions: { a: 1 }, createdAt: 100, decidedAt: 101, ended: false },
+    { txId: '2.2', writesHash: 2, keys: ['b'], outcome: 'aborted', reasons: [], createdAt: 110, decidedAt: 111, ended: true, clientId: 'old' },
+    { txId: '2.3', writesHash: 3, keys: ['c'], outcome: 'committed', createdAt: 5000, decidedAt: 5001, ended: true },
+  ]
+  const { step, m } = setup({ retentionMs: 1000 }, records)
+  const e = step({ type: 'timer', timer: 'gc' }, 3000)
+  t.match(persists(e), [{ kind: 'gc', sync: false, ops: [{ type: 'del', key: 'tx/2.2' }, { type: 'del', key: 'epoch/0000000002' }] }])
+  t.match(e, [{ type: 'persist' }, { type: 'setTimer', timer: 'gc' }])
+  t.ok(m.state.txns.has('2.1'), 'unfinished commit kept')
+  t.notOk(m.state.txns.has('2.2'))
+  t.notOk(m.state.byClientId.has('old'))
+  t.same(persists(step({ type: 'timer', timer: 'gc' }, 3001)), [], 'nothing more to collect')
+})
+
+t.test('hello and read results are adapter business: the machine ignores them', async (t) => {
+  const { step } = setup()
+  t.same(step({ type: 'message', from: 'p1', msg: { type: 'hello', participant: 'p1' } }), [])
+  t.same(step({ type: 'message', from: 'p1', msg: { type: 'readResult', reqId: 1, entry: null } }), [])
+  t.same(step({ type: 'message', from: 'p1', msg: { type: 'ack', txId: 'nope' } }), [])
+})
+
+t.test('a status description shows pending votes while preparing and hides nothing after an abort', async (t) => {
+  const { step, connectAll, m } = setup()
+  connectAll()
+  step({ type: 'request', reqId: 1, writes, clientId: 'c' })
+  step(yes('3.1', 'p1'))
+  t.match(describeTxn(m.state, P, '3.1', 1000, 1000), { state: 'preparing', id: 'c', votes: { p1: 'yes', p2: 'pending', p3: 'pending' } })
+  step({ type: 'timer', timer: 'vote:3.1' })
+  const d = describeTxn(m.state, P, '3.1', 1000, 1000)
+  t.match(d, { state: 'aborted', reasons: [{ code: 'vote_timeout' }], decidedAt: /T/ })
+  t.notOk(d?.acks)
+  t.notOk(d?.versions)
+})
+
+t.test('the durable write of an abort record or an END changes nothing', async (t) => {
+  const { step, connectAll } = setup()
+  connectAll()
+  step({ type: 'request', reqId: 1, writes })
+  const [record] = persists(step({ type: 'message', from: 'p1', msg: { type: 'vote', txId: '3.1', yes: false } }))
+  t.same(step({ type: 'persisted', token: record!.token }), [])
+  step({ type: 'request', reqId: 2, writes })
+  for (const p of P) step(yes('3.2', p))
+  const [decision] = [...step({ type: 'persisted', token: record!.token + 1 })]
+  t.ok(decision)
+  let end: CoordinatorEffect[] = []
+  for (const p of P) end = step({ type: 'message', from: p, msg: { type: 'ack', txId: '3.2' } })
+  t.same(step({ type: 'persisted', token: persists(end)[0]!.token }), [])
+})
+
+t.test('a YES vote without versions still counts (the schema allows it); the versions are those the others reported', async (t) => {
+  const { step, connectAll } = setup()
+  connectAll()
+  step({ type: 'request', reqId: 1, writes })
+  step(yes('3.1', 'p1'))
+  step({ type: 'message', from: 'p2', msg: { type: 'vote', txId: '3.1', yes: true } })
+  const [decision] = persists(step(yes('3.1', 'p3')))
+  t.match(decision, { kind: 'decision', sync: true, ops: [{ value: { outcome: 'committed', versions: { a: 1 } } }] })
+})

@@ -1,0 +1,219 @@
+import t from 'tap'
+import { ParticipantMachine, describeInDoubt } from '../../../../shared/core/participant/machine.ts'
+import type { ParticipantEffect, ParticipantEvent, PreparedRecord, ResolvedRecord } from '../../../../shared/core/participant/types.ts'
+import type { Entry, Write } from '../../../../shared/core/protocol/types.ts'
+
+type E = ParticipantEvent extends infer X ? (X extends unknown ? Omit<X, 'now'> : never) : never
+const options = { readWaitMs: 50, sweepIntervalMs: 100, queryAfterMs: 200, retentionMs: 1000, maxRemembered: 100 }
+
+function setup(recovered: { entries?: [string, Entry][]; prepared?: PreparedRecord[]; resolved?: ResolvedRecord[] } = {}, opts = options) {
+  const m = new ParticipantMachine(opts)
+  let now = 1000
+  const step = (e: E, at?: number): ParticipantEffect[] => {
+    if (at !== undefined) now = at
+    return m.step({ ...e, now })
+  }
+  const start = step({ type: 'start', entries: recovered.entries ?? [], prepared: recovered.prepared ?? [], resolved: recovered.resolved ?? [] })
+  step({ type: 'connected' })
+  const msg = (msg: Extract<E, { type: 'message' }>['msg']) => step({ type: 'message', msg })
+  const prepare = (txId: string, writes: Write[]) => msg({ type: 'prepare', txId, writes })
+  /** PREPARE and complete its log write: returns the effects after the record is durable. */
+  const prepared = (txId: string, writes: Write[]) => {
+    const [p] = persists(prepare(txId, writes))
+    return step({ type: 'persisted', token: p!.token })
+  }
+  return { m, step, msg, prepare, prepared, start }
+}
+
+const sent = (effects: ParticipantEffect[]) => effects.filter((e): e is Extract<ParticipantEffect, { type: 'send' }> => e.type === 'send').map((e) => e.msg)
+const persists = (effects: ParticipantEffect[]) => effects.filter((e): e is Extract<ParticipantEffect, { type: 'persist' }> => e.type === 'persist')
+
+t.test('PREPARE: the record is synced before the YES vote leaves, and the keys are locked at once', async (t) => {
+  const { prepare, step, m } = setup()
+  const e = prepare('1.1', [{ key: 'a', value: 'x' }])
+  t.same(sent(e), [], 'no vote before the record is durable')
+  t.match(persists(e), [{ kind: 'prepare', sync: true, ops: [{ type: 'put', key: 'prep/1.1', value: { txId: '1.1', versions: { a: 1 } } }] }])
+  t.equal(m.state.locks.get('a'), '1.1')
+  t.same(sent(prepare('1.1', [{ key: 'a', value: 'x' }])), [], 'a duplicate PREPARE while logging does nothing')
+  const v = step({ type: 'persisted', token: persists(e)[0]!.token })
+  t.same(sent(v), [{ type: 'vote', txId: '1.1', yes: true, versions: { a: 1 } }])
+  t.same(sent(prepare('1.1', [{ key: 'a', value: 'x' }])), [{ type: 'vote', txId: '1.1', yes: true, versions: { a: 1 } }], 'a duplicate PREPARE repeats the vote')
+  t.same(step({ type: 'persisted', token: 999 }), [], 'an unknown token is ignored')
+})
+
+t.test('a key held by another prepared transaction: NO with conflict, no durable write', async (t) => {
+  const { prepare } = setup()
+  prepare('1.1', [{ key: 'a', value: 'x' }])
+  const e = prepare('1.2', [{ key: 'b', value: 'y' }, { key: 'a', value: 'z' }])
+  t.same(persists(e), [])
+  t.match(sent(e), [{ type: 'vote', txId: '1.2', yes: false, reason: { code: 'conflict', key: 'a' } }])
+})
+
+t.test('preconditions: ifVersion and ifAbsent are checked against the committed version', async (t) => {
+  const { prepare } = setup({ entries: [['a', { value: 'old', version: 3 }]] })
+  t.match(sent(prepare('1.1', [{ key: 'a', value: 'x', ifVersion: 2 }])), [{ yes: false, reason: { code: 'precondition_failed', key: 'a', message: 'expected version 2, found 3' } }])
+  t.match(sent(prepare('1.2', [{ key: 'a', value: 'x', ifAbsent: true }])), [{ yes: false, reason: { code: 'precondition_failed', key: 'a' } }])
+  t.match(persists(prepare('1.3', [{ key: 'a', value: 'x', ifVersion: 3 }, { key: 'n', value: 'y', ifAbsent: true }])), [{ ops: [{ value: { versions: { a: 4, n: 1 } } }] }])
+})
+
+t.test('COMMIT applies writes, bumps versions and drops the PREPARED record in one synced batch, then ACKs', async (t) => {
+  const { prepared, msg, step, m } = setup({ entries: [['a', { value: 'old', version: 3 }]] })
+  prepared('1.1', [{ key: 'a', value: 'new' }, { key: 'b', value: 'bee' }])
+  const c = msg({ type: 'commit', txId: '1.1' })
+  const [apply] = persists(c)
+  t.match(apply, {
+    kind: 'apply',
+    sync: true,
+    ops: [
+      { type: 'put', key: 'kv/a', value: { value: 'new', version: 4 } },
+      { type: 'put', key: 'kv/b', value: { value: 'bee', version: 1 } },
+      { type: 'del', key: 'prep/1.1' },
+      { type: 'put', key: 'done/1.1', value: { outcome: 'committed' } },
+    ],
+  })
+  t.same(sent(c), [], 'no ACK before the batch is durable')
+  t.same(persists(msg({ type: 'commit', txId: '1.1' })), [], 'a duplicate COMMIT while applying does nothing')
+  t.same(sent(step({ type: 'persisted', token: apply!.token })), [{ type: 'ack', txId: '1.1' }])
+  t.same(m.state.kv.get('a'), { value: 'new', version: 4 })
+  t.equal(m.state.locks.size, 0)
+  t.same(sent(msg({ type: 'commit', txId: '1.1' })), [{ type: 'ack', txId: '1.1' }], 'a COMMIT after applying is re-ACKed')
+  t.same(sent(msg({ type: 'commit', txId: '7.7' })), [{ type: 'ack', txId: '7.7' }], 'a COMMIT for a forgotten transaction is re-ACKed')
+  t.same(sent(msg({ type: 'prepare', txId: '1.1', writes: [{ key: 'a', value: 'new' }] })), [], 'a PREPARE replayed after commit is not applied twice')
+  t.match(msg({ type: 'abort', txId: '1.1' }), [{ type: 'log', level: 'error' }], 'ABORT after COMMIT is refused loudly')
+})
+
+t.test('a committed transaction still writing its apply hands its lock on: the next PREPARE sees its version', async (t) => {
+  const { prepared, prepare, msg, step, m } = setup({ entries: [['a', { value: 'old', version: 3 }]] })
+  prepared('1.1', [{ key: 'a', value: 'x' }])
+  const [apply] = persists(msg({ type: 'commit', txId: '1.1' }))
+  // Told "committed", the client writes the same key again before the apply is durable.
+  t.match(sent(prepare('1.2', [{ key: 'a', value: 'y', ifVersion: 4 }])), [], 'no conflict with a committed holder')
+  t.equal(m.state.locks.get('a'), '1.2')
+  t.same(m.state.prepared.get('1.2')?.versions, new Map([['a', 5]]))
+  t.same(m.state.prepared.get('1.2')?.handedFrom, new Map([['a', '1.1']]))
+  t.match(sent(prepare('1.3', [{ key: 'a', value: 'z' }])), [{ yes: false, reason: { code: 'conflict', key: 'a' } }], 'a prepared (not committed) holder still conflicts')
+  step({ type: 'persisted', token: apply!.token })
+  t.same(m.state.kv.get('a'), { value: 'x', version: 4 })
+  t.equal(m.state.locks.get('a'), '1.2', 'the finished apply leaves the lock with its new holder')
+  const [record] = persists(msg({ type: 'abort', txId: '1.2' }))
+  t.equal(record, undefined, 'aborted while logging: nothing to write yet')
+})
+
+t.test('a handed-on lock goes back to the committed holder if the new one aborts first', async (t) => {
+  const { prepared, prepare, msg, step, m } = setup({ entries: [['a', { value: 'old', version: 3 }]] })
+  prepared('1.1', [{ key: 'a', value: 'x' }])
+  const [apply] = persists(msg({ type: 'commit', txId: '1.1' }))
+  const [record] = persists(prepare('1.2', [{ key: 'a', value: 'y' }, { key: 'b', value: 'y' }]))
+  msg({ type: 'abort', txId: '1.2' })
+  const [abort] = persists(step({ type: 'persisted', token: record!.token }))
+  step({ type: 'persisted', token: abort!.token })
+  t.equal(m.state.locks.get('a'), '1.1', 'the lock is back with the apply still being written')
+  t.equal(m.state.locks.has('b'), false, 'a key that was free is free again')
+  t.match(persists(prepare('1.3', [{ key: 'a', value: 'z', ifVersion: 4 }])), [{ ops: [{ value: { versions: { a: 5 } } }] }], 'the next PREPARE still sees version 4, not the stale 3')
+  step({ type: 'persisted', token: apply!.token })
+  t.same(m.state.kv.get('a'), { value: 'x', version: 4 })
+  t.equal(m.state.locks.get('a'), '1.3')
+})
+
+t.test('ABORT drops the PREPARED record and the locks; late PREPAREs are refused', async (t) => {
+  const { prepared, msg, step, m } = setup()
+  prepared('1.1', [{ key: 'a', value: 'x' }])
+  const a = msg({ type: 'abort', txId: '1.1' })
+  t.match(persists(a), [{ kind: 'abort', sync: false, ops: [{ type: 'del', key: 'prep/1.1' }, { type: 'put', key: 'done/1.1' }] }])
+  t.same(msg({ type: 'abort', txId: '1.1' }), [], 'a duplicate ABORT while aborting does nothing')
+  step({ type: 'persisted', token: persists(a)[0]!.token })
+  t.equal(m.state.locks.size, 0)
+  t.equal(m.state.prepared.size, 0)
+  t.match(sent(msg({ type: 'prepare', txId: '1.1', writes: [{ key: 'a', value: 'x' }] })), [{ yes: false, reason: { code: 'already_resolved' } }])
+  t.same(msg({ type: 'abort', txId: '2.1' }), [], 'ABORT of an unknown transaction is remembered')
+  t.match(sent(msg({ type: 'prepare', txId: '2.1', writes: [{ key: 'q', value: 'x' }] })), [{ yes: false }], 'so its late PREPARE is refused')
+  t.match(msg({ type: 'commit', txId: '2.1' }), [{ type: 'log', level: 'error' }], 'COMMIT after ABORT is refused loudly')
+})
+
+t.test('ABORT while the PREPARED record is being written: abort once it is durable, never vote', async (t) => {
+  const { prepare, msg, step, m } = setup()
+  const [p] = persists(prepare('1.1', [{ key: 'a', value: 'x' }]))
+  t.same(msg({ type: 'abort', txId: '1.1' }), [])
+  t.match(msg({ type: 'commit', txId: '1.1' }), [{ type: 'log', level: 'error' }], 'COMMIT before our vote cannot be right')
+  const e = step({ type: 'persisted', token: p!.token })
+  t.same(sent(e), [])
+  t.match(persists(e), [{ kind: 'abort' }])
+  step({ type: 'persisted', token: persists(e)[0]!.token })
+  t.equal(m.state.locks.size, 0)
+})
+
+t.test('reads: a free key answers at once; a held key waits for the outcome, bounded by readWaitMs', async (t) => {
+  const { prepared, msg, step } = setup({ entries: [['a', { value: 'v1', version: 1 }]] })
+  t.same(sent(msg({ type: 'read', reqId: 1, key: 'a' })), [{ type: 'readResult', reqId: 1, entry: { value: 'v1', version: 1 } }])
+  t.same(sent(msg({ type: 'read', reqId: 2, key: 'zz' })), [{ type: 'readResult', reqId: 2, entry: null }])
+  prepared('1.1', [{ key: 'a', value: 'v2' }])
+  const wait = msg({ type: 'read', reqId: 3, key: 'a' })
+  t.same(wait, [{ type: 'setTimer', timer: 'read:3', afterMs: 50 }])
+  msg({ type: 'read', reqId: 4, key: 'a' })
+  t.same(sent(step({ type: 'timer', timer: 'read:4' })), [{ type: 'readResult', reqId: 4, entry: null, inDoubt: true }], 'a read past its bound answers in doubt')
+  t.same(step({ type: 'timer', timer: 'read:4' }), [], 'a stale read timer does nothing')
+  const [apply] = persists(msg({ type: 'commit', txId: '1.1' }))
+  const done = step({ type: 'persisted', token: apply!.token })
+  t.same(sent(done), [{ type: 'readResult', reqId: 3, entry: { value: 'v2', version: 2 } }, { type: 'ack', txId: '1.1' }], 'the waiting read sees the committed value')
+  t.match(done, [{ type: 'cancelTimer', timer: 'read:3' }])
+  t.same(step({ type: 'timer', timer: 'other' }), [])
+})
+
+t.test('restart: PREPARED records come back in doubt, keep their locks, and are queried when the coordinator connects', async (t) => {
+  const record: PreparedRecord = { txId: '1.5', writes: [{ key: 'a', value: 'x' }], versions: { a: 1 }, preparedAt: 500 }
+  const m = new ParticipantMachine(options)
+  const start = m.step({ type: 'start', now: 1000, entries: [], prepared: [record], resolved: [{ txId: '1.4', outcome: 'committed', at: 900 }] })
+  t.match(start, [{ type: 'log', level: 'warn', txId: '1.5' }, { type: 'setTimer', timer: 'sweep' }])
+  t.equal(m.state.locks.get('a'), '1.5')
+  t.match(describeInDoubt(m.state, 1500), [{ txId: '1.5', ageMs: 1000, keys: ['a'], phase: 'prepared' }])
+  t.match(sent(m.step({ type: 'message', now: 1000, msg: { type: 'prepare', txId: '1.6', writes: [{ key: 'a', value: 'y' }] } })), [{ yes: false, reason: { code: 'conflict' } }])
+  const q = m.step({ type: 'connected', now: 1001 })
+  t.same(sent(q), [{ type: 'query', txId: '1.5' }])
+  m.step({ type: 'disconnected', now: 1002 })
+  t.same(sent(m.step({ type: 'timer', now: 2000, timer: 'sweep' })), [], 'no queries while disconnected')
+  m.step({ type: 'connected', now: 2001 })
+  t.same(sent(m.step({ type: 'timer', now: 2100, timer: 'sweep' })), [], 'queried recently')
+  m.step({ type: 'message', now: 2200, msg: { type: 'prepare', txId: '1.7', writes: [{ key: 'other', value: 'y' }] } })
+  const sweep = m.step({ type: 'timer', now: 2300, timer: 'sweep' })
+  t.same(sent(sweep), [{ type: 'query', txId: '1.5' }], 'queried again while in doubt')
+  t.match(sweep, [{ type: 'log', level: 'warn', msg: 'transactions in doubt', inDoubt: 1, oldestAgeMs: 1800, coordinatorConnected: true }], 'blocking is reported, not hidden')
+})
+
+t.test('garbage collection forgets resolved ids past retention or beyond the cap', async (t) => {
+  const resolved: ResolvedRecord[] = [
+    { txId: '1.1', outcome: 'committed', at: 100 },
+    { txId: '1.2', outcome: 'aborted', at: 1900 },
+    { txId: '1.3', outcome: 'committed', at: 1950 },
+  ]
+  const { step, m } = setup({ resolved }, { ...options, maxRemembered: 1 })
+  const e = step({ type: 'timer', timer: 'sweep' }, 2000)
+  t.match(persists(e), [{ kind: 'gc', sync: false, ops: [{ type: 'del', key: 'done/1.1' }, { type: 'del', key: 'done/1.2' }] }])
+  t.same([...m.state.resolved.keys()], ['1.3'])
+  t.same(persists(step({ type: 'timer', timer: 'sweep' }, 2001)), [])
+})
+
+t.test('reads on several held keys time out independently; a finished gc batch needs nothing', async (t) => {
+  const { prepared, msg, step } = setup()
+  prepared('1.1', [{ key: 'a', value: 'x' }, { key: 'b', value: 'y' }])
+  msg({ type: 'read', reqId: 1, key: 'a' })
+  msg({ type: 'read', reqId: 2, key: 'b' })
+  t.same(sent(step({ type: 'timer', timer: 'read:2' })), [{ type: 'readResult', reqId: 2, entry: null, inDoubt: true }])
+  t.same(sent(step({ type: 'timer', timer: 'read:1' })), [{ type: 'readResult', reqId: 1, entry: null, inDoubt: true }])
+  const gc = persists(step({ type: 'timer', timer: 'sweep' }, 5000))
+  t.same(gc, [], 'nothing resolved yet, nothing to collect')
+  const [abort] = persists(msg({ type: 'abort', txId: '1.1' }))
+  step({ type: 'persisted', token: abort!.token })
+  const [collect] = persists(step({ type: 'timer', timer: 'sweep' }, 9000))
+  t.match(collect, { kind: 'gc' })
+  t.same(step({ type: 'persisted', token: collect!.token }), [])
+})
+
+t.test('reads waiting on a connection are dropped with it: never answered on the next connection', async (t) => {
+  const { prepared, msg, step } = setup()
+  prepared('1.1', [{ key: 'a', value: 'x' }])
+  t.same(msg({ type: 'read', reqId: 1, key: 'a' }), [{ type: 'setTimer', timer: 'read:1', afterMs: 50 }])
+  t.same(step({ type: 'disconnected' }), [{ type: 'cancelTimer', timer: 'read:1' }], 'the waiting read goes with its connection')
+  step({ type: 'connected' })
+  const abort = persists(msg({ type: 'abort', txId: '1.1' }))
+  t.same(sent(step({ type: 'persisted', token: abort[0]!.token })), [], 'the lock goes, and nobody is told about the old read')
+})

@@ -1,0 +1,26 @@
+import t from 'tap'
+import { loadCoordinatorConfig, parseParticipants } from '../../../../services/coordinator/config.ts'
+import { loadParticipantConfig } from '../../../../services/participant/config.ts'
+
+const base = { CLUSTER_TOKEN: 'sekrit-token', PARTICIPANTS: 'p1=ws://127.0.0.1:7001,p2=ws://127.0.0.1:7002/v1/peer' }
+
+t.test('coordinator configuration: defaults, conversion, frozen', async (t) => {
+  const c = loadCoordinatorConfig({ ...base, VOTE_TIMEOUT_MS: '1500', LOG_LEVEL: 'debug' })
+  t.match(c, { host: '127.0.0.1', port: 8080, voteTimeoutMs: 1500, logLevel: 'debug', maxInFlight: 10000 })
+  t.same(c.participants, [{ name: 'p1', url: 'ws://127.0.0.1:7001' }, { name: 'p2', url: 'ws://127.0.0.1:7002/v1/peer' }])
+  t.ok(Object.isFrozen(c))
+})
+
+t.test('a bad configuration fails with one line naming the variable', async (t) => {
+  t.throws(() => loadCoordinatorConfig({}), /^invalid configuration: CLUSTER_TOKEN, PARTICIPANTS must be set$/)
+  t.throws(() => loadCoordinatorConfig({ ...base, COORDINATOR_PORT: 'eighty' }), /COORDINATOR_PORT must be integer \(got "eighty"\)/)
+  t.throws(() => loadCoordinatorConfig({ ...base, LOG_LEVEL: 'loud' }), /LOG_LEVEL/)
+  t.throws(() => loadCoordinatorConfig({ ...base, VOTE_TIMEOUT_MS: '5', MIN_TIMEOUT_MS: '10' }), /MIN_TIMEOUT_MS <= VOTE_TIMEOUT_MS <= MAX_TIMEOUT_MS/)
+  t.throws(() => parseParticipants('p1=http://x'), /PARTICIPANTS entry "p1=http:\/\/x" is not name=ws:\/\/host:port/)
+  t.throws(() => parseParticipants('p1=ws://a:1,p1=ws://b:2'), /duplicate name/)
+})
+
+t.test('participant configuration', async (t) => {
+  t.match(loadParticipantConfig({ PARTICIPANT_ID: 'p9', DATA_DIR: '/tmp/x', CLUSTER_TOKEN: 'sekrit-token' }), { id: 'p9', port: 7001, readWaitMs: 2000 })
+  t.throws(() => loadParticipantConfig({ PARTICIPANT_ID: 'bad id!', DATA_DIR: '/tmp/x', CLUSTER_TOKEN: 'sekrit-token' }), /PARTICIPANT_ID/)
+})
