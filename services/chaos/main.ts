@@ -1,4 +1,5 @@
 import { runMain } from '../../shared/io/runtime/run-main.ts'
+import { closeOnSignals } from '../../shared/io/runtime/shutdown.ts'
 import { createLogger } from '../../shared/io/runtime/logger.ts'
 import { buildChaosApp } from './app.ts'
 import { loadChaosConfig } from './config.ts'
@@ -23,16 +24,8 @@ async function main(): Promise<void> {
   logger.info({ project: target.project, nodes: await engine.nodes() }, 'chaos sidecar listening')
   if (config.scheduleAtStart) schedule.start(config.schedule)
 
-  const shutdown = (signal: string): void => {
-    logger.info({ signal }, 'shutting down; active faults are healed first')
-    schedule.stop()
-    engine
-      .healAll()
-      .finally(() => app.close())
-      .then(() => process.exit(0), () => process.exit(1))
-  }
-  process.once('SIGINT', () => { shutdown('SIGINT') })
-  process.once('SIGTERM', () => { shutdown('SIGTERM') })
+  // Active faults are healed before the API closes: a stopped sidecar leaves no node paused or cut off.
+  closeOnSignals({ close: async () => { schedule.stop(); await engine.healAll().finally(() => app.close()) } }, logger)
 }
 
 runMain(main)

@@ -1,5 +1,9 @@
 import Type from 'typebox'
+import { limits } from '../../shared/core/protocol/messages.ts'
 import { ConfigError, loadConfig } from '../../shared/io/runtime/config.ts'
+
+/** The largest body whose PREPARE still fits in one frame (64 KiB left for the message around the writes). */
+export const MAX_BODY_LIMIT_BYTES = limits.maxFrameBytes - 64 * 1024
 
 const Schema = Type.Object(
   {
@@ -18,6 +22,7 @@ const Schema = Type.Object(
     bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1048576 }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
     failpoints: Type.String({ default: '' }),
+    checkInvariants: Type.Boolean({ default: false }),
   },
   { additionalProperties: false },
 )
@@ -39,6 +44,7 @@ export const coordinatorEnv = {
   bodyLimitBytes: 'BODY_LIMIT_BYTES',
   logLevel: 'LOG_LEVEL',
   failpoints: 'TXN_FAILPOINTS',
+  checkInvariants: 'CHECK_INVARIANTS',
 } as const
 
 export interface CoordinatorConfig {
@@ -57,12 +63,17 @@ export interface CoordinatorConfig {
   bodyLimitBytes: number
   logLevel: string
   failpoints: string
+  checkInvariants: boolean
 }
 
 export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig {
   const c = loadConfig(Schema, env, coordinatorEnv)
   if (c.minTimeoutMs > c.voteTimeoutMs || c.voteTimeoutMs > c.maxTimeoutMs) {
     throw new ConfigError('invalid configuration: need MIN_TIMEOUT_MS <= VOTE_TIMEOUT_MS <= MAX_TIMEOUT_MS')
+  }
+  // A body becomes one PREPARE message, which must fit in one frame with room for its envelope.
+  if (c.bodyLimitBytes > MAX_BODY_LIMIT_BYTES) {
+    throw new ConfigError(`invalid configuration: BODY_LIMIT_BYTES must be <= ${MAX_BODY_LIMIT_BYTES} (a PREPARE must fit in one ${limits.maxFrameBytes}-byte frame) (got ${c.bodyLimitBytes})`)
   }
   return Object.freeze({ ...c, participants: parseParticipants(c.participants) })
 }

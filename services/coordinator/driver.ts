@@ -1,39 +1,37 @@
 import { CoordinatorMachine } from '../../shared/core/coordinator/machine.ts'
-import type { CoordinatorEffect, CoordinatorEvent, ReplyBody } from '../../shared/core/coordinator/types.ts'
+import type { CoordinatorEffect, CoordinatorEvent, ReadReplyBody, ReplyBody } from '../../shared/core/coordinator/types.ts'
 import type { ToCoordinator } from '../../shared/core/protocol/messages.ts'
-import type { Entry, Write } from '../../shared/core/protocol/types.ts'
-import type { DistributiveOmit } from '../../shared/core/protocol/types.ts'
-import { CodedError } from '../../shared/core/api-errors.ts'
+import type { DistributiveOmit, Write } from '../../shared/core/protocol/types.ts'
 import type { Store } from '../../shared/core/store.ts'
 import type { Failpoints } from '../../shared/io/runtime/failpoints.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
 import { EffectRunner, type PersistCrashPoints } from '../../shared/io/runtime/effect-runner.ts'
 import type { PersistEffect } from '../../shared/core/protocol/effects.ts'
+import type { CoordinatorTimer } from '../../shared/core/protocol/timers.ts'
 import type { ParticipantLink } from './participant-link.ts'
 
 
 /**
- * Wires the pure coordinator machine to the world: HTTP requests become
- * events, effects become WebSocket sends, LevelDB batches, timers and replies.
- * Protocol decisions are never made here.
+ * Wires the pure coordinator machine to the world: HTTP requests and reads
+ * become events, effects become WebSocket sends, LevelDB batches, timers and
+ * replies. Protocol decisions (read routing and timeouts included) are never
+ * made here.
  */
 export class CoordinatorDriver {
   readonly machine: CoordinatorMachine
   private readonly replies = new Map<number, (body: ReplyBody) => void>()
-  private readonly reads = new Map<number, { resolve: (r: Entry | null) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
+  private readonly readReplies = new Map<number, (body: ReadReplyBody) => void>()
   private nextReqId = 1
-  private readCursor = 0
   private links = new Map<string, ParticipantLink>()
   private stopped = false
 
-  private readonly runner: EffectRunner
+  private readonly runner: EffectRunner<CoordinatorTimer>
 
   constructor(
     machine: CoordinatorMachine,
     store: Store,
     private readonly failpoints: Failpoints,
     private readonly logger: Logger,
-    private readonly readTimeoutMs: number,
   ) {
     this.machine = machine
     this.runner = new EffectRunner({
@@ -66,19 +64,12 @@ export class CoordinatorDriver {
     })
   }
 
-  /** Reads a key from a connected participant, round-robin; the participant waits out a prepared holder. */
-  read(key: string): Promise<Entry | null> {
-    const connected = [...this.links.values()].filter((l) => l.isConnected)
-    if (connected.length === 0) return Promise.reject(new CodedError('no_replica'))
-    const link = connected[this.readCursor++ % connected.length]!
+  /** Reads a key through the machine, which routes it to a participant and bounds the wait. */
+  read(key: string): Promise<ReadReplyBody> {
     const reqId = this.nextReqId++
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.reads.delete(reqId)
-        reject(new CodedError('key_in_doubt', `participant ${link.name} did not answer the read in time`))
-      }, this.readTimeoutMs)
-      this.reads.set(reqId, { resolve, reject, timer })
-      link.send({ type: 'read', reqId, key })
+    return new Promise((resolve) => {
+      this.readReplies.set(reqId, resolve)
+      this.dispatch({ type: 'read', reqId, key })
     })
   }
 
@@ -91,10 +82,6 @@ export class CoordinatorDriver {
   }
 
   onMessage(participant: string, msg: ToCoordinator): void {
-    if (msg.type === 'readResult') {
-      this.onReadResult(msg.reqId, msg.entry, msg.inDoubt === true)
-      return
-    }
     this.dispatch({ type: 'message', from: participant, msg })
   }
 
@@ -125,6 +112,12 @@ export class CoordinatorDriver {
           replied = true
           this.reply(effect.reqId, effect.body)
           break
+        case 'readReply': {
+          const resolve = this.readReplies.get(effect.reqId)
+          this.readReplies.delete(effect.reqId)
+          resolve?.(effect.body)
+          break
+        }
         default:
           this.runner.perform(effect)
           break
@@ -156,20 +149,11 @@ export class CoordinatorDriver {
     this.replies.delete(reqId)
     resolve?.(body)
   }
-
-  private onReadResult(reqId: number, entry: Entry | null, inDoubt: boolean): void {
-    const pending = this.reads.get(reqId)
-    if (!pending) return
-    this.reads.delete(reqId)
-    clearTimeout(pending.timer)
-    if (inDoubt) pending.reject(new CodedError('key_in_doubt'))
-    else pending.resolve(entry)
-  }
 }
 
-/** Crash points around the coordinator's log writes (only a synced decision is a COMMIT decision). */
+/** Crash points around the coordinator's log writes: the commit decision and END. */
 function coordinatorCrashPoints(effect: PersistEffect): PersistCrashPoints {
-  if (effect.kind === 'decision' && effect.sync) return { before: 'coordinator.beforeDecisionLogged', after: 'coordinator.afterDecisionLogged' }
+  if (effect.kind === 'commit-decision') return { before: 'coordinator.beforeDecisionLogged', after: 'coordinator.afterDecisionLogged' }
   if (effect.kind === 'end') return { before: 'coordinator.beforeEndLogged' }
   return {}
 }

@@ -1,5 +1,6 @@
 import { CoordinatorMachine } from '../../shared/core/coordinator/machine.ts'
 import { runMain } from '../../shared/io/runtime/run-main.ts'
+import { closeOnSignals } from '../../shared/io/runtime/shutdown.ts'
 import { Failpoints } from '../../shared/io/runtime/failpoints.ts'
 import { createLogger } from '../../shared/io/runtime/logger.ts'
 import { LevelStore } from '../../shared/io/storage/level-store.ts'
@@ -32,8 +33,10 @@ async function main(): Promise<void> {
     maxInFlight: config.maxInFlight,
     retentionMs: config.retentionMs,
     gcIntervalMs: config.gcIntervalMs,
+    checkInvariants: config.checkInvariants,
+    readTimeoutMs: config.readTimeoutMs,
   })
-  const driver = new CoordinatorDriver(machine, store, failpoints, logger, config.readTimeoutMs)
+  const driver = new CoordinatorDriver(machine, store, failpoints, logger)
   driver.dispatch({ type: 'start', ...log })
 
   const links = config.participants.map(
@@ -57,12 +60,7 @@ async function main(): Promise<void> {
   const bound = app.server.address()
   logger.info({ address, port: typeof bound === 'object' && bound ? bound.port : config.port, epoch: log.epoch }, 'coordinator listening')
 
-  const shutdown = (signal: string): void => {
-    logger.info({ signal }, 'shutting down')
-    app.close().then(() => process.exit(0), () => process.exit(1))
-  }
-  process.once('SIGINT', () => { shutdown('SIGINT') })
-  process.once('SIGTERM', () => { shutdown('SIGTERM') })
+  closeOnSignals(app, logger)
 }
 
 runMain(main)

@@ -96,7 +96,7 @@ export class ParticipantLink {
       handshakeTimeout: this.options.handshakeTimeoutMs,
     })
     this.ws = ws
-    this.outbox = new Outbox(() => (this.ready && this.ws === ws ? ws : undefined))
+    this.outbox = new Outbox(() => (this.ready && this.ws === ws ? ws : undefined), this.logger.child({ participant: this.name }))
     ws.on('message', (data, isBinary) => {
       this.onFrame(isBinary ? '' : rawDataToString(data))
     })

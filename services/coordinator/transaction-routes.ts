@@ -1,6 +1,5 @@
 import Type from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { describeByClientId, describeTxn } from '../../shared/core/coordinator/describe.ts'
 import { CodedError } from '../../shared/core/api-errors.ts'
 import { WriteSchema, limits } from '../../shared/core/protocol/messages.ts'
 import type { Write } from '../../shared/core/protocol/types.ts'
@@ -26,7 +25,6 @@ function checkWrites(writes: Write[]): void {
 }
 
 export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOptions> = async (app, { driver, config }) => {
-  const participants = config.participants.map((p) => p.name)
 
   app.post(
     '/v1/transactions',
@@ -58,7 +56,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
     '/v1/transactions/:txId',
     { schema: { params: Type.Object({ txId: Type.String({ minLength: 1, maxLength: limits.maxTxIdLength }) }) } },
     async (request) => {
-      const d = describeTxn(driver.machine.state, participants, request.params.txId, Date.now(), config.retentionMs)
+      const d = driver.machine.describe(request.params.txId, Date.now())
       if (!d) throw new CodedError('unknown_transaction')
       return d
     },
@@ -68,7 +66,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
     '/v1/transactions',
     { schema: { querystring: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }) } },
     async (request) => {
-      const d = describeByClientId(driver.machine.state, participants, request.query.id)
+      const d = driver.machine.describeClient(request.query.id)
       if (!d) throw new CodedError('unknown_transaction', 'no transaction with this client id is known')
       return d
     },
@@ -78,7 +76,9 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
     '/v1/keys/:key',
     { schema: { params: Type.Object({ key: Type.String({ minLength: 1, maxLength: limits.maxKeyLength }) }) } },
     async (request) => {
-      const entry = await driver.read(request.params.key)
+      const answer = await driver.read(request.params.key)
+      if (!answer.ok) throw new CodedError(answer.error, answer.message)
+      const { entry } = answer
       if (!entry) throw new CodedError('key_not_found', `key "${request.params.key}" has no committed value`)
       return { key: request.params.key, value: entry.value, version: entry.version }
     },

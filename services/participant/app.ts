@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import { createJsonApp } from '../../shared/io/http/json-app.ts'
 import { keyedObject } from '../../shared/core/protocol/keyed-object.ts'
-import { describeInDoubt } from '../../shared/core/participant/machine.ts'
 import { entryKey } from '../../shared/core/record-keys.ts'
 import type { Entry } from '../../shared/core/protocol/types.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
@@ -24,7 +23,7 @@ export function buildParticipantApp({ id, driver, store, peer, logger }: Partici
 
   app.get('/healthz', async () => ({ status: 'ok', participant: id }))
   app.get('/readyz', async (_request, reply) => {
-    const ready = store.isOpen && driver.machine.state.started
+    const ready = store.isOpen && driver.machine.status().started
     return reply.code(ready ? 200 : 503).send({ ready, participant: id, coordinatorConnected: peer.isConnected })
   })
 
@@ -34,9 +33,7 @@ export function buildParticipantApp({ id, driver, store, peer, logger }: Partici
     { schema: { querystring: Type.Object({ prefix: Type.String({ default: '', maxLength: 512 }) }, { additionalProperties: false }) } },
     async (request) => {
       // Read the in-memory state before the disk: "nothing prepared" then implies every apply is on disk.
-      const s = driver.machine.state
-      const prepared = [...s.prepared.keys()]
-      const locks = s.locks.size
+      const { prepared, locks } = driver.machine.status()
       const prefix = entryKey(request.query.prefix)
       const entries = keyedObject<Entry>()
       for (const [key, value] of await store.scan(prefix)) entries[key.slice(entryKey('').length)] = value as Entry
@@ -45,14 +42,13 @@ export function buildParticipantApp({ id, driver, store, peer, logger }: Partici
   )
 
   app.get('/v1/in-doubt', async () => {
-    const s = driver.machine.state
-    const inDoubt = describeInDoubt(s, Date.now())
+    const inDoubt = driver.machine.inDoubt(Date.now())
     return { participant: id, coordinatorConnected: peer.isConnected, count: inDoubt.length, transactions: inDoubt }
   })
 
   app.get('/v1/status', async () => {
-    const s = driver.machine.state
-    return { participant: id, keys: s.kv.size, prepared: s.prepared.size, locks: s.locks.size, remembered: s.resolved.size, refusedFrames: peer.refusedFrames, refusedMessages: peer.refusedMessages, refusedConnections: peer.refusedConnections, store: store.stats }
+    const s = driver.machine.status()
+    return { participant: id, keys: s.keys, prepared: s.prepared.length, locks: s.locks, remembered: s.remembered, refusedFrames: peer.refusedFrames, refusedMessages: peer.refusedMessages, refusedConnections: peer.refusedConnections, store: store.stats }
   })
   return app
 }

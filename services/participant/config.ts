@@ -16,6 +16,7 @@ const Schema = Type.Object(
     applyLingerMs: Type.Integer({ minimum: 0, maximum: 1000, default: 5 }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
     failpoints: Type.String({ default: '' }),
+    checkInvariants: Type.Boolean({ default: false }),
   },
   { additionalProperties: false },
 )
@@ -34,6 +35,7 @@ export const participantEnv = {
   applyLingerMs: 'APPLY_LINGER_MS',
   logLevel: 'LOG_LEVEL',
   failpoints: 'TXN_FAILPOINTS',
+  checkInvariants: 'CHECK_INVARIANTS',
 } as const
 
 export type ParticipantConfig = ReturnType<typeof loadParticipantConfig>

@@ -2,6 +2,7 @@ import { ParticipantMachine } from '../../shared/core/participant/machine.ts'
 import type { ParticipantEffect, ParticipantEvent } from '../../shared/core/participant/types.ts'
 import type { ToCoordinator, ToParticipant } from '../../shared/core/protocol/messages.ts'
 import type { PersistEffect } from '../../shared/core/protocol/effects.ts'
+import type { ParticipantTimer } from '../../shared/core/protocol/timers.ts'
 import type { DistributiveOmit } from '../../shared/core/protocol/types.ts'
 import type { Store } from '../../shared/core/store.ts'
 import type { Failpoints } from '../../shared/io/runtime/failpoints.ts'
@@ -13,7 +14,7 @@ export class ParticipantDriver {
   readonly machine: ParticipantMachine
   private stopped = false
   sender: (msg: ToCoordinator) => boolean = () => false
-  private readonly runner: EffectRunner
+  private readonly runner: EffectRunner<ParticipantTimer>
 
   constructor(
     machine: ParticipantMachine,

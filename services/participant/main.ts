@@ -1,5 +1,6 @@
 import { ParticipantMachine } from '../../shared/core/participant/machine.ts'
 import { runMain } from '../../shared/io/runtime/run-main.ts'
+import { closeOnSignals } from '../../shared/io/runtime/shutdown.ts'
 import { Failpoints } from '../../shared/io/runtime/failpoints.ts'
 import { createLogger } from '../../shared/io/runtime/logger.ts'
 import { LevelStore } from '../../shared/io/storage/level-store.ts'
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     queryAfterMs: config.queryAfterMs,
     retentionMs: config.retentionMs,
     maxRemembered: config.maxRemembered,
+    checkInvariants: config.checkInvariants,
   })
   const driver = new ParticipantDriver(machine, store, failpoints, logger)
   driver.dispatch({ type: 'start', ...replica })
@@ -48,12 +50,7 @@ async function main(): Promise<void> {
   const address = app.server.address()
   logger.info({ port: typeof address === 'object' && address ? address.port : config.port, keys: replica.entries.length }, 'participant listening')
 
-  const shutdown = (signal: string): void => {
-    logger.info({ signal }, 'shutting down')
-    app.close().then(() => process.exit(0), () => process.exit(1))
-  }
-  process.once('SIGINT', () => { shutdown('SIGINT') })
-  process.once('SIGTERM', () => { shutdown('SIGTERM') })
+  closeOnSignals(app, logger)
 }
 
 runMain(main)

@@ -130,7 +130,7 @@ export class PeerServer {
     }
     const conn: PeerConnection = {
       ws,
-      outbox: new Outbox(() => ws),
+      outbox: new Outbox(() => ws, this.logger),
       alive: true,
       heartbeat: setInterval(() => { this.beat(conn) }, this.options.heartbeatMs),
     }

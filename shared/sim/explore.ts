@@ -196,7 +196,7 @@ export function randomRun(config: SimConfig, seed: number, options: RandomRunOpt
 
 /** Timers fire when due; a client sends its first request at its start time. */
 function due(config: SimConfig, world: World, e: SimEvent): boolean {
-  if (e.kind === 'timer') return world.nodes[e.node]!.timers.get(e.timer)! <= world.now
+  if (e.kind === 'timer') return world.nodes[e.node]!.timers.get(e.timer)!.at <= world.now
   if (e.kind === 'submit') return world.clients[e.client]!.status !== 'idle' || (config.txns[e.client]!.startAt ?? 0) <= world.now
   return true
 }
@@ -229,7 +229,7 @@ function settled(world: World): boolean {
 
 function nextTimer(world: World): number {
   let next = Infinity
-  for (const node of Object.values(world.nodes)) for (const at of node.timers.values()) next = Math.min(next, at)
+  for (const node of Object.values(world.nodes)) for (const { at } of node.timers.values()) next = Math.min(next, at)
   return next
 }
 

@@ -3,7 +3,7 @@ import type { ParticipantState } from '../core/participant/types.ts'
 import type { PersistEffect } from '../core/protocol/effects.ts'
 import type { ToCoordinator, ToParticipant } from '../core/protocol/messages.ts'
 import type { Write } from '../core/protocol/types.ts'
-import type { StoreOp } from '../core/store.ts'
+import type { Timer } from '../core/protocol/timers.ts'
 import type { Violation } from './violation.ts'
 
 /**
@@ -45,13 +45,8 @@ export interface SimConfig {
 
 export const COORDINATOR = 'coordinator'
 
-export interface PendingPersist {
-  token: number
-  ops: StoreOp[]
-  sync: boolean
-  kind: PersistEffect['kind']
-  txId?: string
-}
+/** A persist effect the simulated disk has not completed yet. */
+export type PendingPersist = Omit<PersistEffect, 'type'>
 
 export interface SimNode {
   name: string
@@ -61,7 +56,8 @@ export interface SimNode {
   participant?: ParticipantState
   store: Map<string, unknown>
   persists: PendingPersist[]
-  timers: Map<string, number>
+  /** Armed timers by key (timerKey), with when they are due. */
+  timers: Map<string, { timer: Timer; at: number }>
 }
 
 /** Immutable once sent: worlds share in-flight messages. */
@@ -110,6 +106,7 @@ export type SimEvent =
   | { kind: 'submit'; client: number }
   | { kind: 'deliver'; msg: number; duplicate: boolean }
   | { kind: 'persist'; node: string }
+  /** `timer` is the timer's key. */
   | { kind: 'timer'; node: string; timer: string }
   /**
    * restart: true restarts the node at once. Sound for exhaustive search: while

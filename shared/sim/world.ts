@@ -5,6 +5,7 @@ import { ParticipantMachine } from '../core/participant/machine.ts'
 import { planParticipantRecovery } from '../core/participant/recovery.ts'
 import type { ParticipantEffect, ParticipantEvent, ParticipantOptions, ParticipantState } from '../core/participant/types.ts'
 import type { ToCoordinator, ToParticipant } from '../core/protocol/messages.ts'
+import { timerKey } from '../core/protocol/timers.ts'
 import type { DistributiveOmit } from '../core/protocol/types.ts'
 import { backupDecision, isPrepared } from './backup-coordinator.ts'
 import { noteVersions } from './invariants.ts'
@@ -14,13 +15,13 @@ import { channelOf, COORDINATOR, participantNames, type PendingPersist, type Sim
 export * from './model.ts'
 
 export function coordinatorOptions(config: SimConfig): CoordinatorOptions {
-  const o: CoordinatorOptions = { participants: [...participantNames(config)], defaultTimeoutMs: 50, maxInFlight: 1000, retentionMs: 1e12, gcIntervalMs: 1000 }
+  const o: CoordinatorOptions = { participants: [...participantNames(config)], defaultTimeoutMs: 50, maxInFlight: 1000, retentionMs: 1e12, gcIntervalMs: 1000, checkInvariants: true }
   if (config.bugs?.replyBeforeDurable === true) o.unsafeBugs = { replyBeforeDurable: true }
   return o
 }
 
 export function participantOptions(config: SimConfig): ParticipantOptions {
-  const o: ParticipantOptions = { readWaitMs: 50, sweepIntervalMs: 40, queryAfterMs: 150, retentionMs: 1e12, maxRemembered: 1e6 }
+  const o: ParticipantOptions = { readWaitMs: 50, sweepIntervalMs: 40, queryAfterMs: 150, retentionMs: 1e12, maxRemembered: 1e6, checkInvariants: true }
   if (config.bugs?.voteBeforeDurable === true) o.unsafeBugs = { voteBeforeDurable: true }
   return o
 }
@@ -76,8 +77,8 @@ export function enabledEvents(config: SimConfig, world: World): SimEvent[] {
       continue
     }
     if (node.persists.length > 0) events.push({ kind: 'persist', node: node.name })
-    for (const timer of node.timers.keys()) {
-      if (config.timers === 'all' || timer.startsWith('vote:')) events.push({ kind: 'timer', node: node.name, timer })
+    for (const [key, armed] of node.timers) {
+      if (config.timers === 'all' || armed.timer.kind === 'vote') events.push({ kind: 'timer', node: node.name, timer: key })
     }
     if (world.budget.crashes > 0 && config.crashable.includes(node.role)) events.push({ kind: 'crash', node: node.name, restart: config.timers === 'protocol' && config.backup !== true })
   }
@@ -107,8 +108,10 @@ export function applyEvent(config: SimConfig, world: World, event: SimEvent): st
     case 'persist':
       return completePersist(config, world, event.node)
     case 'timer': {
-      world.nodes[event.node]!.timers.delete(event.timer)
-      step(config, world, event.node, { type: 'timer', timer: event.timer })
+      const timers = world.nodes[event.node]!.timers
+      const { timer } = timers.get(event.timer)!
+      timers.delete(event.timer)
+      step(config, world, event.node, { type: 'timer', timer } as NodeEvent)
       return `${event.node}: timer ${event.timer} fires`
     }
     case 'crash':
@@ -266,10 +269,10 @@ function perform(world: World, node: SimNode, effect: CoordinatorEffect | Partic
       break
     }
     case 'setTimer':
-      node.timers.set(effect.timer, world.now + effect.afterMs)
+      node.timers.set(timerKey(effect.timer), { timer: effect.timer, at: world.now + effect.afterMs })
       break
     case 'cancelTimer':
-      node.timers.delete(effect.timer)
+      node.timers.delete(timerKey(effect.timer))
       break
     case 'reply': {
       const client = world.clients.find((c) => c.reqId === effect.reqId && c.status === 'waiting')

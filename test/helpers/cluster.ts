@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,7 +10,7 @@ export { LocalCluster }
 /** A real cluster (separate processes, temp LevelDB dirs, ephemeral ports) torn down after the test. */
 export async function startCluster(t: Test, options: Partial<ClusterOptions> = {}): Promise<LocalCluster> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'txn-test-'))
-  const cluster = await LocalCluster.create({ dataRoot, participants: 3, ...options, env: { LOG_LEVEL: 'debug', ...options.env } })
+  const cluster = await LocalCluster.create({ dataRoot, participants: 3, ...options, env: { LOG_LEVEL: 'debug', CHECK_INVARIANTS: '1', ...options.env } })
   t.teardown(async () => {
     await cluster.stopAll()
     if (process.env.KEEP_TEST_DATA === undefined) rmSync(dataRoot, { recursive: true, force: true })
@@ -68,4 +69,24 @@ export async function waitSettled(cluster: LocalCluster, timeoutMs = 20000): Pro
     if (Date.now() > deadline) return all
     await new Promise((ok) => setTimeout(ok, 100))
   }
+}
+
+/**
+ * POSTs a body over a plain socket and reads the answer even if the server
+ * answers before the body is all sent and stops reading (as it does for a
+ * body over the limit: fetch then fails with EPIPE, the answer unread).
+ */
+export async function postRaw(url: string, body: string): Promise<HttpResult> {
+  const { hostname, port, pathname } = new URL(url)
+  const socket = connect(Number(port), hostname)
+  socket.on('error', () => undefined) // EPIPE / ECONNRESET once the server stops reading: the answer is already in
+  let received = ''
+  socket.on('data', (chunk: Buffer) => { received += chunk.toString() })
+  socket.write(`POST ${pathname} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`)
+  socket.end(body)
+  await new Promise((ok) => socket.once('close', ok))
+  const [head = '', text = ''] = received.split('\r\n\r\n')
+  const status = Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1] ?? 0)
+  const headers = new Headers(head.split('\r\n').slice(1).map((line) => line.split(/:\s*/, 2) as [string, string]))
+  return { status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown>, headers }
 }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import WebSocket from 'ws'
-import { http, replicas, startCluster, submit, waitSettled, type TxnResponse } from '../helpers/cluster.ts'
+import { http, postRaw, replicas, startCluster, submit, waitSettled, type TxnResponse } from '../helpers/cluster.ts'
 
 t.test('a 3-participant cluster of real processes', async (t) => {
   const cluster = await startCluster(t)
@@ -97,7 +97,7 @@ t.test('a 3-participant cluster of real processes', async (t) => {
     t.match(await http(tx, { body: { writes: [{ key: 'k', value: 'v' }, { key: 'k', value: 'w' }] } }), { status: 400, body: { error: 'duplicate_key' } })
     t.match(await http(tx, { body: { writes: [{ key: 'k', value: 'v', ifAbsent: true, ifVersion: 0 }] } }), { status: 400, body: { error: 'invalid_precondition' } })
     t.match(await http(tx, { raw: 'writes=1', headers: { 'content-type': 'text/plain' } }), { status: 415, body: { error: 'unsupported_media_type' } })
-    t.match(await http(tx, { body: { writes: [{ key: 'big', value: 'x'.repeat(1100 * 1024) }] } }), { status: 413, body: { error: 'payload_too_large' } })
+    t.match(await postRaw(tx, JSON.stringify({ writes: [{ key: 'big', value: 'x'.repeat(1100 * 1024) }] })), { status: 413, body: { error: 'payload_too_large' } })
     t.match(await http(`${url}/nope`), { status: 404, body: { error: 'not_found' } })
     t.match(await http(`${url}/v1/transactions`), { status: 400, body: { error: 'bad_request' } })
     t.match((await submit(cluster, [{ key: 'after-bad-input', value: 'ok' }])).body, { outcome: 'committed' })

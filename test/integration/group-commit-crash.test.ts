@@ -42,7 +42,7 @@ async function settled(cluster: LocalCluster): Promise<void> {
 
 t.test('coordinator crashes before a group of commit decisions is synced: none was acknowledged, all are aborted after restart', async (t) => {
   const { cluster, group, acknowledged } = await crashMidGroup(t, 'coordinator', 'store.beforeGroupSync')
-  const decisions = syncedTxIds(group, 'decision')
+  const decisions = syncedTxIds(group, 'commit-decision')
   t.ok(decisions.length >= 1, `commit decisions in the batch: ${decisions.join(' ')}`)
   for (const txId of decisions) {
     t.notOk(acknowledged.has(txId), `${txId} was not acknowledged`)
@@ -55,7 +55,7 @@ t.test('coordinator crashes before a group of commit decisions is synced: none w
 
 t.test('coordinator crashes after a group of commit decisions is synced: none was acknowledged, all are committed after restart', async (t) => {
   const { cluster, group, acknowledged } = await crashMidGroup(t, 'coordinator', 'store.afterGroupSync')
-  const decisions = syncedTxIds(group, 'decision')
+  const decisions = syncedTxIds(group, 'commit-decision')
   t.ok(decisions.length >= 1, `commit decisions in the batch: ${decisions.join(' ')}`)
   await settled(cluster)
   const all = await replicas(cluster)

@@ -1,6 +1,6 @@
 import { keyedObject, objectFromMap } from '../protocol/keyed-object.ts'
 import type { VersionsObject } from '../protocol/types.ts'
-import { epochOf } from './machine.ts'
+import { epochOf } from './tx-id.ts'
 import type { CoordinatorState, Txn } from './types.ts'
 
 /** What `GET /v1/transactions/:txId` shows. */

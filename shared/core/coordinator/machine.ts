@@ -1,14 +1,19 @@
 import { abortReasons } from '../abort-reasons.ts'
 import { explainToParticipant } from '../protocol/codec.ts'
 import { assertSendable } from '../protocol/sendable.ts'
+import { formatTxId } from './tx-id.ts'
+import { describeByClientId, describeTxn, type TxnDescription } from './describe.ts'
+import { assertCoordinatorEffects, assertCoordinatorState } from './invariants.ts'
 import { hashWrites } from '../protocol/hash.ts'
 import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
 import { decisionKey, epochKey } from '../record-keys.ts'
 import type { ToCoordinator } from '../protocol/messages.ts'
-import type { AbortReason, Write } from '../protocol/types.ts'
+import type { AbortReason, Entry, Write } from '../protocol/types.ts'
 import type { StoreOp } from '../store.ts'
+import type { CoordinatorTimer } from '../protocol/timers.ts'
 import type {
   CoordinatorEffect,
+  CoordinatorPersistKind,
   CoordinatorEvent,
   CoordinatorOptions,
   CoordinatorState,
@@ -18,18 +23,20 @@ import type {
   TxnResult,
 } from './types.ts'
 
-const voteTimer = (txId: string): string => `vote:${txId}`
-const GC_TIMER = 'gc'
+const voteTimer = (txId: string): CoordinatorTimer => ({ kind: 'vote', txId })
+const GC_TIMER: CoordinatorTimer = { kind: 'gc' }
+const DEFAULT_MAX_RESENDS_PER_STEP = 1024
+const RESEND_PACE_MS = 10
+const DEFAULT_MAX_WAITERS_PER_TXN = 16
+const DEFAULT_READ_TIMEOUT_MS = 5000
 
-export function formatTxId(epoch: number, seq: number): string {
-  return `${epoch}.${seq}`
+export interface CoordinatorStatus {
+  epoch: number
+  inFlight: number
+  remembered: number
+  connected: string[]
 }
 
-export function epochOf(txId: string): number | undefined {
-  const dot = txId.indexOf('.')
-  const epoch = Number(txId.slice(0, dot))
-  return dot > 0 && Number.isSafeInteger(epoch) ? epoch : undefined
-}
 
 /**
  * The coordinator's 2PC logic (presumed abort) as a pure state machine.
@@ -54,7 +61,25 @@ export class CoordinatorMachine {
       byClientId: new Map(),
       pending: new Map(),
       inFlight: 0,
+      reads: new Map(),
+      readCursor: 0,
     }
+  }
+
+  /** A read-only view for the API (raft's Status()): routes never reach into the state. */
+  status(): CoordinatorStatus {
+    const s = this.state
+    return { epoch: s.epoch, inFlight: s.inFlight, remembered: s.txns.size, connected: [...s.connected] }
+  }
+
+  /** What `GET /v1/transactions/:txId` shows, or undefined when nothing is known of it. */
+  describe(txId: string, now: number): TxnDescription | undefined {
+    return describeTxn(this.state, this.options.participants, txId, now, this.options.retentionMs)
+  }
+
+  /** The same, looked up by client id. */
+  describeClient(clientId: string): TxnDescription | undefined {
+    return describeByClientId(this.state, this.options.participants, clientId)
   }
 
   step(event: CoordinatorEvent): CoordinatorEffect[] {
@@ -63,6 +88,9 @@ export class CoordinatorMachine {
     switch (event.type) {
       case 'start':
         this.onStart(event.epoch, event.epochs, event.records)
+        break
+      case 'read':
+        this.onRead(event.reqId, event.key)
         break
       case 'request':
         this.onRequest(event.reqId, event.writes, event.clientId, event.timeoutMs)
@@ -84,6 +112,8 @@ export class CoordinatorMachine {
         break
     }
     assertSendable('coordinator', this.out, explainToParticipant)
+    assertCoordinatorEffects(this.state, this.out)
+    if (this.options.checkInvariants === true) assertCoordinatorState(this.state, this.options)
     return this.out
   }
 
@@ -103,7 +133,7 @@ export class CoordinatorMachine {
         // Started before the crash, never decided: presumed abort, now recorded for retries.
         txn.reasons = [{ participant: 'coordinator', code: 'coordinator_restarted', message: abortReasons.coordinator_restarted.message }]
         txn.decidedAt = this.now
-        this.persist('decision', false, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
+        this.persist('abort-decision', false, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
       }
     }
     this.log('info', 'coordinator recovered its decision log', { epoch, records: records.length, unfinished })
@@ -178,6 +208,8 @@ export class CoordinatorMachine {
     this.log('debug', 'client retry answered from the transaction record', { txId: txn.txId })
     if (txn.phase === 'committed' || txn.phase === 'aborted') {
       this.out.push({ type: 'reply', reqId, body: { ok: true, result: resultOf(txn) } })
+    } else if (txn.waiters.length >= (this.options.maxWaitersPerTxn ?? DEFAULT_MAX_WAITERS_PER_TXN)) {
+      this.out.push({ type: 'reply', reqId, body: { ok: false, error: 'overloaded', message: `${txn.waiters.length} requests already wait for transaction ${txn.txId}; retry later` } })
     } else {
       txn.waiters.push(reqId)
     }
@@ -188,23 +220,81 @@ export class CoordinatorMachine {
   private onConnected(participant: string): void {
     const s = this.state
     if (!s.connected.includes(participant)) s.connected.push(participant)
-    // Re-send COMMIT for every decided commit this participant has not acknowledged.
-    for (const txn of s.txns.values()) {
-      if (txn.phase === 'committed' && !txn.ended && !txn.acks.includes(participant)) {
-        this.out.push({ type: 'send', to: participant, msg: { type: 'commit', txId: txn.txId } })
+    this.resendCommits(participant, undefined)
+  }
+
+  /**
+   * Re-sends COMMIT for the decided commits this participant has not
+   * acknowledged, at most maxResendsPerStep at a time: the rest follow on a
+   * timer, so a reconnect after a long outage does not put every one of them
+   * in one step and one burst of frames.
+   */
+  private resendCommits(participant: string, after: string | undefined): void {
+    const max = this.options.maxResendsPerStep ?? DEFAULT_MAX_RESENDS_PER_STEP
+    let skipping = after !== undefined
+    let sent = 0
+    for (const txn of this.state.txns.values()) {
+      if (skipping) {
+        skipping = txn.txId !== after
+        continue
       }
+      if (txn.phase !== 'committed' || txn.ended || txn.acks.includes(participant)) continue
+      if (sent === max) {
+        this.out.push({ type: 'setTimer', timer: { kind: 'resend', participant, after: txn.txId }, afterMs: RESEND_PACE_MS })
+        return
+      }
+      this.out.push({ type: 'send', to: participant, msg: { type: 'commit', txId: txn.txId } })
+      sent++
     }
+    // The mark was collected meanwhile: start again from the oldest (what was acknowledged is skipped).
+    if (skipping) this.resendCommits(participant, undefined)
   }
 
   private onDisconnected(participant: string): void {
     const s = this.state
     s.connected = s.connected.filter((p) => p !== participant)
+    // A read asked on the lost connection gets no answer: say so now rather than at its timeout.
+    for (const [reqId, read] of s.reads) {
+      if (read.participant !== participant) continue
+      s.reads.delete(reqId)
+      this.out.push({ type: 'cancelTimer', timer: { kind: 'read', reqId } })
+      this.out.push({ type: 'readReply', reqId, body: { ok: false, error: 'key_in_doubt', message: `participant ${participant} disconnected before answering the read` } })
+    }
+    this.out.push({ type: 'cancelTimer', timer: { kind: 'resend', participant, after: '' } })
     // A participant that has not voted cannot vote any more on this connection: abort now.
     for (const txn of s.txns.values()) {
       if (txn.phase === 'preparing' && !txn.votes.has(participant)) {
         this.abort(txn, [reason(participant, 'participant_disconnected')])
       }
     }
+  }
+
+  // ---- reads ------------------------------------------------------------------
+
+  /** Round-robin over the connected participants; every replica is whole, and each holds a read of a held key until it resolves. */
+  private onRead(reqId: number, key: string): void {
+    const s = this.state
+    if (s.connected.length === 0) {
+      this.out.push({ type: 'readReply', reqId, body: { ok: false, error: 'no_replica' } })
+      return
+    }
+    if (s.reads.size >= this.options.maxInFlight) {
+      this.out.push({ type: 'readReply', reqId, body: { ok: false, error: 'overloaded', message: `${s.reads.size} reads are waiting for an answer; retry later` } })
+      return
+    }
+    const participant = s.connected[s.readCursor++ % s.connected.length]!
+    s.reads.set(reqId, { participant })
+    this.out.push({ type: 'send', to: participant, msg: { type: 'read', reqId, key } })
+    this.out.push({ type: 'setTimer', timer: { kind: 'read', reqId }, afterMs: this.options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS })
+  }
+
+  /** `entry` undefined: the participant could not answer (the key stayed held past its wait). */
+  private onReadResult(from: string, reqId: number, entry: Entry | null | undefined): void {
+    const read = this.state.reads.get(reqId)
+    if (read?.participant !== from) return // late (timed out), or not this participant's to answer
+    this.state.reads.delete(reqId)
+    this.out.push({ type: 'cancelTimer', timer: { kind: 'read', reqId } })
+    this.out.push({ type: 'readReply', reqId, body: entry === undefined ? { ok: false, error: 'key_in_doubt' } : { ok: true, entry } })
   }
 
   // ---- participant messages ---------------------------------------------------
@@ -220,9 +310,11 @@ export class CoordinatorMachine {
       case 'query':
         this.onQuery(from, msg.txId)
         break
-      case 'hello':
       case 'readResult':
-        // Connection set-up and reads belong to the adapter, not to 2PC.
+        this.onReadResult(from, msg.reqId, msg.inDoubt === true ? undefined : msg.entry)
+        break
+      case 'hello':
+        // Connection set-up belongs to the adapter.
         break
     }
   }
@@ -282,14 +374,24 @@ export class CoordinatorMachine {
 
   // ---- timers and storage -----------------------------------------------------
 
-  private onTimer(timer: string): void {
-    if (timer === GC_TIMER) {
+  private onTimer(timer: CoordinatorTimer): void {
+    if (timer.kind === 'gc') {
       this.collectGarbage()
       this.out.push({ type: 'setTimer', timer: GC_TIMER, afterMs: this.options.gcIntervalMs })
       return
     }
-    if (!timer.startsWith('vote:')) return
-    const txn = this.state.txns.get(timer.slice('vote:'.length))
+    if (timer.kind === 'read') {
+      const read = this.state.reads.get(timer.reqId)
+      if (!read) return
+      this.state.reads.delete(timer.reqId)
+      this.out.push({ type: 'readReply', reqId: timer.reqId, body: { ok: false, error: 'key_in_doubt', message: `participant ${read.participant} did not answer the read in time` } })
+      return
+    }
+    if (timer.kind === 'resend') {
+      if (this.state.connected.includes(timer.participant)) this.resendCommits(timer.participant, timer.after)
+      return
+    }
+    const txn = this.state.txns.get(timer.txId)
     if (txn?.phase !== 'preparing') return
     const silent = this.options.participants.filter((p) => !txn.votes.has(p))
     this.abort(txn, silent.map((p) => reason(p, 'vote_timeout')))
@@ -299,7 +401,7 @@ export class CoordinatorMachine {
     const pending = this.state.pending.get(token)
     if (!pending) return
     this.state.pending.delete(token)
-    if (pending.kind !== 'decision') return
+    if (pending.kind !== 'commit-decision') return
     const txn = this.state.txns.get(pending.txId!)
     if (txn?.phase !== 'committing') return
     this.commitPointPassed(txn)
@@ -322,7 +424,7 @@ export class CoordinatorMachine {
     txn.phase = 'committing'
     txn.decidedAt = this.now
     this.out.push({ type: 'cancelTimer', timer: voteTimer(txn.txId) })
-    this.persist('decision', true, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
+    this.persist('commit-decision', true, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
     if (this.options.unsafeBugs?.replyBeforeDurable === true) this.commitPointPassed(txn)
   }
 
@@ -342,7 +444,7 @@ export class CoordinatorMachine {
       }
     }
     // Presumed abort: the record only serves status lookups and client retries, so no fsync.
-    this.persist('decision', false, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
+    this.persist('abort-decision', false, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
     this.log('debug', 'transaction aborted', { txId: txn.txId, reasons: reasons.map((r) => `${r.participant}:${r.code}`) })
   }
 
@@ -352,7 +454,7 @@ export class CoordinatorMachine {
     txn.waiters = []
   }
 
-  private persist(kind: 'begin' | 'decision' | 'end' | 'gc', sync: boolean, ops: StoreOp[], txId?: string): void {
+  private persist(kind: CoordinatorPersistKind, sync: boolean, ops: StoreOp[], txId?: string): void {
     const token = this.state.nextToken++
     if (txId === undefined) {
       this.state.pending.set(token, { kind })

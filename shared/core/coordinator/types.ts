@@ -1,6 +1,7 @@
 import type { CommonEffect } from '../protocol/effects.ts'
+import type { CoordinatorTimer } from '../protocol/timers.ts'
 import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
-import type { AbortReason, Outcome, Versions, VersionsObject, Write } from '../protocol/types.ts'
+import type { AbortReason, Entry, Outcome, Versions, VersionsObject, Write } from '../protocol/types.ts'
 import type { ApiErrorCode } from '../api-errors.ts'
 
 export interface CoordinatorOptions {
@@ -11,6 +12,14 @@ export interface CoordinatorOptions {
   /** How long decided transactions stay queryable (status API, client-id retries). */
   retentionMs: number
   gcIntervalMs: number
+  /** Check the whole state after every step (O(transactions)): the simulator and tests, or CHECK_INVARIANTS=1. */
+  checkInvariants?: boolean
+  /** COMMITs re-sent to a reconnected participant per step; the rest follow, paced (default 1024). */
+  maxResendsPerStep?: number
+  /** Client requests (retries with one id) that may wait on one transaction (default 16); more are told `overloaded`. */
+  maxWaitersPerTxn?: number
+  /** How long a read waits for its participant's answer before it is answered `key_in_doubt` (default 5000). */
+  readTimeoutMs?: number
   /** Test-only flawed variants that the simulator must catch. Never set by the services. */
   unsafeBugs?: { replyBeforeDurable?: boolean }
 }
@@ -66,21 +75,29 @@ export interface TxnResult {
   versions?: VersionsObject
 }
 
+export type ReadReplyBody = { ok: true; entry: Entry | null } | { ok: false; error: 'no_replica' | 'key_in_doubt' | 'overloaded'; message?: string }
+
 export type ReplyBody = { ok: true; result: TxnResult } | { ok: false; error: ApiErrorCode; message?: string }
 
 export type CoordinatorEvent =
   | { type: 'start'; now: number; epoch: number; epochs: EpochRecord[]; records: DecisionRecord[] }
   | { type: 'request'; now: number; reqId: number; clientId?: string; writes: Write[]; timeoutMs?: number }
+  /** A client's read of one key: routed to a connected participant, which waits out a prepared holder. */
+  | { type: 'read'; now: number; reqId: number; key: string }
   | { type: 'connected'; now: number; participant: string }
   | { type: 'disconnected'; now: number; participant: string }
   | { type: 'message'; now: number; from: string; msg: ToCoordinator }
-  | { type: 'timer'; now: number; timer: string }
+  | { type: 'timer'; now: number; timer: CoordinatorTimer }
   | { type: 'persisted'; now: number; token: number }
 
 export type CoordinatorEffect =
-  | CommonEffect
+  | CommonEffect<CoordinatorTimer>
   | { type: 'send'; to: string; msg: ToParticipant }
   | { type: 'reply'; reqId: number; body: ReplyBody }
+  | { type: 'readReply'; reqId: number; body: ReadReplyBody }
+
+/** What a coordinator's write is (see PersistEffect['kind']). */
+export type CoordinatorPersistKind = 'begin' | 'commit-decision' | 'abort-decision' | 'end' | 'gc'
 
 export interface CoordinatorState {
   epoch: number
@@ -91,6 +108,10 @@ export interface CoordinatorState {
   txns: Map<string, Txn>
   byClientId: Map<string, string>
   /** Persist tokens in flight → what they were for. */
-  pending: Map<number, { kind: 'begin' | 'decision' | 'end' | 'gc'; txId?: string }>
+  pending: Map<number, { kind: CoordinatorPersistKind; txId?: string }>
   inFlight: number
+  /** Reads sent to a participant, by request id, waiting for its answer. */
+  reads: Map<number, { participant: string }>
+  /** Round-robin position over the connected participants, for reads. */
+  readCursor: number
 }

@@ -1,11 +1,13 @@
 import { abortReasons } from '../abort-reasons.ts'
 import { explainToCoordinator } from '../protocol/codec.ts'
 import { assertSendable } from '../protocol/sendable.ts'
+import { assertParticipantEffects, assertParticipantState } from './invariants.ts'
 import type { PrepareMsg, ToParticipant, VoteReason } from '../protocol/messages.ts'
 import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
 import { entryKey, preparedKey, resolvedKey } from '../record-keys.ts'
 import type { Versions, Write } from '../protocol/types.ts'
 import type { StoreOp } from '../store.ts'
+import type { ParticipantTimer } from '../protocol/timers.ts'
 import type {
   ParticipantEffect,
   ParticipantEvent,
@@ -16,8 +18,9 @@ import type {
   ResolvedRecord,
 } from './types.ts'
 
-const SWEEP_TIMER = 'sweep'
-const readTimer = (reqId: number): string => `read:${reqId}`
+const SWEEP_TIMER: ParticipantTimer = { kind: 'sweep' }
+const readTimer = (reqId: number): ParticipantTimer => ({ kind: 'read', reqId })
+const DEFAULT_MAX_WAITING_READS = 10_000
 
 /**
  * A participant's side of 2PC as a pure state machine. It holds the committed
@@ -41,8 +44,20 @@ export class ParticipantMachine {
       locks: new Map(),
       resolved: new Map(),
       reads: new Map(),
+      waitingReads: 0,
       pending: new Map(),
     }
+  }
+
+  /** A read-only view for the inspection API (raft's Status()): routes never reach into the state. */
+  status(): ParticipantStatus {
+    const s = this.state
+    return { started: s.started, keys: s.kv.size, prepared: [...s.prepared.keys()], locks: s.locks.size, remembered: s.resolved.size }
+  }
+
+  /** Every prepared transaction waiting for its outcome, for `GET /v1/in-doubt`. */
+  inDoubt(now: number): InDoubtTxn[] {
+    return describeInDoubt(this.state, now)
   }
 
   step(event: ParticipantEvent): ParticipantEffect[] {
@@ -71,6 +86,8 @@ export class ParticipantMachine {
         break
     }
     assertSendable('participant', this.out, explainToCoordinator)
+    assertParticipantEffects(this.state, this.out, this.options)
+    if (this.options.checkInvariants === true) assertParticipantState(this.state)
     return this.out
   }
 
@@ -272,7 +289,10 @@ export class ParticipantMachine {
         if (previous !== undefined && s.prepared.get(previous)?.phase === 'applying') s.locks.set(w.key, previous)
         else s.locks.delete(w.key)
       }
-      this.answerReads(w.key)
+      // Reads wait until nobody holds the key: the holder now (another prepared transaction, or a
+      // committed one still writing its apply) may change it, and a client may already have been
+      // told it committed.
+      if (!s.locks.has(w.key)) this.answerReads(w.key)
     }
     this.log('debug', `transaction ${outcome}`, { txId: txn.txId })
   }
@@ -289,7 +309,12 @@ export class ParticipantMachine {
       this.answerRead(reqId, key, false)
       return
     }
+    if (this.state.waitingReads >= (this.options.maxWaitingReads ?? DEFAULT_MAX_WAITING_READS)) {
+      this.answerRead(reqId, key, true) // full: the coordinator answers 503 key_in_doubt, the client retries
+      return
+    }
     // Read-your-writes: a held key may be about to change; wait for its outcome (bounded).
+    this.state.waitingReads++
     const queue = this.state.reads.get(key) ?? []
     queue.push({ reqId, key })
     this.state.reads.set(key, queue)
@@ -306,12 +331,14 @@ export class ParticipantMachine {
       for (const read of queue) this.out.push({ type: 'cancelTimer', timer: readTimer(read.reqId) })
     }
     this.state.reads.clear()
+    this.state.waitingReads = 0
   }
 
   private answerReads(key: string): void {
     const queue = this.state.reads.get(key)
     if (!queue) return
     this.state.reads.delete(key)
+    this.state.waitingReads -= queue.length
     for (const read of queue) {
       this.out.push({ type: 'cancelTimer', timer: readTimer(read.reqId) })
       this.answerRead(read.reqId, key, false)
@@ -329,20 +356,20 @@ export class ParticipantMachine {
 
   // ---- timers ---------------------------------------------------------------------
 
-  private onTimer(timer: string): void {
-    if (timer === SWEEP_TIMER) {
+  private onTimer(timer: ParticipantTimer): void {
+    if (timer.kind === 'sweep') {
       this.reportInDoubt()
       this.queryInDoubt((txn) => this.now - txn.lastQueryAt >= this.options.queryAfterMs)
       this.collectGarbage()
       this.out.push({ type: 'setTimer', timer: SWEEP_TIMER, afterMs: this.options.sweepIntervalMs })
       return
     }
-    if (!timer.startsWith('read:')) return
-    const reqId = Number(timer.slice('read:'.length))
+    const { reqId } = timer
     for (const [key, queue] of this.state.reads) {
       const index = queue.findIndex((r) => r.reqId === reqId)
       if (index < 0) continue
       queue.splice(index, 1)
+      this.state.waitingReads--
       if (queue.length === 0) this.state.reads.delete(key)
       this.answerRead(reqId, key, true)
       return
@@ -402,8 +429,24 @@ export class ParticipantMachine {
   }
 }
 
+export interface ParticipantStatus {
+  started: boolean
+  keys: number
+  /** Transactions with a PREPARED record, or writing one. */
+  prepared: string[]
+  locks: number
+  remembered: number
+}
+
+export interface InDoubtTxn {
+  txId: string
+  ageMs: number
+  keys: string[]
+  phase: string
+}
+
 /** What `GET /v1/in-doubt` lists: every prepared transaction waiting for its outcome. */
-export function describeInDoubt(state: ParticipantState, now: number): { txId: string; ageMs: number; keys: string[]; phase: string }[] {
+export function describeInDoubt(state: ParticipantState, now: number): InDoubtTxn[] {
   return [...state.prepared.values()]
     .filter((t) => t.phase !== 'logging')
     .map((t) => ({ txId: t.txId, ageMs: now - t.preparedAt, keys: t.writes.map((w) => w.key), phase: t.phase }))

@@ -1,4 +1,5 @@
 import type { CommonEffect } from '../protocol/effects.ts'
+import type { ParticipantTimer } from '../protocol/timers.ts'
 import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
 import type { Entry, Outcome, Versions, VersionsObject, Write } from '../protocol/types.ts'
 
@@ -12,6 +13,10 @@ export interface ParticipantOptions {
   /** How long resolved transaction ids are remembered (duplicate PREPARE protection). */
   retentionMs: number
   maxRemembered: number
+  /** Check the whole state after every step (O(locks + transactions)): the simulator and tests, or CHECK_INVARIANTS=1. */
+  checkInvariants?: boolean
+  /** Reads that may wait on held keys at once (default 10,000); more are answered "in doubt" at once. */
+  maxWaitingReads?: number
   /** Test-only flawed variants that the simulator must catch. Never set by the services. */
   unsafeBugs?: { voteBeforeDurable?: boolean }
 }
@@ -55,10 +60,10 @@ export type ParticipantEvent =
   | { type: 'connected'; now: number }
   | { type: 'disconnected'; now: number }
   | { type: 'message'; now: number; msg: ToParticipant }
-  | { type: 'timer'; now: number; timer: string }
+  | { type: 'timer'; now: number; timer: ParticipantTimer }
   | { type: 'persisted'; now: number; token: number }
 
-export type ParticipantEffect = CommonEffect | { type: 'send'; msg: ToCoordinator }
+export type ParticipantEffect = CommonEffect<ParticipantTimer> | { type: 'send'; msg: ToCoordinator }
 
 export interface PendingRead {
   reqId: number
@@ -74,7 +79,8 @@ export interface ParticipantState {
   /** key → txId of the prepared transaction that holds it. */
   locks: Map<string, string>
   resolved: Map<string, ResolvedRecord>
-  /** Reads waiting for a lock to go, by key. */
+  /** Reads waiting for a lock to go, by key, and how many in all. */
   reads: Map<string, PendingRead[]>
+  waitingReads: number
   pending: Map<number, { kind: 'prepare' | 'apply' | 'abort' | 'gc'; txId?: string }>
 }

@@ -1,4 +1,5 @@
 import type { StoreOp } from '../store.ts'
+import type { Timer } from './timers.ts'
 
 /**
  * Effects the state machines return; adapters (services, simulator) perform
@@ -13,20 +14,27 @@ export interface PersistEffect {
   ops: StoreOp[]
   /** true: fsync before reporting persisted. false: may be lost by a crash, by design. */
   sync: boolean
-  /** What the batch records; adapters hang failpoints and counters on it. */
-  kind: 'prepare' | 'apply' | 'abort' | 'begin' | 'decision' | 'end' | 'gc'
+  /**
+   * What the batch records; adapters hang failpoints and counters on it.
+   * Participant: `prepare` (the PREPARED record, synced), `apply` (a commit's
+   * writes, synced), `abort`. Coordinator: `begin` (a client id's record),
+   * `commit-decision` (the commit point, synced), `abort-decision`, `end`.
+   * Both: `gc`.
+   */
+  kind: 'prepare' | 'apply' | 'abort' | 'begin' | 'commit-decision' | 'abort-decision' | 'end' | 'gc'
   txId?: string
 }
 
-export interface SetTimerEffect {
+export interface SetTimerEffect<T extends Timer = Timer> {
   type: 'setTimer'
-  timer: string
+  /** Replaces a timer with the same key (timerKey). */
+  timer: T
   afterMs: number
 }
 
-export interface CancelTimerEffect {
+export interface CancelTimerEffect<T extends Timer = Timer> {
   type: 'cancelTimer'
-  timer: string
+  timer: T
 }
 
 export interface LogEffect {
@@ -37,4 +45,4 @@ export interface LogEffect {
   [field: string]: unknown
 }
 
-export type CommonEffect = PersistEffect | SetTimerEffect | CancelTimerEffect | LogEffect
+export type CommonEffect<T extends Timer = Timer> = PersistEffect | SetTimerEffect<T> | CancelTimerEffect<T> | LogEffect

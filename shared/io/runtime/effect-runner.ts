@@ -1,4 +1,5 @@
 import type { CommonEffect, PersistEffect } from '../../core/protocol/effects.ts'
+import type { Timer } from '../../core/protocol/timers.ts'
 import type { Store } from '../../core/store.ts'
 import type { FailpointName, Failpoints } from './failpoints.ts'
 import { logEffect, type Logger } from './logger.ts'
@@ -10,13 +11,13 @@ export interface PersistCrashPoints {
   after?: FailpointName
 }
 
-export interface EffectRunnerDeps {
+export interface EffectRunnerDeps<T extends Timer> {
   store: Store
   failpoints: Failpoints
   logger: Logger
   /** Which failpoints (if any) surround this persist: the only role-specific part. */
   crashPoints: (effect: PersistEffect) => PersistCrashPoints
-  onTimer: (timer: string) => void
+  onTimer: (timer: T) => void
   onPersisted: (token: number) => void
 }
 
@@ -25,14 +26,14 @@ export interface EffectRunnerDeps {
  * store, echoing `persisted` once durable), timers and logs. Each driver
  * handles only its own effects (sends, replies).
  */
-export class EffectRunner {
-  private readonly timers: Timers
+export class EffectRunner<T extends Timer> {
+  private readonly timers: Timers<T>
 
-  constructor(private readonly deps: EffectRunnerDeps) {
+  constructor(private readonly deps: EffectRunnerDeps<T>) {
     this.timers = new Timers(deps.onTimer)
   }
 
-  perform(effect: CommonEffect): void {
+  perform(effect: CommonEffect<T>): void {
     switch (effect.type) {
       case 'persist':
         this.persist(effect)

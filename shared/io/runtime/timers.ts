@@ -1,23 +1,27 @@
-/** Named one-shot timers for a state machine's setTimer / cancelTimer effects. */
-export class Timers {
+import { timerKey, type Timer } from '../../core/protocol/timers.ts'
+
+/** One-shot timers for a state machine's setTimer / cancelTimer effects, named by their key. */
+export class Timers<T extends Timer> {
   private readonly timers = new Map<string, NodeJS.Timeout>()
 
-  constructor(private readonly fire: (name: string) => void) {}
+  constructor(private readonly fire: (timer: T) => void) {}
 
-  set(name: string, afterMs: number): void {
-    this.cancel(name)
+  set(timer: T, afterMs: number): void {
+    const key = timerKey(timer)
+    this.cancel(timer)
     const handle = setTimeout(() => {
-      this.timers.delete(name)
-      this.fire(name)
+      this.timers.delete(key)
+      this.fire(timer)
     }, afterMs)
-    this.timers.set(name, handle)
+    this.timers.set(key, handle)
   }
 
-  cancel(name: string): void {
-    const handle = this.timers.get(name)
+  cancel(timer: T): void {
+    const key = timerKey(timer)
+    const handle = this.timers.get(key)
     if (handle === undefined) return
     clearTimeout(handle)
-    this.timers.delete(name)
+    this.timers.delete(key)
   }
 
   clear(): void {

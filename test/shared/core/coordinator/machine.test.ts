@@ -1,5 +1,6 @@
 import t from 'tap'
-import { CoordinatorMachine, epochOf, formatTxId } from '../../../../shared/core/coordinator/machine.ts'
+import { CoordinatorMachine } from '../../../../shared/core/coordinator/machine.ts'
+import { epochOf, formatTxId } from '../../../../shared/core/coordinator/tx-id.ts'
 import { describeByClientId, describeTxn } from '../../../../shared/core/coordinator/describe.ts'
 import type { CoordinatorEffect, CoordinatorEvent, DecisionRecord } from '../../../../shared/core/coordinator/types.ts'
 
@@ -7,7 +8,7 @@ const P = ['p1', 'p2', 'p3']
 type E = CoordinatorEvent extends infer X ? (X extends unknown ? Omit<X, 'now'> : never) : never
 
 function setup(opts: Partial<ConstructorParameters<typeof CoordinatorMachine>[0]> = {}, records: DecisionRecord[] = []) {
-  const m = new CoordinatorMachine({ participants: P, defaultTimeoutMs: 100, maxInFlight: 10, retentionMs: 1000, gcIntervalMs: 50, ...opts })
+  const m = new CoordinatorMachine({ participants: P, defaultTimeoutMs: 100, maxInFlight: 10, retentionMs: 1000, gcIntervalMs: 50, checkInvariants: true, ...opts })
   let now = 1000
   const step = (e: E, at?: number): CoordinatorEffect[] => {
     if (at !== undefined) now = at
@@ -33,7 +34,7 @@ t.test('txIds carry the epoch so they never repeat across restarts', async (t) =
 t.test('start arms the garbage collector and logs the recovery', async (t) => {
   const m = new CoordinatorMachine({ participants: P, defaultTimeoutMs: 100, maxInFlight: 10, retentionMs: 1000, gcIntervalMs: 50 })
   const effects = m.step({ type: 'start', now: 1, epoch: 1, epochs: [], records: [] })
-  t.match(effects, [{ type: 'log', level: 'info' }, { type: 'setTimer', timer: 'gc', afterMs: 50 }])
+  t.match(effects, [{ type: 'log', level: 'info' }, { type: 'setTimer', timer: { kind: 'gc' }, afterMs: 50 }])
 })
 
 t.test('all YES votes: decision logged with sync, then reply and COMMIT to all, then END after all ACKs', async (t) => {
@@ -41,13 +42,13 @@ t.test('all YES votes: decision logged with sync, then reply and COMMIT to all, 
   connectAll()
   const e1 = step({ type: 'request', reqId: 1, writes })
   t.same(sends(e1, 'prepare').map((s) => s.to), P, 'PREPARE goes to every participant')
-  t.match(e1, [{ type: 'log' }, { type: 'send' }, { type: 'send' }, { type: 'send' }, { type: 'setTimer', timer: 'vote:3.1', afterMs: 100 }])
+  t.match(e1, [{ type: 'log' }, { type: 'send' }, { type: 'send' }, { type: 'send' }, { type: 'setTimer', timer: { kind: 'vote', txId: '3.1' }, afterMs: 100 }])
   t.same(step(yes('3.1', 'p1')), [])
   t.same(step(yes('3.1', 'p1')), [], 'a duplicate vote is harmless')
   step(yes('3.1', 'p2'))
   const decide = step(yes('3.1', 'p3'))
   const [decision] = persists(decide)
-  t.match(decision, { kind: 'decision', sync: true, ops: [{ type: 'put', key: 'tx/3.1', value: { outcome: 'committed' } }] })
+  t.match(decision, { kind: 'commit-decision', sync: true, ops: [{ type: 'put', key: 'tx/3.1', value: { outcome: 'committed' } }] })
   t.same(replies(decide), [], 'no reply before the decision is durable')
   t.same(sends(decide), [], 'no COMMIT before the decision is durable')
   t.same(describeTxn(m.state, P, '3.1', 1000, 1000)?.state, 'preparing')
@@ -73,8 +74,8 @@ t.test('a NO vote aborts at once with its reason, and ABORT goes to all', async 
   const e = step({ type: 'message', from: 'p2', msg: { type: 'vote', txId: '3.1', yes: false, reason: { code: 'precondition_failed', key: 'a', message: 'nope' } } })
   t.match(replies(e), [{ body: { ok: true, result: { outcome: 'aborted', reasons: [{ participant: 'p2', code: 'precondition_failed', key: 'a' }] } } }])
   t.same(sends(e, 'abort').map((s) => s.to), P)
-  t.match(persists(e), [{ kind: 'decision', sync: false }], 'presumed abort: the abort record needs no fsync')
-  t.match(e, [{ type: 'cancelTimer', timer: 'vote:3.1' }])
+  t.match(persists(e), [{ kind: 'abort-decision', sync: false }], 'presumed abort: the abort record needs no fsync')
+  t.match(e, [{ type: 'cancelTimer', timer: { kind: 'vote', txId: '3.1' } }])
   t.match(sends(step(yes('3.1', 'p3')), 'abort'), [{ to: 'p3' }], 'a late YES is told ABORT')
   t.same(step({ type: 'message', from: 'p3', msg: { type: 'vote', txId: '3.1', yes: false } }), [], 'a late NO needs nothing')
 })
@@ -99,10 +100,9 @@ t.test('vote timeout aborts naming the silent participants', async (t) => {
   connectAll()
   step({ type: 'request', reqId: 1, writes, timeoutMs: 30 })
   step(yes('3.1', 'p1'))
-  const e = step({ type: 'timer', timer: 'vote:3.1' })
+  const e = step({ type: 'timer', timer: { kind: 'vote', txId: '3.1' } })
   t.match(replies(e), [{ body: { result: { outcome: 'aborted', reasons: [{ participant: 'p2', code: 'vote_timeout' }, { participant: 'p3', code: 'vote_timeout' }] } } }])
-  t.same(step({ type: 'timer', timer: 'vote:3.1' }), [], 'a stale timer does nothing')
-  t.same(step({ type: 'timer', timer: 'unknown' }), [])
+  t.same(step({ type: 'timer', timer: { kind: 'vote', txId: '3.1' } }), [], 'a stale timer does nothing')
 })
 
 t.test('a participant down at request time aborts at once, naming it, with nothing sent', async (t) => {
@@ -211,7 +211,7 @@ t.test('recovery: a transaction started with a client id but never decided is re
   const m = new CoordinatorMachine({ participants: P, defaultTimeoutMs: 100, maxInFlight: 10, retentionMs: 1000, gcIntervalMs: 50 })
   const records: DecisionRecord[] = [{ txId: '1.4', clientId: 'cut-off', writesHash: 5, keys: ['a'], outcome: 'undecided', createdAt: 10, ended: false }]
   const effects = m.step({ type: 'start', now: 20, epoch: 2, epochs: [], records })
-  t.match(persists(effects), [{ kind: 'decision', sync: false, ops: [{ key: 'tx/1.4', value: { outcome: 'aborted', reasons: [{ participant: 'coordinator', code: 'coordinator_restarted' }] } }] }])
+  t.match(persists(effects), [{ kind: 'abort-decision', sync: false, ops: [{ key: 'tx/1.4', value: { outcome: 'aborted', reasons: [{ participant: 'coordinator', code: 'coordinator_restarted' }] } }] }])
   t.match(describeByClientId(m.state, P, 'cut-off'), { txId: '1.4', state: 'aborted' })
   const retry = m.step({ type: 'request', now: 21, reqId: 1, writes: [], clientId: 'cut-off' })
   t.match(retry, [{ type: 'reply', body: { ok: false, error: 'id_conflict' } }], 'other writes under the same id are refused')
@@ -225,13 +225,13 @@ t.test('garbage collection forgets finished transactions past retention, never a
     { txId: '2.3', writesHash: 3, keys: ['c'], outcome: 'committed', createdAt: 5000, decidedAt: 5001, ended: true },
   ]
   const { step, m } = setup({ retentionMs: 1000 }, records)
-  const e = step({ type: 'timer', timer: 'gc' }, 3000)
+  const e = step({ type: 'timer', timer: { kind: 'gc' } }, 3000)
   t.match(persists(e), [{ kind: 'gc', sync: false, ops: [{ type: 'del', key: 'tx/2.2' }, { type: 'del', key: 'epoch/0000000002' }] }])
-  t.match(e, [{ type: 'persist' }, { type: 'setTimer', timer: 'gc' }])
+  t.match(e, [{ type: 'persist' }, { type: 'setTimer', timer: { kind: 'gc' } }])
   t.ok(m.state.txns.has('2.1'), 'unfinished commit kept')
   t.notOk(m.state.txns.has('2.2'))
   t.notOk(m.state.byClientId.has('old'))
-  t.same(persists(step({ type: 'timer', timer: 'gc' }, 3001)), [], 'nothing more to collect')
+  t.same(persists(step({ type: 'timer', timer: { kind: 'gc' } }, 3001)), [], 'nothing more to collect')
 })
 
 t.test('hello and read results are adapter business: the machine ignores them', async (t) => {
@@ -247,7 +247,7 @@ t.test('a status description shows pending votes while preparing and hides nothi
   step({ type: 'request', reqId: 1, writes, clientId: 'c' })
   step(yes('3.1', 'p1'))
   t.match(describeTxn(m.state, P, '3.1', 1000, 1000), { state: 'preparing', id: 'c', votes: { p1: 'yes', p2: 'pending', p3: 'pending' } })
-  step({ type: 'timer', timer: 'vote:3.1' })
+  step({ type: 'timer', timer: { kind: 'vote', txId: '3.1' } })
   const d = describeTxn(m.state, P, '3.1', 1000, 1000)
   t.match(d, { state: 'aborted', reasons: [{ code: 'vote_timeout' }], decidedAt: /T/ })
   t.notOk(d?.acks)
@@ -276,5 +276,71 @@ t.test('a YES vote without versions still counts (the schema allows it); the ver
   step(yes('3.1', 'p1'))
   step({ type: 'message', from: 'p2', msg: { type: 'vote', txId: '3.1', yes: true } })
   const [decision] = persists(step(yes('3.1', 'p3')))
-  t.match(decision, { kind: 'decision', sync: true, ops: [{ value: { outcome: 'committed', versions: { a: 1 } } }] })
+  t.match(decision, { kind: 'commit-decision', sync: true, ops: [{ value: { outcome: 'committed', versions: { a: 1 } } }] })
+})
+
+t.test('a reconnected participant gets its unacknowledged COMMITs a batch at a time, paced by a timer', async (t) => {
+  const { step, connectAll } = setup({ maxResendsPerStep: 2, maxInFlight: 100 })
+  connectAll()
+  for (let i = 1; i <= 5; i++) {
+    step({ type: 'request', reqId: i, writes: [{ key: `k${i}`, value: 'v' }] })
+    const txId = `3.${i}`
+    for (const p of P) {
+      const decide = step(yes(txId, p))
+      for (const d of persists(decide)) step({ type: 'persisted', token: d.token })
+    }
+    for (const p of ['p1', 'p3']) step({ type: 'message', from: p, msg: { type: 'ack', txId } })
+  }
+  step({ type: 'disconnected', participant: 'p2' })
+  const first = step({ type: 'connected', participant: 'p2' })
+  t.same(sends(first, 'commit').map((s) => ('txId' in s.msg ? s.msg.txId : '')), ['3.1', '3.2'], 'the first batch')
+  t.match(first, [{ type: 'send' }, { type: 'send' }, { type: 'setTimer', timer: { kind: 'resend', participant: 'p2', after: '3.3' }, afterMs: 10 }])
+  step({ type: 'message', from: 'p2', msg: { type: 'ack', txId: '3.1' } })
+  const second = step({ type: 'timer', timer: { kind: 'resend', participant: 'p2', after: '3.3' } })
+  t.same(sends(second, 'commit').map((s) => ('txId' in s.msg ? s.msg.txId : '')), ['3.4', '3.5'], 'the next batch starts at the mark')
+  t.same(second.filter((e) => e.type === 'setTimer'), [], 'nothing left: no timer')
+  const gone = step({ type: 'timer', timer: { kind: 'resend', participant: 'p2', after: '9.9' } })
+  t.same(sends(gone, 'commit').map((s) => ('txId' in s.msg ? s.msg.txId : '')), ['3.2', '3.3'], 'a mark collected meanwhile: from the oldest again, acknowledged ones skipped')
+  t.match(step({ type: 'disconnected', participant: 'p2' }), [{ type: 'cancelTimer', timer: { kind: 'resend', participant: 'p2' } }], 'a disconnect stops the pacing')
+  t.same(sends(step({ type: 'timer', timer: { kind: 'resend', participant: 'p2', after: '3.3' } })), [], 'a stale pacing timer for a disconnected participant sends nothing')
+})
+
+t.test('retries waiting on one transaction are bounded: one more is told overloaded', async (t) => {
+  const { step, connectAll } = setup({ maxWaitersPerTxn: 2 })
+  connectAll()
+  step({ type: 'request', reqId: 1, writes, clientId: 'c' })
+  t.same(replies(step({ type: 'request', reqId: 2, writes, clientId: 'c' })), [], 'a second request with the id waits')
+  t.match(replies(step({ type: 'request', reqId: 3, writes, clientId: 'c' })), [{ reqId: 3, body: { ok: false, error: 'overloaded', message: /2 requests already wait for transaction 3\.1/ } }])
+})
+
+t.test('reads: routed round-robin to connected participants, answered from their reply, bounded in time and number', async (t) => {
+  const { step, connectAll, m } = setup({ readTimeoutMs: 70, maxInFlight: 3 })
+  t.same(step({ type: 'read', reqId: 1, key: 'a' }), [{ type: 'readReply', reqId: 1, body: { ok: false, error: 'no_replica' } }], 'nobody connected')
+  connectAll()
+  const first = step({ type: 'read', reqId: 2, key: 'a' })
+  t.same(first, [{ type: 'send', to: 'p1', msg: { type: 'read', reqId: 2, key: 'a' } }, { type: 'setTimer', timer: { kind: 'read', reqId: 2 }, afterMs: 70 }])
+  t.same(sends(step({ type: 'read', reqId: 3, key: 'a' })).map((s) => s.to), ['p2'], 'the next read goes to the next participant')
+  t.same(step({ type: 'message', from: 'p1', msg: { type: 'readResult', reqId: 3, entry: null } }), [], 'an answer from a participant not asked is ignored')
+  t.same(step({ type: 'message', from: 'p1', msg: { type: 'readResult', reqId: 2, entry: { value: 'x', version: 4 } } }), [{ type: 'cancelTimer', timer: { kind: 'read', reqId: 2 } }, { type: 'readReply', reqId: 2, body: { ok: true, entry: { value: 'x', version: 4 } } }])
+  t.same(step({ type: 'message', from: 'p1', msg: { type: 'readResult', reqId: 2, entry: null } }), [], 'a second answer is ignored')
+  t.match(step({ type: 'message', from: 'p2', msg: { type: 'readResult', reqId: 3, entry: null, inDoubt: true } }), [{ type: 'cancelTimer' }, { type: 'readReply', reqId: 3, body: { ok: false, error: 'key_in_doubt' } }], 'the participant could not answer: in doubt')
+  step({ type: 'read', reqId: 4, key: 'a' })
+  t.match(step({ type: 'timer', timer: { kind: 'read', reqId: 4 } }), [{ type: 'readReply', reqId: 4, body: { ok: false, error: 'key_in_doubt', message: 'participant p3 did not answer the read in time' } }])
+  t.same(step({ type: 'timer', timer: { kind: 'read', reqId: 4 } }), [], 'a stale read timer does nothing')
+  for (const reqId of [5, 6, 7]) step({ type: 'read', reqId, key: 'a' })
+  t.match(step({ type: 'read', reqId: 8, key: 'a' }), [{ type: 'readReply', reqId: 8, body: { ok: false, error: 'overloaded' } }], 'past maxInFlight waiting reads: overloaded')
+  const lost = step({ type: 'disconnected', participant: 'p1' })
+  t.match(lost.filter((e) => e.type === 'readReply'), [{ reqId: 5, body: { ok: false, error: 'key_in_doubt', message: 'participant p1 disconnected before answering the read' } }], 'a read on a lost connection is answered at once')
+  t.equal(m.state.reads.size, 2)
+})
+
+t.test('status() and describe() give routes a read-only view', async (t) => {
+  const { step, connectAll, m } = setup()
+  connectAll()
+  step({ type: 'request', reqId: 1, writes, clientId: 'c9' })
+  t.same(m.status(), { epoch: 3, inFlight: 1, remembered: 1, connected: P })
+  t.match(m.describe('3.1', 1000), { txId: '3.1', id: 'c9', state: 'preparing', votes: { p1: 'pending' } })
+  t.match(m.describeClient('c9'), { txId: '3.1' })
+  t.equal(m.describe('4.1', 1000), undefined)
+  t.match(step({ type: 'read', reqId: 9, key: 'a' }), [{ type: 'send' }, { type: 'setTimer', afterMs: 5000 }], 'reads wait 5 s by default')
 })

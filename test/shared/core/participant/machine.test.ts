@@ -1,10 +1,10 @@
 import t from 'tap'
 import { ParticipantMachine, describeInDoubt } from '../../../../shared/core/participant/machine.ts'
-import type { ParticipantEffect, ParticipantEvent, PreparedRecord, ResolvedRecord } from '../../../../shared/core/participant/types.ts'
+import type { ParticipantEffect, ParticipantEvent, ParticipantOptions, PreparedRecord, ResolvedRecord } from '../../../../shared/core/participant/types.ts'
 import type { Entry, Write } from '../../../../shared/core/protocol/types.ts'
 
 type E = ParticipantEvent extends infer X ? (X extends unknown ? Omit<X, 'now'> : never) : never
-const options = { readWaitMs: 50, sweepIntervalMs: 100, queryAfterMs: 200, retentionMs: 1000, maxRemembered: 100 }
+const options: ParticipantOptions = { readWaitMs: 50, sweepIntervalMs: 100, queryAfterMs: 200, retentionMs: 1000, maxRemembered: 100, checkInvariants: true }
 
 function setup(recovered: { entries?: [string, Entry][]; prepared?: PreparedRecord[]; resolved?: ResolvedRecord[] } = {}, opts = options) {
   const m = new ParticipantMachine(opts)
@@ -148,33 +148,32 @@ t.test('reads: a free key answers at once; a held key waits for the outcome, bou
   t.same(sent(msg({ type: 'read', reqId: 2, key: 'zz' })), [{ type: 'readResult', reqId: 2, entry: null }])
   prepared('1.1', [{ key: 'a', value: 'v2' }])
   const wait = msg({ type: 'read', reqId: 3, key: 'a' })
-  t.same(wait, [{ type: 'setTimer', timer: 'read:3', afterMs: 50 }])
+  t.same(wait, [{ type: 'setTimer', timer: { kind: 'read', reqId: 3 }, afterMs: 50 }])
   msg({ type: 'read', reqId: 4, key: 'a' })
-  t.same(sent(step({ type: 'timer', timer: 'read:4' })), [{ type: 'readResult', reqId: 4, entry: null, inDoubt: true }], 'a read past its bound answers in doubt')
-  t.same(step({ type: 'timer', timer: 'read:4' }), [], 'a stale read timer does nothing')
+  t.same(sent(step({ type: 'timer', timer: { kind: 'read', reqId: 4 } })), [{ type: 'readResult', reqId: 4, entry: null, inDoubt: true }], 'a read past its bound answers in doubt')
+  t.same(step({ type: 'timer', timer: { kind: 'read', reqId: 4 } }), [], 'a stale read timer does nothing')
   const [apply] = persists(msg({ type: 'commit', txId: '1.1' }))
   const done = step({ type: 'persisted', token: apply!.token })
   t.same(sent(done), [{ type: 'readResult', reqId: 3, entry: { value: 'v2', version: 2 } }, { type: 'ack', txId: '1.1' }], 'the waiting read sees the committed value')
-  t.match(done, [{ type: 'cancelTimer', timer: 'read:3' }])
-  t.same(step({ type: 'timer', timer: 'other' }), [])
+  t.match(done, [{ type: 'cancelTimer', timer: { kind: 'read', reqId: 3 } }])
 })
 
 t.test('restart: PREPARED records come back in doubt, keep their locks, and are queried when the coordinator connects', async (t) => {
   const record: PreparedRecord = { txId: '1.5', writes: [{ key: 'a', value: 'x' }], versions: { a: 1 }, preparedAt: 500 }
   const m = new ParticipantMachine(options)
   const start = m.step({ type: 'start', now: 1000, entries: [], prepared: [record], resolved: [{ txId: '1.4', outcome: 'committed', at: 900 }] })
-  t.match(start, [{ type: 'log', level: 'warn', txId: '1.5' }, { type: 'setTimer', timer: 'sweep' }])
+  t.match(start, [{ type: 'log', level: 'warn', txId: '1.5' }, { type: 'setTimer', timer: { kind: 'sweep' } }])
   t.equal(m.state.locks.get('a'), '1.5')
   t.match(describeInDoubt(m.state, 1500), [{ txId: '1.5', ageMs: 1000, keys: ['a'], phase: 'prepared' }])
   t.match(sent(m.step({ type: 'message', now: 1000, msg: { type: 'prepare', txId: '1.6', writes: [{ key: 'a', value: 'y' }] } })), [{ yes: false, reason: { code: 'conflict' } }])
   const q = m.step({ type: 'connected', now: 1001 })
   t.same(sent(q), [{ type: 'query', txId: '1.5' }])
   m.step({ type: 'disconnected', now: 1002 })
-  t.same(sent(m.step({ type: 'timer', now: 2000, timer: 'sweep' })), [], 'no queries while disconnected')
+  t.same(sent(m.step({ type: 'timer', now: 2000, timer: { kind: 'sweep' } })), [], 'no queries while disconnected')
   m.step({ type: 'connected', now: 2001 })
-  t.same(sent(m.step({ type: 'timer', now: 2100, timer: 'sweep' })), [], 'queried recently')
+  t.same(sent(m.step({ type: 'timer', now: 2100, timer: { kind: 'sweep' } })), [], 'queried recently')
   m.step({ type: 'message', now: 2200, msg: { type: 'prepare', txId: '1.7', writes: [{ key: 'other', value: 'y' }] } })
-  const sweep = m.step({ type: 'timer', now: 2300, timer: 'sweep' })
+  const sweep = m.step({ type: 'timer', now: 2300, timer: { kind: 'sweep' } })
   t.same(sent(sweep), [{ type: 'query', txId: '1.5' }], 'queried again while in doubt')
   t.match(sweep, [{ type: 'log', level: 'warn', msg: 'transactions in doubt', inDoubt: 1, oldestAgeMs: 1800, coordinatorConnected: true }], 'blocking is reported, not hidden')
 })
@@ -186,10 +185,10 @@ t.test('garbage collection forgets resolved ids past retention or beyond the cap
     { txId: '1.3', outcome: 'committed', at: 1950 },
   ]
   const { step, m } = setup({ resolved }, { ...options, maxRemembered: 1 })
-  const e = step({ type: 'timer', timer: 'sweep' }, 2000)
+  const e = step({ type: 'timer', timer: { kind: 'sweep' } }, 2000)
   t.match(persists(e), [{ kind: 'gc', sync: false, ops: [{ type: 'del', key: 'done/1.1' }, { type: 'del', key: 'done/1.2' }] }])
   t.same([...m.state.resolved.keys()], ['1.3'])
-  t.same(persists(step({ type: 'timer', timer: 'sweep' }, 2001)), [])
+  t.same(persists(step({ type: 'timer', timer: { kind: 'sweep' } }, 2001)), [])
 })
 
 t.test('reads on several held keys time out independently; a finished gc batch needs nothing', async (t) => {
@@ -197,13 +196,13 @@ t.test('reads on several held keys time out independently; a finished gc batch n
   prepared('1.1', [{ key: 'a', value: 'x' }, { key: 'b', value: 'y' }])
   msg({ type: 'read', reqId: 1, key: 'a' })
   msg({ type: 'read', reqId: 2, key: 'b' })
-  t.same(sent(step({ type: 'timer', timer: 'read:2' })), [{ type: 'readResult', reqId: 2, entry: null, inDoubt: true }])
-  t.same(sent(step({ type: 'timer', timer: 'read:1' })), [{ type: 'readResult', reqId: 1, entry: null, inDoubt: true }])
-  const gc = persists(step({ type: 'timer', timer: 'sweep' }, 5000))
+  t.same(sent(step({ type: 'timer', timer: { kind: 'read', reqId: 2 } })), [{ type: 'readResult', reqId: 2, entry: null, inDoubt: true }])
+  t.same(sent(step({ type: 'timer', timer: { kind: 'read', reqId: 1 } })), [{ type: 'readResult', reqId: 1, entry: null, inDoubt: true }])
+  const gc = persists(step({ type: 'timer', timer: { kind: 'sweep' } }, 5000))
   t.same(gc, [], 'nothing resolved yet, nothing to collect')
   const [abort] = persists(msg({ type: 'abort', txId: '1.1' }))
   step({ type: 'persisted', token: abort!.token })
-  const [collect] = persists(step({ type: 'timer', timer: 'sweep' }, 9000))
+  const [collect] = persists(step({ type: 'timer', timer: { kind: 'sweep' } }, 9000))
   t.match(collect, { kind: 'gc' })
   t.same(step({ type: 'persisted', token: collect!.token }), [])
 })
@@ -211,9 +210,57 @@ t.test('reads on several held keys time out independently; a finished gc batch n
 t.test('reads waiting on a connection are dropped with it: never answered on the next connection', async (t) => {
   const { prepared, msg, step } = setup()
   prepared('1.1', [{ key: 'a', value: 'x' }])
-  t.same(msg({ type: 'read', reqId: 1, key: 'a' }), [{ type: 'setTimer', timer: 'read:1', afterMs: 50 }])
-  t.same(step({ type: 'disconnected' }), [{ type: 'cancelTimer', timer: 'read:1' }], 'the waiting read goes with its connection')
+  t.same(msg({ type: 'read', reqId: 1, key: 'a' }), [{ type: 'setTimer', timer: { kind: 'read', reqId: 1 }, afterMs: 50 }])
+  t.same(step({ type: 'disconnected' }), [{ type: 'cancelTimer', timer: { kind: 'read', reqId: 1 } }], 'the waiting read goes with its connection')
   step({ type: 'connected' })
   const abort = persists(msg({ type: 'abort', txId: '1.1' }))
   t.same(sent(step({ type: 'persisted', token: abort[0]!.token })), [], 'the lock goes, and nobody is told about the old read')
+})
+
+t.test('a read waits while anyone holds the key: a committed apply finishing does not answer it while a newer prepared holds the key', async (t) => {
+  const { prepared, msg, step, m } = setup({ entries: [['a', { value: 'v1', version: 1 }]] })
+  prepared('1.1', [{ key: 'a', value: 'v2' }])
+  const [apply1] = persists(msg({ type: 'commit', txId: '1.1' }))
+  const [prep2] = persists(msg({ type: 'prepare', txId: '1.2', writes: [{ key: 'a', value: 'v3' }] })) // takes the lock from the applying 1.1
+  step({ type: 'persisted', token: prep2!.token })
+  t.same(msg({ type: 'read', reqId: 9, key: 'a' }), [{ type: 'setTimer', timer: { kind: 'read', reqId: 9 }, afterMs: 50 }], 'the read waits: 1.2 holds a')
+  t.same(sent(step({ type: 'persisted', token: apply1!.token })), [{ type: 'ack', txId: '1.1' }], '1.1 applied: the read is not answered, 1.2 still holds a (its client may already be told committed)')
+  const [apply2] = persists(msg({ type: 'commit', txId: '1.2' }))
+  const done = step({ type: 'persisted', token: apply2!.token })
+  t.same(sent(done), [{ type: 'readResult', reqId: 9, entry: { value: 'v3', version: 3 } }, { type: 'ack', txId: '1.2' }], 'answered once nobody holds a, with the newest value')
+  t.equal(m.state.locks.size, 0)
+})
+
+t.test('with a handed-on lock, a read waits for the committed holder it goes back to', async (t) => {
+  const { prepared, msg, step } = setup({ entries: [['a', { value: 'v1', version: 1 }]] })
+  prepared('1.1', [{ key: 'a', value: 'v2' }])
+  const [apply1] = persists(msg({ type: 'commit', txId: '1.1' }))
+  const [prep2] = persists(msg({ type: 'prepare', txId: '1.2', writes: [{ key: 'a', value: 'v3' }] }))
+  step({ type: 'persisted', token: prep2!.token })
+  msg({ type: 'read', reqId: 9, key: 'a' })
+  const [abort2] = persists(msg({ type: 'abort', txId: '1.2' }))
+  t.same(sent(step({ type: 'persisted', token: abort2!.token })), [], '1.2 aborted: a goes back to the applying 1.1, the read still waits (it must see v2)')
+  t.same(sent(step({ type: 'persisted', token: apply1!.token })), [{ type: 'readResult', reqId: 9, entry: { value: 'v2', version: 2 } }, { type: 'ack', txId: '1.1' }])
+})
+
+t.test('waiting reads are bounded: past the bound a read of a held key is answered in doubt at once', async (t) => {
+  const { prepared, msg, step, m } = setup({}, { ...options, maxWaitingReads: 2 })
+  prepared('1.1', [{ key: 'a', value: 'x' }])
+  msg({ type: 'read', reqId: 1, key: 'a' })
+  msg({ type: 'read', reqId: 2, key: 'a' })
+  t.same(sent(msg({ type: 'read', reqId: 3, key: 'a' })), [{ type: 'readResult', reqId: 3, entry: null, inDoubt: true }], 'the third is answered at once')
+  t.equal(m.state.waitingReads, 2)
+  step({ type: 'timer', timer: { kind: 'read', reqId: 1 } })
+  t.equal(m.state.waitingReads, 1, 'a read that timed out leaves the count')
+  msg({ type: 'read', reqId: 4, key: 'a' })
+  const [abort] = persists(msg({ type: 'abort', txId: '1.1' }))
+  t.same(sent(step({ type: 'persisted', token: abort!.token })).map((r) => (r as { reqId: number }).reqId), [2, 4])
+  t.equal(m.state.waitingReads, 0)
+})
+
+t.test('status() and inDoubt() give routes a read-only view', async (t) => {
+  const { prepared, m } = setup({ entries: [['a', { value: 'x', version: 1 }]] })
+  prepared('1.1', [{ key: 'b', value: 'y' }])
+  t.same(m.status(), { started: true, keys: 1, prepared: ['1.1'], locks: 1, remembered: 0 })
+  t.same(m.inDoubt(1500), [{ txId: '1.1', ageMs: 500, keys: ['b'], phase: 'prepared' }])
 })

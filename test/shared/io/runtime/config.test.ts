@@ -1,5 +1,5 @@
 import t from 'tap'
-import { loadCoordinatorConfig, parseParticipants } from '../../../../services/coordinator/config.ts'
+import { loadCoordinatorConfig, MAX_BODY_LIMIT_BYTES, parseParticipants } from '../../../../services/coordinator/config.ts'
 import { loadParticipantConfig } from '../../../../services/participant/config.ts'
 
 const base = { CLUSTER_TOKEN: 'sekrit-token', PARTICIPANTS: 'p1=ws://127.0.0.1:7001,p2=ws://127.0.0.1:7002/v1/peer' }
@@ -18,6 +18,10 @@ t.test('a bad configuration fails with one line naming the variable', async (t) 
   t.throws(() => loadCoordinatorConfig({ ...base, VOTE_TIMEOUT_MS: '5', MIN_TIMEOUT_MS: '10' }), /MIN_TIMEOUT_MS <= VOTE_TIMEOUT_MS <= MAX_TIMEOUT_MS/)
   t.throws(() => parseParticipants('p1=http://x'), /PARTICIPANTS entry "p1=http:\/\/x" is not name=ws:\/\/host:port/)
   t.throws(() => parseParticipants('p1=ws://a:1,p1=ws://b:2'), /duplicate name/)
+  t.throws(() => loadCoordinatorConfig({ ...base, BODY_LIMIT_BYTES: String(MAX_BODY_LIMIT_BYTES + 1) }), /^invalid configuration: BODY_LIMIT_BYTES must be <= 8323072 \(a PREPARE must fit in one 8388608-byte frame\) \(got 8323073\)$/)
+  t.equal(loadCoordinatorConfig({ ...base, BODY_LIMIT_BYTES: String(MAX_BODY_LIMIT_BYTES) }).bodyLimitBytes, MAX_BODY_LIMIT_BYTES, 'the largest body that fits is accepted')
+  t.throws(() => loadCoordinatorConfig({ ...base, CHECK_INVARIANTS: 'maybe' }), /^invalid configuration: CHECK_INVARIANTS must be boolean \(got "maybe"\)$/)
+  t.equal(loadCoordinatorConfig({ ...base, CHECK_INVARIANTS: '1' }).checkInvariants, true)
 })
 
 t.test('participant configuration', async (t) => {

@@ -1,0 +1,36 @@
+/**
+ * The machines' timers, as typed values (etcd raft's local messages, not
+ * strings to parse back). A timer's key names it for the adapters, which
+ * replace and cancel timers by it; nothing ever reads an id back out of a key.
+ */
+export type CoordinatorTimer =
+  /** A transaction's votes are due. */
+  | { kind: 'vote'; txId: string }
+  /** Compact the decision log. */
+  | { kind: 'gc' }
+  /** Re-send the next batch of unacknowledged COMMITs to a participant that reconnected, after `after`. */
+  | { kind: 'resend'; participant: string; after: string }
+  /** A client's read is due an answer from the participant it was sent to. */
+  | { kind: 'read'; reqId: number }
+
+export type ParticipantTimer =
+  /** Ask about in-doubt transactions, forget old resolved ids. */
+  | { kind: 'sweep' }
+  /** A read waiting on a held key is due an answer. */
+  | { kind: 'read'; reqId: number }
+
+export type Timer = CoordinatorTimer | ParticipantTimer
+
+export function timerKey(timer: Timer): string {
+  switch (timer.kind) {
+    case 'vote':
+      return `vote:${timer.txId}`
+    case 'read':
+      return `read:${timer.reqId}`
+    case 'resend':
+      return `resend:${timer.participant}`
+    case 'gc':
+    case 'sweep':
+      return timer.kind
+  }
+}
