@@ -131,6 +131,8 @@ t.test('the coordinator closes and re-dials a link with no hello, and takes the 
   await waitFor(async () => connections.length >= 2, 15000, 'the coordinator to dial again after no hello came')
   await waitFor(async () => (await probe(`${url}/readyz`)) === 200, 10000, 'the coordinator to be ready')
   t.pass('a link with no hello was closed and dialled again; the hello beside an invalid message made it ready')
+  // The log lines come through a pipe: wait for them rather than race them.
+  await waitFor(async () => log.includes('refused a malformed message; the rest of its frame is handled'), 10000, 'the refusal to be logged')
   t.match(log, /participant sent no hello in time/)
   t.match(log, /refused a malformed message; the rest of its frame is handled/)
 })

@@ -1,6 +1,7 @@
 import { abortReasons } from '../abort-reasons.ts'
 import { explainToParticipant } from '../protocol/codec.ts'
 import { assertSendable } from '../protocol/sendable.ts'
+import { logEffect, persistEffect } from '../protocol/persist.ts'
 import { formatTxId } from './tx-id.ts'
 import { describeByClientId, describeTxn, type TxnDescription } from './describe.ts'
 import { assertCoordinatorEffects, assertCoordinatorState } from './invariants.ts'
@@ -455,14 +456,7 @@ export class CoordinatorMachine {
   }
 
   private persist(kind: CoordinatorPersistKind, sync: boolean, ops: StoreOp[], txId?: string): void {
-    const token = this.state.nextToken++
-    if (txId === undefined) {
-      this.state.pending.set(token, { kind })
-      this.out.push({ type: 'persist', token, ops, sync, kind })
-    } else {
-      this.state.pending.set(token, { kind, txId })
-      this.out.push({ type: 'persist', token, ops, sync, kind, txId })
-    }
+    this.out.push(persistEffect(this.state, kind, sync, ops, txId))
   }
 
   /** Forget finished transactions past retention; txns iterate in creation order, so stop at the first young one. */
@@ -483,7 +477,7 @@ export class CoordinatorMachine {
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
-    this.out.push({ type: 'log', level, msg, ...fields })
+    this.out.push(logEffect(level, msg, fields))
   }
 }
 

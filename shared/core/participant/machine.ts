@@ -1,6 +1,7 @@
 import { abortReasons } from '../abort-reasons.ts'
 import { explainToCoordinator } from '../protocol/codec.ts'
 import { assertSendable } from '../protocol/sendable.ts'
+import { logEffect, persistEffect } from '../protocol/persist.ts'
 import { assertParticipantEffects, assertParticipantState } from './invariants.ts'
 import type { PrepareMsg, ToParticipant, VoteReason } from '../protocol/messages.ts'
 import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
@@ -414,18 +415,11 @@ export class ParticipantMachine {
   }
 
   private persist(kind: 'prepare' | 'apply' | 'abort' | 'gc', sync: boolean, ops: StoreOp[], txId?: string): void {
-    const token = this.state.nextToken++
-    if (txId === undefined) {
-      this.state.pending.set(token, { kind })
-      this.out.push({ type: 'persist', token, ops, sync, kind })
-    } else {
-      this.state.pending.set(token, { kind, txId })
-      this.out.push({ type: 'persist', token, ops, sync, kind, txId })
-    }
+    this.out.push(persistEffect(this.state, kind, sync, ops, txId))
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
-    this.out.push({ type: 'log', level, msg, ...fields })
+    this.out.push(logEffect(level, msg, fields))
   }
 }
 
