@@ -60,13 +60,15 @@ export async function replicas(cluster: LocalCluster): Promise<Replica[]> {
   return Promise.all(cluster.participantNames.map(async (p) => (await http<Replica>(`${cluster.urlOf(p)}/v1/replica`)).body))
 }
 
-/** Polls until every replica has no PREPARED record and no lock (all transactions resolved). */
+/** Polls until every replica has no PREPARED record and no lock (all transactions resolved); fails the caller if that never happens. */
 export async function waitSettled(cluster: LocalCluster, timeoutMs = 20000): Promise<Replica[]> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const all = await replicas(cluster)
     if (all.every((r) => r.prepared.length === 0 && r.locks === 0)) return all
-    if (Date.now() > deadline) return all
+    if (Date.now() > deadline) {
+      throw new Error(`replicas did not settle within ${timeoutMs} ms: ${all.map((r) => `${r.participant} prepared [${r.prepared.join(',')}] locks ${r.locks}`).join('; ')}`)
+    }
     await new Promise((ok) => setTimeout(ok, 100))
   }
 }
