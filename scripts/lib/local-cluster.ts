@@ -33,15 +33,37 @@ export interface ClusterOptions {
   partitionable?: boolean
 }
 
-/** A free TCP port on 127.0.0.1 (the OS picks; we release it for the node to bind). */
+/**
+ * A free TCP port for a node to bind later. Port 0 would give one from the
+ * ephemeral range, where every outgoing connection (a client's fetch, a
+ * coordinator dialling) also takes its source port: between our check and
+ * the node's bind, one of them could take it, and the node would fail with
+ * EADDRINUSE. So the port is drawn below that range (which outgoing
+ * connections never use), checked free, and never handed out twice by this
+ * process.
+ */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((ok, fail) => {
+  for (;;) {
+    const port = LOW_PORT + Math.floor(Math.random() * (HIGH_PORT - LOW_PORT))
+    if (handedOut.has(port)) continue
+    if (await canListen(port, host)) {
+      handedOut.add(port)
+      return port
+    }
+  }
+}
+
+/** Below Linux's default ephemeral range (32768-60999), above the registered services that run here. */
+const LOW_PORT = 20000
+const HIGH_PORT = 32000
+const handedOut = new Set<number>()
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((ok) => {
     const server = createServer()
-    server.once('error', fail)
-    server.listen(0, host, () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => { ok(port) })
+    server.once('error', () => { ok(false) })
+    server.listen(port, host, () => {
+      server.close(() => { ok(true) })
     })
   })
 }
