@@ -35,7 +35,9 @@ t.test('2PC blocks while the coordinator is down: prepared participants stay in 
 })
 
 t.test('a read of a key held by an undecided transaction waits, then answers 503 key_in_doubt', async (t) => {
-  const cluster = await startCluster(t, { env: { READ_WAIT_MS: '300' } })
+  // A read sent to the frozen p3 times out quickly (READ_TIMEOUT_MS), so that the next ones reach p1/p2 while the
+  // transaction is still undecided (until p3 is dropped by a missed heartbeat, 2-4 s).
+  const cluster = await startCluster(t, { env: { READ_WAIT_MS: '300', READ_TIMEOUT_MS: '400' } })
   await submit(cluster, [{ key: 'held', value: 'old' }])
   cluster.pause('p3')
   const slow = submit(cluster, [{ key: 'held', value: 'new' }], { timeoutMs: 3000 })
