@@ -3,9 +3,11 @@ import { bugConfigs, modelConfigs, openConfigs } from '../shared/sim/configs.ts'
 import { exploreExhaustive } from '../shared/sim/explore.ts'
 import type { SimConfig } from '../shared/sim/world.ts'
 
-const usage = `npm run check:model -- [--config NAME]... [--bug NAME] [--crashes N] [--fifo] [--no-por] [--max-states N] [--no-symmetry]
+const usage = `npm run check:model -- [--config NAME]... [--bug NAME] [--crashes N] [--power-losses N] [--fifo] [--no-por] [--max-states N] [--no-symmetry]
 Explores every interleaving of the real coordinator and participant state
-machines within small bounds. --fifo: each connection delivers in order (as
+machines within small bounds. --crashes N: process crashes (unsynced writes
+survive in the page cache); --power-losses N: machine crashes (any unsynced
+write may be lost). --fifo: each connection delivers in order (as
 one WebSocket does), which also allows partial-order reduction once no fault
 budget is left (--no-por turns it off). Configurations (all of them by
 default, minutes each): ${Object.keys(modelConfigs).join(', ')}; only when named
@@ -17,6 +19,7 @@ const { values } = parseArgs({
     config: { type: 'string', multiple: true },
     bug: { type: 'string' },
     crashes: { type: 'string' },
+    'power-losses': { type: 'string' },
     'max-states': { type: 'string', default: '20000000' },
     'no-symmetry': { type: 'boolean', default: false },
     fifo: { type: 'boolean', default: false },
@@ -40,15 +43,15 @@ function fail(message: string): never {
 let violations = 0
 const rows: Record<string, unknown>[] = []
 for (const [name, base] of chosen) {
-  const config = { ...base, ...(values.crashes === undefined ? {} : { maxCrashes: Number(values.crashes) }), ...(values.fifo ? { fifo: true } : {}) }
+  const config = { ...base, ...(values.crashes === undefined ? {} : { maxCrashes: Number(values.crashes) }), ...(values['power-losses'] === undefined ? {} : { maxPowerLosses: Number(values['power-losses']) }), ...(values.fifo ? { fifo: true } : {}) }
   const r = exploreExhaustive(config, { maxStates: Number(values['max-states']), symmetry: !values['no-symmetry'], partialOrder: !values['no-por'], onProgress: (p) => { process.stderr.write(`\r${name}: ${p.distinct} distinct, ${p.transitions} transitions, ${Math.round(p.timeMs / 1000)} s   `) } })
   process.stderr.write('\n')
-  rows.push({ config: name, fifo: config.fifo === true, por: config.fifo === true && !values['no-por'], symmetry: !values['no-symmetry'], participants: config.participants, txns: config.txns.length, crashes: config.maxCrashes, transitions: r.transitions, distinct: r.distinct, terminal: r.terminal, depth: r.maxDepth, complete: r.complete, ms: r.timeMs, result: r.violation ? `VIOLATION ${r.violation.code}` : 'ok' })
+  rows.push({ config: name, fifo: config.fifo === true, por: config.fifo === true && !values['no-por'], symmetry: !values['no-symmetry'], participants: config.participants, txns: config.txns.length, crashes: config.maxCrashes, 'power losses': config.maxPowerLosses ?? 0, transitions: r.transitions, distinct: r.distinct, terminal: r.terminal, depth: r.maxDepth, complete: r.complete, ms: r.timeMs, result: r.violation ? `VIOLATION ${r.violation.code}` : 'ok' })
   if (r.violation) {
     violations++
     console.log(`\n${name}: invariant "${r.violation.code}" violated: ${r.violation.detail}`)
     r.violation.trace.forEach((line, i) => { console.log(`${String(i).padStart(4)}. ${line}`) })
-    const flags = [values.crashes === undefined ? '' : ` --crashes ${values.crashes}`, values.fifo ? ' --fifo' : '', values['no-por'] ? ' --no-por' : '', values['no-symmetry'] ? ' --no-symmetry' : ''].join('')
+    const flags = [values.crashes === undefined ? '' : ` --crashes ${values.crashes}`, values['power-losses'] === undefined ? '' : ` --power-losses ${values['power-losses']}`, values.fifo ? ' --fifo' : '', values['no-por'] ? ' --no-por' : '', values['no-symmetry'] ? ' --no-symmetry' : ''].join('')
     console.log(`replay: npm run check:model -- ${values.bug !== undefined ? `--bug ${values.bug}` : `--config ${name}`}${flags}`)
   }
 }

@@ -6,7 +6,10 @@ const usage = `npm run check:sim -- [--seeds N] [--first-seed S] [--seed S] [--p
 Runs the real state machines in the deterministic simulator, one run per seed,
 each seed with its own swarm configuration (sizes, contention, fault rates).
 --seed S replays one seed and prints its whole trace. Exit 1 on a violation.
-Bugs: reply-before-durable, vote-before-durable, naive-backup-coordinator.`
+Faults: process crashes, power losses (unsynced writes lost), dropped
+connections, duplicated messages. Bugs: reply-before-durable,
+vote-before-durable, prepare-without-fsync, decision-without-fsync,
+naive-backup-coordinator.`
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +35,10 @@ function withBug(config: SimConfig, bug: string | undefined): SimConfig {
       return { ...config, bugs: { replyBeforeDurable: true } }
     case 'vote-before-durable':
       return { ...config, bugs: { voteBeforeDurable: true } }
+    case 'prepare-without-fsync':
+      return { ...config, bugs: { prepareWithoutSync: true } }
+    case 'decision-without-fsync':
+      return { ...config, bugs: { decisionWithoutSync: true } }
     case 'naive-backup-coordinator':
       return { ...config, backup: true }
     default:

@@ -35,6 +35,16 @@ export const modelConfigs: Record<string, SimConfig> = {
   'two-txns-one-participant': { ...oneTxn, participants: 1, txns: twoTxnsOnOneKey },
   /** 2 participants, 1 transaction, at most 1 crash of any node (the quick bound run by npm test). */
   'two-participants-one-crash': oneTxn,
+  /**
+   * 2 participants, 1 transaction, one power loss of any node: every write no
+   * sync covered may be lost (any subset), which a process crash never loses.
+   */
+  'two-participants-power-loss': { ...oneTxn, maxCrashes: 0, maxPowerLosses: 1 },
+  /**
+   * 1 participant, 2 concurrent transactions on one key, one power loss: the
+   * unsynced abort, begin and END records of two transactions at once.
+   */
+  'two-txns-one-participant-power-loss': { ...oneTxn, participants: 1, txns: twoTxnsOnOneKey, maxCrashes: 0, maxPowerLosses: 1 },
   /** 2 participants, 1 transaction, a dropped connection and a duplicated message. */
   'lossy-network': { ...oneTxn, maxCrashes: 0, maxDisconnects: 1, maxDuplicates: 1, crashable: [] },
 }
@@ -50,4 +60,8 @@ export const bugConfigs: Record<string, SimConfig> = {
   'reply-before-durable': { ...oneTxn, crashable: ['coordinator'], bugs: { replyBeforeDurable: true } },
   'vote-before-durable': { ...oneTxn, crashable: ['participant'], bugs: { voteBeforeDurable: true } },
   'naive-backup-coordinator': { ...oneTxn, participants: 3, maxCrashes: 2, backup: true },
+  /** The participant's PREPARED record written without fsync: only a power loss can show it. */
+  'prepare-without-fsync': { ...oneTxn, crashable: ['participant'], maxCrashes: 0, maxPowerLosses: 1, bugs: { prepareWithoutSync: true } },
+  /** The coordinator's commit decision written without fsync: only a power loss can show it. */
+  'decision-without-fsync': { ...oneTxn, crashable: ['coordinator'], maxCrashes: 0, maxPowerLosses: 1, bugs: { decisionWithoutSync: true } },
 }

@@ -155,7 +155,7 @@ export interface RandomRunResult {
   trace: string[]
 }
 
-const isFault = (e: SimEvent): boolean => e.kind === 'crash' || e.kind === 'disconnect' || (e.kind === 'deliver' && e.duplicate)
+const isFault = (e: SimEvent): boolean => e.kind === 'crash' || e.kind === 'powerLoss' || e.kind === 'disconnect' || (e.kind === 'deliver' && e.duplicate)
 
 /**
  * One run driven by a seeded PRNG: a run is a pure function of (seed, config).
@@ -169,7 +169,7 @@ export function randomRun(config: SimConfig, seed: number, options: RandomRunOpt
   const trace: string[] = ['initial: every node up, every connection established']
   const stats = (): { committed: number; faults: number } => ({
     committed: world.clients.filter((c) => c.outcome === 'committed').length,
-    faults: config.maxCrashes - world.budget.crashes + config.maxDisconnects - world.budget.disconnects + config.maxDuplicates - world.budget.duplicates,
+    faults: config.maxCrashes - world.budget.crashes + (config.maxPowerLosses ?? 0) - world.budget.powerLosses + config.maxDisconnects - world.budget.disconnects + config.maxDuplicates - world.budget.duplicates,
   })
   const fail = (v: Violation, steps: number): RandomRunResult => ({ seed, steps, ...stats(), violation: { ...v, trace }, trace })
   for (let stepNo = 1; stepNo <= options.maxSteps; stepNo++) {
@@ -206,7 +206,7 @@ function chooseFault(prng: Prng, events: SimEvent[], rates: RandomRunOptions['ra
     const candidates = events.filter(kind)
     return candidates.length > 0 && prng.chance(rate) ? prng.pick(candidates) : undefined
   }
-  return pick((e) => e.kind === 'crash', rates.crash) ?? pick((e) => e.kind === 'disconnect', rates.disconnect) ?? pick((e) => e.kind === 'deliver' && e.duplicate, rates.duplicate)
+  return pick((e) => e.kind === 'crash' || e.kind === 'powerLoss', rates.crash) ?? pick((e) => e.kind === 'disconnect', rates.disconnect) ?? pick((e) => e.kind === 'deliver' && e.duplicate, rates.duplicate)
 }
 
 /** After the fault phase: restart what is down and reconnect what is cut, first. */
@@ -266,6 +266,8 @@ export function swarmConfig(seed: number, participants = 5): { config: SimConfig
     clientRetries: true,
   }
   const rate = prng.pick([0.005, 0.02, 0.05])
+  // Drawn last, so that the other draws (and the configurations of seeds from before power loss) stay as they were.
+  config.maxPowerLosses = prng.int(0, 3)
   return { config, options: { maxSteps: 200_000, faultSteps: prng.int(100, 1500), rates: { crash: rate, disconnect: rate, duplicate: rate * 2 } } }
 }
 

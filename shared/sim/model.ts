@@ -10,7 +10,8 @@ import type { Violation } from './violation.ts'
  * The simulated world: the very state machines the services run, with a
  * simulated network (in-flight messages may be delivered in any order,
  * duplicated, or lost when a connection drops), simulated storage (what a
- * completed persist wrote survives a crash, a pending persist does not) and
+ * completed persist wrote survives a process crash, a pending persist does
+ * not; a power loss also takes completed writes that no sync covered) and
  * simulated time. A world is plain data: it can be cloned and hashed.
  */
 export interface SimTxn {
@@ -26,6 +27,12 @@ export interface SimConfig {
   maxCrashes: number
   maxDisconnects: number
   maxDuplicates: number
+  /**
+   * Machine crashes (power losses): like a process crash, and every completed
+   * write that no later sync covered is lost too, any subset of them (see
+   * UnsyncedBatch). Default 0.
+   */
+  maxPowerLosses?: number
   /** Which roles faults may hit. */
   crashable: ('coordinator' | 'participant')[]
   /** 'protocol': only vote timers fire (exhaustive mode); 'all': sweeps and GC too (random mode). */
@@ -40,7 +47,7 @@ export interface SimConfig {
   fifo?: boolean
   /** Murat's naive backup coordinator takes over while the coordinator is down (a known-broken variant). */
   backup?: boolean
-  bugs?: { replyBeforeDurable?: boolean; voteBeforeDurable?: boolean }
+  bugs?: { replyBeforeDurable?: boolean; voteBeforeDurable?: boolean; prepareWithoutSync?: boolean; decisionWithoutSync?: boolean }
 }
 
 export const COORDINATOR = 'coordinator'
@@ -48,13 +55,35 @@ export const COORDINATOR = 'coordinator'
 /** A persist effect the simulated disk has not completed yet. */
 export type PendingPersist = Omit<PersistEffect, 'type'>
 
+/**
+ * A completed write that no sync has covered yet: in LevelDB, a batch in the
+ * write-ahead log's page cache. A power loss may lose any subset of them, not
+ * only a suffix: pages reach the disk in any order, and LevelDB's log reader
+ * skips a record whose checksum fails and reads on (a batch itself is one
+ * checksummed record, so it is kept or lost whole).
+ */
+export interface UnsyncedBatch {
+  /** 'epoch': the coordinator's restart record, written outside the machine. */
+  kind: PendingPersist['kind'] | 'epoch'
+  txId?: string
+  ops: PendingPersist['ops']
+}
+
 export interface SimNode {
   name: string
   role: 'coordinator' | 'participant'
   up: boolean
   coordinator?: CoordinatorState
   participant?: ParticipantState
+  /** What a reader sees: every completed write. */
   store: Map<string, unknown>
+  /**
+   * Tracked only while the world has a power-loss budget left (otherwise
+   * absent, so that worlds without power loss hash as before): the store as
+   * the disk holds it after the last sync, and the completed writes since.
+   */
+  synced?: Map<string, unknown>
+  unsynced?: UnsyncedBatch[]
   persists: PendingPersist[]
   /** Armed timers by key (timerKey), with when they are due. */
   timers: Map<string, { timer: Timer; at: number }>
@@ -96,7 +125,7 @@ export interface World {
   net: InFlight[]
   links: Record<string, { connected: boolean; epoch: number }>
   clients: Client[]
-  budget: { crashes: number; disconnects: number; duplicates: number }
+  budget: { crashes: number; powerLosses: number; disconnects: number; duplicates: number }
   ghost: Ghost
   nextMsgId: number
   nextReqId: number
@@ -115,6 +144,11 @@ export type SimEvent =
    * every other event; reconnection stays a separate event.
    */
   | { kind: 'crash'; node: string; restart: boolean }
+  /**
+   * A machine crash: a crash that also loses the node's unsynced writes,
+   * except those whose bit is set in `keep` (bit i: the i-th oldest).
+   */
+  | { kind: 'powerLoss'; node: string; restart: boolean; keep: number }
   | { kind: 'restart'; node: string }
   | { kind: 'connect'; participant: string }
   | { kind: 'disconnect'; participant: string }

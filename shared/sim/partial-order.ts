@@ -27,7 +27,7 @@ import { COORDINATOR, type SimConfig, type SimEvent, type World } from './world.
  *   coordinator commutes with p appending to it. With unordered delivery a
  *   later PREPARE could overtake the one delivered now: no such set exists.
  * - No event can change p's connection or p's up state on the way: no crash
- *   budget is left (a crash drops connections and steps every machine),
+ *   or power-loss budget is left (a crash drops connections and steps every machine),
  *   no disconnection or duplication budget, p is up and connected (so no
  *   connect event for p exists), participants' own timers do not fire in
  *   exhaustive mode, and no backup coordinator runs.
@@ -51,7 +51,7 @@ function reducible(config: SimConfig, world: World): boolean {
     config.fifo === true &&
     config.timers === 'protocol' &&
     config.backup !== true &&
-    (world.budget.crashes === 0 || config.crashable.length === 0) &&
+    ((world.budget.crashes === 0 && world.budget.powerLosses === 0) || config.crashable.length === 0) &&
     world.budget.disconnects === 0 &&
     world.budget.duplicates === 0
   )

@@ -10,19 +10,21 @@ import type { DistributiveOmit } from '../core/protocol/types.ts'
 import { backupDecision, isPrepared } from './backup-coordinator.ts'
 import { noteVersions } from './invariants.ts'
 import { applyOps } from './memory-store.ts'
-import { channelOf, COORDINATOR, participantNames, type PendingPersist, type SimConfig, type SimEvent, type SimNode, type World } from './model.ts'
+import { channelOf, COORDINATOR, participantNames, type PendingPersist, type SimConfig, type SimEvent, type SimNode, type UnsyncedBatch, type World } from './model.ts'
 
 export * from './model.ts'
 
 export function coordinatorOptions(config: SimConfig): CoordinatorOptions {
   const o: CoordinatorOptions = { participants: [...participantNames(config)], defaultTimeoutMs: 50, maxInFlight: 1000, retentionMs: 1e12, gcIntervalMs: 1000, checkInvariants: true }
   if (config.bugs?.replyBeforeDurable === true) o.unsafeBugs = { replyBeforeDurable: true }
+  if (config.bugs?.decisionWithoutSync === true) o.unsafeBugs = { ...o.unsafeBugs, decisionWithoutSync: true }
   return o
 }
 
 export function participantOptions(config: SimConfig): ParticipantOptions {
   const o: ParticipantOptions = { readWaitMs: 50, sweepIntervalMs: 40, queryAfterMs: 150, retentionMs: 1e12, maxRemembered: 1e6, checkInvariants: true }
   if (config.bugs?.voteBeforeDurable === true) o.unsafeBugs = { voteBeforeDurable: true }
+  if (config.bugs?.prepareWithoutSync === true) o.unsafeBugs = { ...o.unsafeBugs, prepareWithoutSync: true }
   return o
 }
 
@@ -34,7 +36,7 @@ export function createWorld(config: SimConfig): World {
     net: [],
     links: {},
     clients: config.txns.map((_, txn) => ({ txn, status: 'idle' })),
-    budget: { crashes: config.maxCrashes, disconnects: config.maxDisconnects, duplicates: config.maxDuplicates },
+    budget: { crashes: config.maxCrashes, powerLosses: config.maxPowerLosses ?? 0, disconnects: config.maxDisconnects, duplicates: config.maxDuplicates },
     ghost: { yesVotes: {}, applied: {}, abortedPrepared: {}, told: {}, maxVersion: {}, backupDecided: [], flaws: [] },
     nextMsgId: 1,
     nextReqId: 1,
@@ -80,7 +82,11 @@ export function enabledEvents(config: SimConfig, world: World): SimEvent[] {
     for (const [key, armed] of node.timers) {
       if (config.timers === 'all' || armed.timer.kind === 'vote') events.push({ kind: 'timer', node: node.name, timer: key })
     }
-    if (world.budget.crashes > 0 && config.crashable.includes(node.role)) events.push({ kind: 'crash', node: node.name, restart: config.timers === 'protocol' && config.backup !== true })
+    const restartAtOnce = config.timers === 'protocol' && config.backup !== true
+    if (world.budget.crashes > 0 && config.crashable.includes(node.role)) events.push({ kind: 'crash', node: node.name, restart: restartAtOnce })
+    if (world.budget.powerLosses > 0 && config.crashable.includes(node.role)) {
+      for (const keep of survivorSets(node.unsynced?.length ?? 0)) events.push({ kind: 'powerLoss', node: node.name, restart: restartAtOnce, keep })
+    }
   }
   for (const [p, link] of Object.entries(world.links)) {
     if (!link.connected && coordinatorUp && world.nodes[p]!.up) events.push({ kind: 'connect', participant: p })
@@ -90,6 +96,17 @@ export function enabledEvents(config: SimConfig, world: World): SimEvent[] {
     for (const txId of preparedAnywhere(world)) if (!world.ghost.backupDecided.includes(txId)) events.push({ kind: 'backup', txId })
   }
   return events
+}
+
+/**
+ * Which of n unsynced writes a power loss may keep, as bit masks: every
+ * subset while there are few (as the disk allows, see UnsyncedBatch), only
+ * the oldest k of them beyond that, so that a long run of unsynced writes in
+ * a random run does not list 2^n events.
+ */
+export function survivorSets(n: number): number[] {
+  if (n <= 4) return Array.from({ length: 2 ** n }, (_, mask) => mask)
+  return Array.from({ length: n + 1 }, (_, k) => 2 ** k - 1)
 }
 
 function preparedAnywhere(world: World): string[] {
@@ -115,10 +132,20 @@ export function applyEvent(config: SimConfig, world: World, event: SimEvent): st
       return `${event.node}: timer ${event.timer} fires`
     }
     case 'crash':
+      world.budget.crashes--
       crash(config, world, event.node)
       if (!event.restart) return `CRASH ${event.node} (pending writes lost, connections dropped)`
       restart(config, world, event.node)
       return `CRASH ${event.node} (pending writes lost, connections dropped) and RESTART (recovers from its durable store)`
+    case 'powerLoss': {
+      world.budget.powerLosses--
+      const lost = losePower(world.nodes[event.node]!, event.keep)
+      crash(config, world, event.node)
+      const what = `POWER LOSS ${event.node} (${lost}; pending writes lost, connections dropped)`
+      if (!event.restart) return what
+      restart(config, world, event.node)
+      return `${what} and RESTART (recovers from what its disk holds)`
+    }
     case 'restart':
       restart(config, world, event.node)
       return `RESTART ${event.node} (recovers from its durable store)`
@@ -159,17 +186,55 @@ function deliver(config: SimConfig, world: World, id: number, duplicate: boolean
 function completePersist(config: SimConfig, world: World, name: string): string {
   const node = world.nodes[name]!
   const p = node.persists.shift()!
-  applyOps(node.store, p.ops)
+  writeToDisk(world, node, p, p.sync)
   if (p.txId !== undefined && p.kind === 'apply') addTo(world.ghost.applied, p.txId, name)
   if (p.txId !== undefined && p.kind === 'abort') addTo(world.ghost.abortedPrepared, p.txId, name)
   if (node.role === 'participant') noteVersions(world, name)
   step(config, world, name, { type: 'persisted', token: p.token })
-  return `${name}: ${[p.kind, p.txId].join(' ').trim()} is durable${p.sync ? ' (fsync)' : ''}`
+  // Without fsync a write is not durable yet: a power loss may take it until a later sync covers it.
+  return `${name}: ${[p.kind, p.txId].join(' ').trim()} ${p.sync ? 'is durable (fsync)' : 'is written, unsynced'}`
+}
+
+/**
+ * A completed write: visible at once; durable at once if synced (a sync
+ * makes durable every write before it too, as LevelDB's log sync does), and
+ * otherwise kept as unsynced while a power loss may still come.
+ */
+function writeToDisk(world: World, node: SimNode, batch: UnsyncedBatch, sync: boolean): void {
+  if (world.budget.powerLosses > 0 && !sync) {
+    node.synced ??= new Map(node.store)
+    const unsynced: UnsyncedBatch = { kind: batch.kind, ops: batch.ops }
+    if (batch.txId !== undefined) unsynced.txId = batch.txId
+    ;(node.unsynced ??= []).push(unsynced)
+  } else {
+    // Synced, or no power loss can come any more: nothing to remember.
+    delete node.synced
+    delete node.unsynced
+  }
+  applyOps(node.store, batch.ops)
+}
+
+/** The node's store becomes what its disk holds: the synced state, and the unsynced writes in `keep`. Says what was lost. */
+function losePower(node: SimNode, keep: number): string {
+  const unsynced = node.unsynced ?? []
+  if (node.synced) node.store = node.synced
+  const lost: string[] = []
+  const kept: string[] = []
+  unsynced.forEach((batch, i) => {
+    const name = [batch.kind, batch.txId].join(' ').trim()
+    if ((keep & (1 << i)) !== 0) {
+      applyOps(node.store, batch.ops)
+      kept.push(name)
+    } else lost.push(name)
+  })
+  delete node.synced
+  delete node.unsynced
+  if (unsynced.length === 0) return 'no unsynced write'
+  return [lost.length > 0 ? `unsynced writes LOST: ${lost.join(', ')}` : '', kept.length > 0 ? `unsynced writes kept: ${kept.join(', ')}` : ''].filter((x) => x !== '').join('; ')
 }
 
 function crash(config: SimConfig, world: World, name: string): void {
   const node = world.nodes[name]!
-  world.budget.crashes--
   node.up = false
   delete node.coordinator
   delete node.participant
@@ -185,7 +250,8 @@ function restart(config: SimConfig, world: World, name: string): void {
   node.up = true
   if (node.role === 'coordinator') {
     const plan = planCoordinatorRecovery(node.store.entries(), world.now)
-    node.store.set(plan.epochOp.key, plan.epochOp.value)
+    // Written with sync, as the service does, before the machine starts.
+    writeToDisk(world, node, { kind: 'epoch', ops: [plan.epochOp] }, true)
     node.coordinator = new CoordinatorMachine(coordinatorOptions(config)).state
     step(config, world, name, { type: 'start', ...plan.start })
   } else {
@@ -336,6 +402,7 @@ export function touchedNodes(world: World, event: SimEvent): string[] {
     case 'restart':
       return [event.node]
     case 'crash':
+    case 'powerLoss':
       return event.node === COORDINATOR ? Object.keys(world.nodes) : [event.node, COORDINATOR]
     case 'connect':
     case 'disconnect':

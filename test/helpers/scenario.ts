@@ -12,6 +12,7 @@ import { applyEvent, createWorld, describeMsg, enabledEvents } from '../../share
  *   txn c1 a=1 b=2@v0 c=3@absent                    (a client's writes, with ifVersion / ifAbsent)
  *   submit c1 | deliver <to> [from] | duplicate <to> [from] | persist <node>
  *   timer <node> <key> | crash <node> | restart <node> | disconnect <p> | connect <p>
+ *   power-loss <node> [keep=MASK]   a machine crash: unsynced writes lost, except those in MASK (bit i: the i-th oldest)
  *   net            the messages in flight, oldest first
  *   timers <node>  that node's armed timers
  *   check          safety now, and progress if nothing is left to happen
@@ -45,7 +46,7 @@ export function formatScenario(blocks: readonly Block[]): string {
 
 /** Runs the commands in order; returns each block with the output it actually gave. */
 export function runScenario(blocks: readonly Block[]): Block[] {
-  const config: SimConfig = { participants: 2, txns: [], maxCrashes: 99, maxDisconnects: 99, maxDuplicates: 99, crashable: ['coordinator', 'participant'], timers: 'all', clientRetries: true, fifo: true }
+  const config: SimConfig = { participants: 2, txns: [], maxCrashes: 99, maxPowerLosses: 99, maxDisconnects: 99, maxDuplicates: 99, crashable: ['coordinator', 'participant'], timers: 'all', clientRetries: true, fifo: true }
   let world: World | undefined
   const out: Block[] = []
   for (const block of blocks) {
@@ -99,6 +100,11 @@ function perform(config: SimConfig, world: World, verb: string, args: string[]):
       return step(config, world, { kind: 'timer', node: args[0]!, timer: args[1]! })
     case 'crash':
       return step(config, world, { kind: 'crash', node: args[0]!, restart: false })
+    case 'power-loss': {
+      const keep = args[1] === undefined ? 0 : Number(/^keep=(\d+)$/.exec(args[1])?.[1] ?? NaN)
+      if (!Number.isInteger(keep)) throw new Error(`power-loss <node> [keep=MASK]: ${args.join(' ')}`)
+      return step(config, world, { kind: 'powerLoss', node: args[0]!, restart: false, keep })
+    }
     case 'restart':
       return step(config, world, { kind: 'restart', node: args[0]! })
     case 'disconnect':
@@ -119,7 +125,7 @@ function perform(config: SimConfig, world: World, verb: string, args: string[]):
 /** Applies an event the world allows, and says what the machines did; an event it does not allow is refused. */
 function step(config: SimConfig, world: World, event: SimEvent): string {
   // A crash here never restarts on its own (`restart` is a separate command): compare without that flag.
-  const shape = (e: SimEvent): string => JSON.stringify(e.kind === 'crash' ? { ...e, restart: false } : e)
+  const shape = (e: SimEvent): string => JSON.stringify(e.kind === 'crash' || e.kind === 'powerLoss' ? { ...e, restart: false } : e)
   if (!enabledEvents(config, world).some((e) => shape(e) === shape(event))) return `not possible now: ${JSON.stringify(event)}`
   const before = world.clients.map((c) => c.status)
   const lines = [applyEvent(config, world, event)]

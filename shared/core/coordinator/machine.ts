@@ -425,7 +425,7 @@ export class CoordinatorMachine {
     txn.phase = 'committing'
     txn.decidedAt = this.now
     this.out.push({ type: 'cancelTimer', timer: voteTimer(txn.txId) })
-    this.persist('commit-decision', true, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
+    this.persist('commit-decision', this.options.unsafeBugs?.decisionWithoutSync !== true, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
     if (this.options.unsafeBugs?.replyBeforeDurable === true) this.commitPointPassed(txn)
   }
 

@@ -21,7 +21,7 @@ export interface CoordinatorOptions {
   /** How long a read waits for its participant's answer before it is answered `key_in_doubt` (default 5000). */
   readTimeoutMs?: number
   /** Test-only flawed variants that the simulator must catch. Never set by the services. */
-  unsafeBugs?: { replyBeforeDurable?: boolean }
+  unsafeBugs?: { replyBeforeDurable?: boolean; decisionWithoutSync?: boolean }
 }
 
 /** The decision record in the coordinator's log (`tx/<txId>`). */

@@ -158,7 +158,7 @@ export class ParticipantMachine {
     // right after being told "committed" must not meet a conflict with its own finished transaction.
     for (const w of writes) s.locks.set(w.key, txId)
     const record: PreparedRecord = { txId, writes, versions: objectFromMap(versions), preparedAt: this.now }
-    this.persist('prepare', true, [{ type: 'put', key: preparedKey(txId), value: record }], txId)
+    this.persist('prepare', this.options.unsafeBugs?.prepareWithoutSync !== true, [{ type: 'put', key: preparedKey(txId), value: record }], txId)
     if (this.options.unsafeBugs?.voteBeforeDurable === true) {
       txn.phase = 'prepared'
       this.voteYes(txn)

@@ -18,7 +18,7 @@ export interface ParticipantOptions {
   /** Reads that may wait on held keys at once (default 10,000); more are answered "in doubt" at once. */
   maxWaitingReads?: number
   /** Test-only flawed variants that the simulator must catch. Never set by the services. */
-  unsafeBugs?: { voteBeforeDurable?: boolean }
+  unsafeBugs?: { voteBeforeDurable?: boolean; prepareWithoutSync?: boolean }
 }
 
 /** The PREPARED record (`prep/<txId>`): durable before the YES vote leaves. */
