@@ -9,6 +9,7 @@ import { EffectRunner, type PersistCrashPoints } from '../../shared/io/runtime/e
 import type { PersistEffect } from '../../shared/core/protocol/effects.ts'
 import type { CoordinatorTimer } from '../../shared/core/protocol/timers.ts'
 import type { ParticipantLink } from './participant-link.ts'
+import { keyedObject } from '../../shared/core/protocol/keyed-object.ts'
 
 
 /**
@@ -46,6 +47,15 @@ export class CoordinatorDriver {
 
   attach(links: ParticipantLink[]): void {
     this.links = new Map(links.map((l) => [l.name, l]))
+  }
+
+  /** Per participant link: connected, and what it refused (for /v1/status). */
+  linkStatus(): Record<string, { connected: boolean; refusedFrames: number; refusedMessages: number; helloTimeouts: number }> {
+    const status = keyedObject<{ connected: boolean; refusedFrames: number; refusedMessages: number; helloTimeouts: number }>()
+    for (const link of this.links.values()) {
+      status[link.name] = { connected: link.isConnected, refusedFrames: link.refusedFrames, refusedMessages: link.refusedMessages, helloTimeouts: link.helloTimeouts }
+    }
+    return status
   }
 
   get connectedCount(): number {

@@ -3,7 +3,7 @@ import { decodeToCoordinator } from '../../shared/core/protocol/codec.ts'
 import { marks } from '../../shared/io/runtime/marks.ts'
 import { limits, type ToCoordinator, type ToParticipant } from '../../shared/core/protocol/messages.ts'
 import { Outbox } from '../../shared/io/net/outbox.ts'
-import { rawDataToString } from '../../shared/io/net/raw-data.ts'
+import { isFrameTooLarge, rawDataToString } from '../../shared/io/net/raw-data.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
 
 export interface LinkEvents {
@@ -125,6 +125,11 @@ export class ParticipantLink {
       ws.terminate()
     })
     ws.on('error', (err) => {
+      if (isFrameTooLarge(err)) {
+        this.refusedFrames++
+        this.logger.warn({ participant: this.name, code: 'frame_too_large', maxFrameBytes: limits.maxFrameBytes }, 'refused a frame over the size limit; the connection is closed (1009) and dialled again')
+        return
+      }
       this.logger.debug({ participant: this.name, err: err.message }, 'participant connection error')
     })
     ws.on('close', () => {

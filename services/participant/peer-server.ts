@@ -6,7 +6,7 @@ import { apiErrors, errorBody, type ApiErrorCode } from '../../shared/core/api-e
 import { decodeToParticipant } from '../../shared/core/protocol/codec.ts'
 import { limits, type ToCoordinator, type ToParticipant } from '../../shared/core/protocol/messages.ts'
 import { Outbox } from '../../shared/io/net/outbox.ts'
-import { rawDataToString } from '../../shared/io/net/raw-data.ts'
+import { isFrameTooLarge, rawDataToString } from '../../shared/io/net/raw-data.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
 import { marks } from '../../shared/io/runtime/marks.ts'
 
@@ -142,6 +142,11 @@ export class PeerServer {
       if (this.current === conn) this.onFrame(isBinary ? undefined : rawDataToString(data))
     })
     ws.on('error', (err) => {
+      if (isFrameTooLarge(err)) {
+        this.refusedFrames++
+        this.logger.warn({ code: 'frame_too_large', maxFrameBytes: limits.maxFrameBytes }, 'refused a frame over the size limit; ws closes the connection (1009), the coordinator dials again')
+        return
+      }
       this.logger.debug({ err: err.message }, 'coordinator connection error')
     })
     ws.on('close', () => {

@@ -36,6 +36,7 @@ export const apiErrors = {
   fault_failed: { statusCode: 502, message: 'The container engine or process refused the fault action' },
   // WebSocket frame errors (logged, frame refused)
   bad_frame: { statusCode: 400, message: 'The WebSocket frame is not a valid protocol message' },
+  frame_too_large: { statusCode: 400, message: 'The WebSocket frame is over the size limit; ws closes the connection (1009)' },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ApiErrorCode = keyof typeof apiErrors

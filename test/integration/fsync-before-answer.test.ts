@@ -22,6 +22,7 @@ const TXNS = 5
 /** strace prints a written buffer with its quotes escaped. */
 const esc = (s: string): string => s.replaceAll('"', '\\"')
 
+// A node under strace -f starts several times slower; on a loaded 2-core machine that took more than 30 s once.
 async function traced(t: Test, role: 'coordinator' | 'participant', env: NodeJS.ProcessEnv): Promise<{ dataDir: string; traceFile: string; stop: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), `txn-fsync-${role}-`))
   const traceFile = join(dataDir, '..', `${dataDir.split('/').pop()!}.strace`)
@@ -49,7 +50,7 @@ async function traced(t: Test, role: 'coordinator' | 'participant', env: NodeJS.
 t.test('a participant sends YES only after its PREPARED record is synced, and ACK only after its apply is', async (t) => {
   const port = await freePort()
   const node = await traced(t, 'participant', { PARTICIPANT_ID: 'p1', PARTICIPANT_PORT: String(port) })
-  await waitFor(async () => (await probe(`http://127.0.0.1:${port}/readyz`)) === 200, 30000, 'the traced participant to be ready')
+  await waitFor(async () => (await probe(`http://127.0.0.1:${port}/readyz`)) === 200, 120_000, 'the traced participant to be ready')
   const { client } = await PeerClient.open(`ws://127.0.0.1:${port}/v1/peer`, TOKEN)
   await client!.next((m) => m.type === 'hello')
   for (let i = 1; i <= TXNS; i++) {
@@ -96,7 +97,7 @@ t.test('the coordinator answers committed only after its decision record is sync
   const port = await freePort()
   const node = await traced(t, 'coordinator', { COORDINATOR_PORT: String(port), PARTICIPANTS: participants.join(',') })
   const url = `http://127.0.0.1:${port}`
-  await waitFor(async () => (await probe(`${url}/readyz`)) === 200, 30000, 'the traced coordinator to be ready')
+  await waitFor(async () => (await probe(`${url}/readyz`)) === 200, 120_000, 'the traced coordinator to be ready')
   const txIds: string[] = []
   for (let i = 1; i <= TXNS; i++) {
     const res = await http<{ txId: string; outcome: string }>(`${url}/v1/transactions`, { body: { writes: [{ key: `key-${i}`, value: `v${i}` }] } })

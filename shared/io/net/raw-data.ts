@@ -6,3 +6,8 @@ export function rawDataToString(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
   return Buffer.from(data).toString('utf8')
 }
+
+/** ws's error for a frame over `maxPayload`: it closes the connection with 1009 after it. */
+export function isFrameTooLarge(err: Error): boolean {
+  return (err as Error & { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+}
