@@ -32,6 +32,8 @@ export type ViolationCode =
   | 'unexplained-version'
   | 'wrong-final-value'
   | 'version-went-back'
+  | 'server-error'
+  | 'request-refused'
 
 /** A guarantee a real run broke, in the simulator's vocabulary (shared/sim/violation.ts). */
 export interface RunViolation extends Violation {
@@ -51,6 +53,8 @@ export interface CheckCounts {
   resolvedByRetry: number
   /** Never learned by the client; read through the status API after the run. */
   resolvedByStatus: number
+  /** Answers other than 200, by "status code" (e.g. "503 overloaded"): 503s are the cluster saying it is busy. */
+  rejectedBy: Record<string, number>
   faults: Record<string, number>
 }
 
@@ -91,10 +95,25 @@ export function checkRun(records: readonly TxnRecord[], replicas: readonly Repli
     checkFinalState(first, writers, flag)
   }
   checkRealTime(writers, flag)
+  checkRejections(records, flag)
   return { counts: countRun(records, faults), violations }
 }
 
 type Flag = (code: ViolationCode, message: string, n?: number, key?: string) => void
+
+/**
+ * The workload sends only well-formed requests: a 503 is the cluster being
+ * busy (retried), but any other 5xx is a server fault (`internal` is a bug),
+ * and a 4xx refuses a request that is valid.
+ */
+function checkRejections(records: readonly TxnRecord[], flag: Flag): void {
+  for (const op of records) {
+    for (const r of op.rejections) {
+      if (r.status >= 500 && r.status !== 503) flag('server-error', `op ${op.n} got ${r.status} ${r.code}`, op.n)
+      else if (r.status < 500) flag('request-refused', `op ${op.n}, a well-formed request, got ${r.status} ${r.code}`, op.n)
+    }
+  }
+}
 /** key → version → the committed operation that wrote it */
 type Writers = Map<string, Map<number, TxnRecord>>
 
@@ -193,7 +212,7 @@ function checkRealTime(writers: Writers, flag: Flag): void {
 }
 
 function countRun(records: readonly TxnRecord[], faults: readonly FaultMark[]): CheckCounts {
-  const counts: CheckCounts = { tried: records.length, committed: 0, aborted: 0, abortedBy: {}, neverStarted: 0, unknown: 0, resolvedByRetry: 0, resolvedByStatus: 0, faults: {} }
+  const counts: CheckCounts = { tried: records.length, committed: 0, aborted: 0, abortedBy: {}, neverStarted: 0, unknown: 0, resolvedByRetry: 0, resolvedByStatus: 0, rejectedBy: {}, faults: {} }
   for (const op of records) {
     if (op.outcome === 'committed') counts.committed++
     else if (op.outcome === 'aborted') {
@@ -204,6 +223,7 @@ function countRun(records: readonly TxnRecord[], faults: readonly FaultMark[]): 
     else counts.unknown++
     if (op.resolvedBy === 'retry') counts.resolvedByRetry++
     if (op.resolvedBy === 'status') counts.resolvedByStatus++
+    for (const r of op.rejections) counts.rejectedBy[`${r.status} ${r.code}`] = (counts.rejectedBy[`${r.status} ${r.code}`] ?? 0) + 1
   }
   for (const f of faults) if (f.event === 'fault') counts.faults[f.kind] = (counts.faults[f.kind] ?? 0) + 1
   return counts

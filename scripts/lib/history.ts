@@ -12,7 +12,9 @@ export type Outcome = 'committed' | 'aborted'
  * A chaos run's history, Jepsen style: an `invoke` when a client starts an
  * operation, then `ok` (committed) or `fail` (aborted) when it learns the
  * outcome, `info` each time it is cut off without learning it (it then
- * retries with the same id), and `resolve` when an outcome nobody heard is
+ * retries with the same id), `rejected` for each answer other than 200 (a
+ * 503 is the cluster being busy; anything else to a well-formed request is
+ * a fault of the server), and `resolve` when an outcome nobody heard is
  * read afterwards through the status API. Times are ms since the run began.
  */
 export type HistoryEvent =
@@ -20,6 +22,7 @@ export type HistoryEvent =
   | { type: 'ok'; t: number; n: number; txId: string; versions: Record<string, number>; attempts: number }
   | { type: 'fail'; t: number; n: number; txId?: string; reason: string; attempts: number }
   | { type: 'info'; t: number; n: number; error: string }
+  | { type: 'rejected'; t: number; n: number; status: number; code: string }
   | { type: 'resolve'; t: number; n: number; outcome: Outcome | 'never-started'; txId?: string; versions?: Record<string, number>; reason?: string }
 
 /** What the checker judges: each operation folded from its events. */
@@ -41,18 +44,21 @@ export interface TxnRecord {
   versions?: Record<string, number>
   reason?: string
   cutOffs: number
+  /** Answers other than 200 the operation got, in order (then retried with the same id). */
+  rejections: { status: number; code: string }[]
 }
 
 export function foldHistory(events: readonly HistoryEvent[]): TxnRecord[] {
   const records = new Map<number, TxnRecord>()
   for (const e of events) {
     if (e.type === 'invoke') {
-      records.set(e.n, { n: e.n, client: e.client, id: e.id, writes: e.writes, invokedAt: e.t, outcome: 'unknown', cutOffs: 0 })
+      records.set(e.n, { n: e.n, client: e.client, id: e.id, writes: e.writes, invokedAt: e.t, outcome: 'unknown', cutOffs: 0, rejections: [] })
       continue
     }
     const r = records.get(e.n)
     if (!r) continue // an event for an operation the history never invoked: ignored, the checker sees no such op
     if (e.type === 'info') r.cutOffs++
+    else if (e.type === 'rejected') r.rejections.push({ status: e.status, code: e.code })
     else if (e.type === 'ok' || e.type === 'fail') {
       r.outcome = e.type === 'ok' ? 'committed' : 'aborted'
       r.completedAt = e.t

@@ -224,14 +224,16 @@ export class LocalCluster {
   }
 
   /** Waits until the process exits on its own (e.g. a failpoint crash). */
-  async waitExit(name: string, timeoutMs = 30000): Promise<void> {
+  /** Waits until the node's process has exited; resolves with how it ended (undefined if it was not started here). */
+  async waitExit(name: string, timeoutMs = 30000): Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined> {
     const child = this.procs.get(name)
-    if (!child || !this.isRunning(name)) return
-    await new Promise<void>((ok, fail) => {
+    if (!child) return undefined
+    if (!this.isRunning(name)) return { code: child.exitCode, signal: child.signalCode }
+    return new Promise((ok, fail) => {
       const timer = setTimeout(() => { fail(new Error(`${name} did not exit within ${timeoutMs} ms`)) }, timeoutMs)
-      child.once('exit', () => {
+      child.once('exit', (code, signal) => {
         clearTimeout(timer)
-        ok()
+        ok({ code, signal })
       })
     })
   }

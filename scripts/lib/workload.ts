@@ -26,7 +26,7 @@ export interface WorkloadOptions {
 
 type Answer =
   | { kind: 'outcome'; body: { txId: string; outcome: 'committed' | 'aborted'; versions?: Record<string, number>; reasons?: { code: string }[] } }
-  | { kind: 'busy'; status: number }
+  | { kind: 'rejected'; status: number; code: string }
   | { kind: 'cut'; error: string }
 
 const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms))
@@ -70,6 +70,7 @@ export async function runWorkload(o: WorkloadOptions): Promise<HistoryEvent[]> {
           break
         }
         if (a.kind === 'cut') record({ type: 'info', t: now(), n, error: a.error })
+        else record({ type: 'rejected', t: now(), n, status: a.status, code: a.code })
         await sleep(Math.min(1000, 50 * attempt)) // the cluster is in trouble: back off
       }
       await sleep(p.int(...o.thinkMs))
@@ -102,8 +103,16 @@ async function send(url: string, writes: HistoryWrite[], id: string, timeoutMs: 
       signal: AbortSignal.timeout(timeoutMs),
     })
     if (res.status !== 200) {
-      await res.arrayBuffer()
-      return { kind: 'busy', status: res.status } // 503 overloaded / 409: not run, or not answerable now; retried
+      // 503 (overloaded, shutting down): not run now, retried. Anything else is recorded, and the checker fails the run on it.
+      const text = await res.text()
+      let code = 'unparsed'
+      try {
+        const error = (JSON.parse(text) as { error?: unknown }).error
+        code = typeof error === 'string' ? error : 'no error code'
+      } catch {
+        // not a catalogue answer: the code says so
+      }
+      return { kind: 'rejected', status: res.status, code }
     }
     return { kind: 'outcome', body: (await res.json()) as Extract<Answer, { kind: 'outcome' }>['body'] }
   } catch (err) {

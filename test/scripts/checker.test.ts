@@ -50,7 +50,7 @@ t.test('folding: each operation gets its outcome, how it was learned, and its cu
 t.test('a clean history with identical replicas: no violation, and the counts', async (t) => {
   const report = checkRun(foldHistory(clean), [replica('p1', cleanEntries), replica('p2', cleanEntries)], faults)
   t.same(report.violations, [])
-  t.same(report.counts, { tried: 6, committed: 4, aborted: 1, abortedBy: { precondition_failed: 1 }, neverStarted: 1, unknown: 0, resolvedByRetry: 1, resolvedByStatus: 2, faults: { kill: 1 } })
+  t.same(report.counts, { tried: 6, committed: 4, aborted: 1, abortedBy: { precondition_failed: 1 }, neverStarted: 1, unknown: 0, resolvedByRetry: 1, resolvedByStatus: 2, rejectedBy: {}, faults: { kill: 1 } })
   t.same(checkRun(foldHistory([invoke(0, 0, [w('a', 'x')]), { type: 'resolve', t: 5, n: 0, outcome: 'aborted' }]), [replica('p1', {})]).counts.abortedBy, { unstated: 1 })
 })
 
@@ -122,4 +122,21 @@ t.test('a trace holds only the operations within a second of the offender', asyn
   const r = checkRun(foldHistory(history), [replica('p1', { a: { value: 'x0', version: 1 } })])
   t.match(r.violations, [{ code: 'lost-commit', op: 1, trace: [/>> op 1 .*invoke/, />> op 1 committed/] }])
   t.equal(r.violations[0]?.trace?.length, 2)
+})
+
+t.test('answers other than 200: a 503 is counted as busy; any other 5xx, or a 4xx to a well-formed request, fails the run', async (t) => {
+  const history: HistoryEvent[] = [
+    ...clean,
+    invoke(6, 140, [w('e', 'v6')]),
+    { type: 'rejected', t: 145, n: 6, status: 503, code: 'overloaded' },
+    { type: 'rejected', t: 146, n: 6, status: 500, code: 'internal' },
+    { type: 'rejected', t: 147, n: 6, status: 400, code: 'bad_request' },
+    fail(6, 150),
+  ]
+  const report = checkRun(foldHistory(history), [replica('p1', cleanEntries), replica('p2', cleanEntries)])
+  t.same(codes(report), ['server-error', 'request-refused'])
+  t.match(report.violations[0]!.detail, /op 6 got 500 internal/)
+  t.same(report.counts.rejectedBy, { '503 overloaded': 1, '500 internal': 1, '400 bad_request': 1 })
+  const busyOnly = checkRun(foldHistory([...clean, invoke(6, 140, [w('e', 'v6')]), { type: 'rejected', t: 145, n: 6, status: 503, code: 'shutting_down' }, fail(6, 150)]), [replica('p1', cleanEntries)])
+  t.same(codes(busyOnly), [], 'a 503 alone is no violation')
 })
