@@ -24,6 +24,12 @@ const replies = (effects: CoordinatorEffect[]) => effects.filter((e): e is Extra
 const timersSet = (effects: CoordinatorEffect[]) => effects.filter((e) => e.type === 'setTimer')
 const readReplies = (effects: CoordinatorEffect[]) => effects.filter((e) => e.type === 'readReply')
 const persists = (effects: CoordinatorEffect[]) => effects.filter((e): e is Extract<CoordinatorEffect, { type: 'persist' }> => e.type === 'persist')
+/** The one persist a step emitted (a step that writes writes one batch): fails if it emitted none or several. */
+function onlyPersist(effects: CoordinatorEffect[]): Extract<CoordinatorEffect, { type: 'persist' }> {
+  const found = persists(effects)
+  if (found.length !== 1) throw new Error(`expected exactly one persist effect, got ${found.length}: ${JSON.stringify(effects)}`)
+  return found[0]!
+}
 const writes = [{ key: 'a', value: '1' }]
 const yes = (txId: string, from: string) => ({ type: 'message' as const, from, msg: { type: 'vote' as const, txId, yes: true, versions: { a: 1 } } })
 
@@ -175,7 +181,7 @@ t.test('client ids: a retry gets the recorded outcome, a different body is an id
   t.match(replies(step({ type: 'request', reqId: 3, writes: [{ key: 'z', value: '0' }], clientId: 'c1' })), [{ reqId: 3, body: { ok: false, error: 'id_conflict' } }])
   let decide: CoordinatorEffect[] = []
   for (const p of P) decide = step(yes('3.1', p))
-  const done = step({ type: 'persisted', token: persists(decide)[0]!.token })
+  const done = step({ type: 'persisted', token: onlyPersist(decide).token })
   t.same(replies(done).map((r) => r.reqId), [1, 2])
   t.match(replies(step({ type: 'request', reqId: 4, writes, clientId: 'c1' })), [{ reqId: 4, body: { ok: true, result: { txId: '3.1', id: 'c1', outcome: 'committed' } } }])
   t.equal(m.state.nextSeq, 2, 'the retry did not run a second transaction')
@@ -268,7 +274,7 @@ t.test('the durable write of an abort record or an END changes nothing', async (
   t.ok(decision)
   let end: CoordinatorEffect[] = []
   for (const p of P) end = step({ type: 'message', from: p, msg: { type: 'ack', txId: '3.2' } })
-  t.same(step({ type: 'persisted', token: persists(end)[0]!.token }), [])
+  t.same(step({ type: 'persisted', token: onlyPersist(end).token }), [])
 })
 
 t.test('a YES vote without versions still counts (the schema allows it); the versions are those the others reported', async (t) => {

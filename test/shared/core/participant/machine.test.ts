@@ -27,6 +27,12 @@ function setup(recovered: { entries?: [string, Entry][]; prepared?: PreparedReco
 
 const sent = (effects: ParticipantEffect[]) => effects.filter((e): e is Extract<ParticipantEffect, { type: 'send' }> => e.type === 'send').map((e) => e.msg)
 const persists = (effects: ParticipantEffect[]) => effects.filter((e): e is Extract<ParticipantEffect, { type: 'persist' }> => e.type === 'persist')
+/** The one persist a step emitted (a step that writes writes one batch): fails if it emitted none or several. */
+function onlyPersist(effects: ParticipantEffect[]): Extract<ParticipantEffect, { type: 'persist' }> {
+  const found = persists(effects)
+  if (found.length !== 1) throw new Error(`expected exactly one persist effect, got ${found.length}: ${JSON.stringify(effects)}`)
+  return found[0]!
+}
 
 t.test('PREPARE: the record is synced before the YES vote leaves, and the keys are locked at once', async (t) => {
   const { prepare, step, m } = setup()
@@ -35,7 +41,7 @@ t.test('PREPARE: the record is synced before the YES vote leaves, and the keys a
   t.match(persists(e), [{ kind: 'prepare', sync: true, ops: [{ type: 'put', key: 'prep/1.1', value: { txId: '1.1', versions: { a: 1 } } }] }])
   t.equal(m.state.locks.get('a'), '1.1')
   t.same(sent(prepare('1.1', [{ key: 'a', value: 'x' }])), [], 'a duplicate PREPARE while logging does nothing')
-  const v = step({ type: 'persisted', token: persists(e)[0]!.token })
+  const v = step({ type: 'persisted', token: onlyPersist(e).token })
   t.same(sent(v), [{ type: 'vote', txId: '1.1', yes: true, versions: { a: 1 } }])
   t.same(sent(prepare('1.1', [{ key: 'a', value: 'x' }])), [{ type: 'vote', txId: '1.1', yes: true, versions: { a: 1 } }], 'a duplicate PREPARE repeats the vote')
   t.same(step({ type: 'persisted', token: 999 }), [], 'an unknown token is ignored')
@@ -121,7 +127,7 @@ t.test('ABORT drops the PREPARED record and the locks; late PREPAREs are refused
   const a = msg({ type: 'abort', txId: '1.1' })
   t.match(persists(a), [{ kind: 'abort', sync: false, ops: [{ type: 'del', key: 'prep/1.1' }, { type: 'put', key: 'done/1.1' }] }])
   t.same(msg({ type: 'abort', txId: '1.1' }), [], 'a duplicate ABORT while aborting does nothing')
-  step({ type: 'persisted', token: persists(a)[0]!.token })
+  step({ type: 'persisted', token: onlyPersist(a).token })
   t.equal(m.state.locks.size, 0)
   t.equal(m.state.prepared.size, 0)
   t.match(sent(msg({ type: 'prepare', txId: '1.1', writes: [{ key: 'a', value: 'x' }] })), [{ yes: false, reason: { code: 'already_resolved' } }])
@@ -138,7 +144,7 @@ t.test('ABORT while the PREPARED record is being written: abort once it is durab
   const e = step({ type: 'persisted', token: p!.token })
   t.same(sent(e), [])
   t.match(persists(e), [{ kind: 'abort' }])
-  step({ type: 'persisted', token: persists(e)[0]!.token })
+  step({ type: 'persisted', token: onlyPersist(e).token })
   t.equal(m.state.locks.size, 0)
 })
 
@@ -213,8 +219,8 @@ t.test('reads waiting on a connection are dropped with it: never answered on the
   t.same(msg({ type: 'read', reqId: 1, key: 'a' }), [{ type: 'setTimer', timer: { kind: 'read', reqId: 1 }, afterMs: 50 }])
   t.same(step({ type: 'disconnected' }), [{ type: 'cancelTimer', timer: { kind: 'read', reqId: 1 } }], 'the waiting read goes with its connection')
   step({ type: 'connected' })
-  const abort = persists(msg({ type: 'abort', txId: '1.1' }))
-  t.same(sent(step({ type: 'persisted', token: abort[0]!.token })), [], 'the lock goes, and nobody is told about the old read')
+  const abort = onlyPersist(msg({ type: 'abort', txId: '1.1' }))
+  t.same(sent(step({ type: 'persisted', token: abort.token })), [], 'the lock goes, and nobody is told about the old read')
 })
 
 t.test('a read waits while anyone holds the key: a committed apply finishing does not answer it while a newer prepared holds the key', async (t) => {
