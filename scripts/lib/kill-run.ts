@@ -18,6 +18,12 @@ export interface KillRunOptions {
    */
   killEveryCommits: [number, number]
   downMs: [number, number]
+  /**
+   * The sets of nodes a kill may take down together (one set drawn per
+   * kill); by default each node alone. E.g. [['coordinator', 'p1'], ['p1', 'p2']]:
+   * a coordinator and a participant at once, or two participants.
+   */
+  groups?: string[][]
   /** Each client pauses [min, max] ms between transactions, so the run spans many kills. */
   thinkMs: [number, number]
   onProgress?: (done: number, total: number) => void
@@ -25,6 +31,7 @@ export interface KillRunOptions {
 
 export interface KillRunReport {
   seed: number
+  /** `node` names every node of the kill, joined by "+". */
   kills: { at: number; node: string }[]
   tried: number
   committed: number
@@ -46,7 +53,8 @@ const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, 
  */
 export async function killRun(cluster: LocalCluster, options: KillRunOptions): Promise<KillRunReport> {
   const prng = new Prng(options.seed)
-  const killPlan = Array.from({ length: options.kills }, () => ({ after: prng.int(...options.killEveryCommits), down: prng.int(...options.downMs), victim: prng.pick(['coordinator', ...cluster.participantNames]) }))
+  const groups = options.groups ?? ['coordinator', ...cluster.participantNames].map((n) => [n])
+  const killPlan = Array.from({ length: options.kills }, () => ({ after: prng.int(...options.killEveryCommits), down: prng.int(...options.downMs), victims: prng.pick(groups) }))
   const startedAt = Date.now()
   const tag = `kill${options.seed}`
   const kills: KillRunReport['kills'] = []
@@ -61,10 +69,10 @@ export async function killRun(cluster: LocalCluster, options: KillRunOptions): P
       killAt += k.after
       while (running && committed < killAt) await sleep(10)
       if (!running) return
-      kills.push({ at: Date.now() - startedAt, node: k.victim })
-      await cluster.kill(k.victim)
+      kills.push({ at: Date.now() - startedAt, node: k.victims.join('+') })
+      await Promise.all(k.victims.map(async (v) => cluster.kill(v)))
       await sleep(k.down)
-      await cluster.start(k.victim)
+      await Promise.all(k.victims.map(async (v) => cluster.start(v)))
     }
   }
   const killing = killer()
