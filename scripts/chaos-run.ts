@@ -113,7 +113,7 @@ function printReport(r: ChaosRunReport): void {
     violations: r.violations.length,
   })
   console.table(Object.entries(c.abortedBy).map(([reason, count]) => ({ 'aborted by reason': reason, count })))
-  console.table(Object.entries(c.rejectedBy).map(([answer, count]) => ({ 'answers other than 200': answer, count })))
+  if (Object.keys(c.rejectedBy).length > 0) console.table(Object.entries(c.rejectedBy).map(([answer, count]) => ({ 'answers other than 200': answer, count })))
   console.table(Object.entries(c.faults).map(([kind, count]) => ({ 'faults injected': kind, count })))
   for (const v of r.violations) {
     console.error(`VIOLATION ${v.code}: ${v.detail}`)
