@@ -12,10 +12,15 @@ export interface TransactionRouteOptions {
   config: CoordinatorConfig
 }
 
+/** A lone UTF-16 surrogate: a JS string can hold one, UTF-8 (LevelDB, the wire) cannot, and turns it into U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u
+
 /** Cross-field rules the schema cannot say. */
 function checkWrites(writes: Write[]): void {
   const seen = new Set<string>()
   for (const w of writes) {
+    // Stored as UTF-8, "\ud800" and "\udbff" would both become "\ufffd": two keys in memory, one on disk.
+    if (LONE_SURROGATE.test(w.key) || LONE_SURROGATE.test(w.value)) throw new CodedError('bad_request', `the ${LONE_SURROGATE.test(w.key) ? 'key' : 'value'} of write ${JSON.stringify(w.key)} is not well-formed Unicode (a lone surrogate)`)
     if (seen.has(w.key)) throw new CodedError('duplicate_key', `key "${w.key}" appears more than once`)
     seen.add(w.key)
     if (w.ifAbsent !== undefined && w.ifVersion !== undefined) {

@@ -9,10 +9,10 @@ import t, { type Test } from 'tap'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import { abortReasons } from '../../shared/core/abort-reasons.ts'
 import { apiErrors, type ApiErrorCode } from '../../shared/core/api-errors.ts'
-import { hashWrites } from '../../shared/core/protocol/hash.ts'
+import { legacyWritesHash } from '../../shared/core/protocol/hash.ts'
 import { limits } from '../../shared/core/protocol/messages.ts'
 import { freePort, nodeArgs, probe, repoRoot, waitFor } from '../../scripts/lib/local-cluster.ts'
-import { http, LocalCluster, postRaw, replicas, startCluster, submit, waitSettled, type HttpResult, type TxnResponse } from '../helpers/cluster.ts'
+import { http, LocalCluster, postRaw, startCluster, submit, waitSettled, type HttpResult, type TxnResponse } from '../helpers/cluster.ts'
 
 /**
  * The client API end to end, over real HTTP against real processes (built
@@ -383,7 +383,6 @@ t.test('a 3-participant cluster: client ids, the input limits, and reads with no
     expectError(t, await http(`${url}/v1/transactions?id=${id128}i`), 'bad_request', /must NOT have more than 128 characters/, 'status lookup by a 129-character id')
     expectError(t, await http(`${url}/v1/transactions/${'1'.repeat(65)}`), 'bad_request', /must NOT have more than 64 characters/, '65-character txId')
 
-    // /v1/replica does not list a key that starts outside the BMP (see the todo test below): ask the replicas instead.
     t.match((await submit(cluster, [{ key: astral, value: 'again', ifAbsent: true }])).body, { outcome: 'aborted', reasons: [{ code: 'precondition_failed', key: astral }] }, 'the emoji key is there (ifAbsent fails)')
     t.match((await submit(cluster, [{ key: astral, value: 'again', ifVersion: 1 }])).body, { outcome: 'committed', versions: { [astral]: 2 } }, 'at version 1 (compare-and-set commits)')
 
@@ -396,37 +395,34 @@ t.test('a 3-participant cluster: client ids, the input limits, and reads with no
     }
   })
 
-  await t.test('bug: a key of more than 100 characters can be written but not read', { todo: 'GET /v1/keys/:key hits fastify\'s default maxParamLength (100): 414 with fastify\'s own body { error: "Bad Request", code: "FST_ERR_MAX_PARAM_LENGTH", message }, not a catalogue error' }, async (t) => {
+  await t.test('a key of more than 100 characters (fastify\'s default maxParamLength) reads back', async (t) => {
     const key101 = 'r'.repeat(101)
     t.match((await submit(cluster, [{ key: key101, value: 'unreadable' }])).body, { outcome: 'committed' })
     const read = await http(`${url}/v1/keys/${key101}`)
     t.match(read, { status: 200, body: { key: key101, value: 'unreadable', version: 1 } }, 'a committed 101-character key reads back')
   })
 
-  await t.test('bug: /v1/replica leaves out keys whose first character is outside the BMP', { todo: 'LevelStore.scan(prefix) bounds the range with lt: prefix + "\\uffff"; in LevelDB\'s UTF-8 byte order a character above U+FFFF (F0..F4) sorts after EF BF BF, so "kv/\u{1F600}…" is past the bound' }, async (t) => {
+  await t.test('/v1/replica lists keys whose first character is outside the BMP (the scan had a "\uffff" upper bound)', async (t) => {
     const key = '\u{1F600}-listed'
     t.match((await submit(cluster, [{ key, value: 'v' }])).body, { outcome: 'committed' })
     for (const r of await waitSettled(cluster)) t.same(r.entries[key], { value: 'v', version: 1 }, `listed by ${r.participant}`)
   })
 
-  await t.test('bug: a malformed percent-encoding in the path is not a catalogue error', { todo: 'fastify\'s router answers 400 { error: "Bad Request", code: "FST_ERR_BAD_URL", message, statusCode } before the error handler' }, async (t) => {
+  await t.test('a malformed percent-encoding in the path is a catalogue error', async (t) => {
     expectError(t, await http(`${url}/v1/keys/%E0%A4%A`), 'bad_request', undefined, 'bad percent-encoding')
   })
 
-  await t.test('bug: two different write sets whose 32-bit FNV-1a hashes collide are not an id conflict', { todo: 'id_conflict compares a 32-bit hash of the writes (hashWrites), not the writes: the second request is answered "committed" with the first one\'s outcome and its writes are never applied' }, async (t) => {
+  await t.test('two different write sets whose 32-bit FNV-1a hashes collide are an id conflict (the writes are compared by SHA-256 now)', async (t) => {
     // Found by a birthday search over values "v0", "v1", ... (about 10^5 tries).
     const a = [{ key: 'fnv', value: 'v728' }]
     const b = [{ key: 'fnv', value: 'v99704' }]
-    t.equal(hashWrites(a), hashWrites(b), 'the two write sets hash alike (precondition of this test)')
+    t.equal(legacyWritesHash(a), legacyWritesHash(b), 'the two write sets collide in the 32-bit hash once used (precondition of this test)')
     t.match((await submit(cluster, a, { id: 'fnv-1' })).body, { outcome: 'committed' })
     expectError(t, await submit(cluster, b, { id: 'fnv-1' }), 'id_conflict', undefined, 'same id, other writes, same hash')
   })
 
   await t.test('503 no_replica: a read with no participant connected; a transaction then aborts naming each one', async (t) => {
     t.match((await submit(cluster, [{ key: 'nr/key', value: 'kept' }])).body, { outcome: 'committed' })
-    // Keys with lone UTF-16 surrogates: distinct keys in memory, one key on disk (see the todo test below).
-    t.match((await submit(cluster, [{ key: '\ud800', value: 'high' }])).body, { outcome: 'committed', versions: { '\ud800': 1 } })
-    t.match((await submit(cluster, [{ key: '\udbff', value: 'other' }])).body, { outcome: 'committed', versions: { '\udbff': 1 } })
     await waitSettled(cluster)
     for (const p of cluster.participantNames) await cluster.kill(p)
     await waitFor(async () => (await http<{ connected: number }>(`${url}/readyz`)).body.connected === 0, 30000, 'the coordinator to see every participant gone')
@@ -453,11 +449,12 @@ t.test('a 3-participant cluster: client ids, the input limits, and reads with no
     t.same((await submit(cluster, [{ key: 'nr/key', value: 'lost' }], { id: 'no-replica-1' })).body, tx.body, 'a retry of the aborted id answers its recorded outcome')
   })
 
-  await t.test('bug: keys with lone surrogates collapse into one key on disk', { todo: 'keys are accepted as any JS string, but LevelDB stores UTF-8: "\\ud800" and "\\udbff" both become "\\ufffd" on disk, so after a participant restart a committed key (version 1) reads as absent (version 0)' }, async (t) => {
-    // The previous test committed "\ud800" (version 1) then restarted every participant.
-    const cas = await submit(cluster, [{ key: '\ud800', value: 'high-2', ifVersion: 1 }])
-    t.match(cas.body, { outcome: 'committed', versions: { '\ud800': 2 } }, 'compare-and-set on the committed version after a restart')
-    for (const r of await replicas(cluster)) t.notOk(Object.hasOwn(r.entries, '\ufffd'), `no replacement-character key on ${r.participant}`)
+  await t.test('keys and values with lone surrogates are refused: UTF-8 (LevelDB, the wire) cannot hold them, and "\\ud800" and "\\udbff" would both become "\\ufffd"', async (t) => {
+    expectError(t, await submit(cluster, [{ key: '\ud800', value: 'high' }]), 'bad_request', /key of write "\\ud800" is not well-formed Unicode/, 'a lone high surrogate in a key')
+    expectError(t, await submit(cluster, [{ key: 'k\udbffk', value: 'x' }]), 'bad_request', /not well-formed Unicode/, 'a lone surrogate inside a key')
+    expectError(t, await submit(cluster, [{ key: 'ok', value: '\udc00' }]), 'bad_request', /value of write "ok" is not well-formed Unicode/, 'a lone low surrogate in a value')
+    t.match((await submit(cluster, [{ key: '\ud83d\ude00', value: '\ud83d\ude00' }])).body, { outcome: 'committed' }, 'a surrogate pair (an emoji) is fine')
+    for (const r of await waitSettled(cluster)) t.notOk(Object.hasOwn(r.entries, '\ufffd'), `no replacement-character key on ${r.participant}`)
   })
 })
 
@@ -666,7 +663,7 @@ t.test('two real participants and a fake p3 that votes when told: in-flight retr
   })
 })
 
-t.test('bug: a client\'s timeoutMs is not honoured past QUERY_AFTER_MS once a participant has voted YES', { todo: 'a participant asks for the outcome of a transaction prepared for QUERY_AFTER_MS (1 s by default, checked every SWEEP_INTERVAL_MS), and the coordinator answers a query of a transaction still collecting votes by aborting it (aborted_by_query): a participant slower than about 1-1.5 s aborts the transaction whatever timeoutMs (up to 60 s) or VOTE_TIMEOUT_MS (2 s) say' }, async (t) => {
+t.test('a client\'s timeoutMs is honoured past QUERY_AFTER_MS once a participant has voted YES (a query no longer aborts an undecided transaction)', async (t) => {
   // One real participant with the default QUERY_AFTER_MS, and a fake p2 that never votes.
   const { fake, coordinator } = await heldCluster(t, 1, {})
   const started = Date.now()

@@ -5,7 +5,7 @@ import { logEffect, persistEffect } from '../protocol/persist.ts'
 import { formatTxId } from './tx-id.ts'
 import { describeByClientId, describeTxn, type TxnDescription } from './describe.ts'
 import { assertCoordinatorEffects, assertCoordinatorState } from './invariants.ts'
-import { hashWrites } from '../protocol/hash.ts'
+import { sameWrites, writesDigest } from '../protocol/hash.ts'
 import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
 import { decisionKey, epochKey } from '../record-keys.ts'
 import type { ToCoordinator } from '../protocol/messages.ts'
@@ -145,11 +145,10 @@ export class CoordinatorMachine {
 
   private onRequest(reqId: number, writes: Write[], clientId?: string, timeoutMs?: number): void {
     const s = this.state
-    const writesHash = hashWrites(writes)
     if (clientId !== undefined) {
       const existing = s.txns.get(s.byClientId.get(clientId) ?? '')
       if (existing) {
-        this.onRetry(reqId, existing, writesHash)
+        this.onRetry(reqId, existing, writes)
         return
       }
     }
@@ -161,7 +160,8 @@ export class CoordinatorMachine {
     const txn: Txn = {
       txId,
       writes,
-      writesHash,
+      // Only a client id is ever matched against it: no digest to compute without one.
+      writesHash: clientId === undefined ? '' : writesDigest(writes),
       keys: writes.map((w) => w.key),
       phase: 'preparing',
       votes: new Map(),
@@ -197,8 +197,8 @@ export class CoordinatorMachine {
   }
 
   /** A request with a client id already seen: answer its outcome, never run it twice. */
-  private onRetry(reqId: number, txn: Txn, writesHash: number): void {
-    if (txn.writesHash !== writesHash) {
+  private onRetry(reqId: number, txn: Txn, writes: readonly Write[]): void {
+    if (!sameWrites(txn.writesHash, writes)) {
       this.out.push({
         type: 'reply',
         reqId,
@@ -359,8 +359,10 @@ export class CoordinatorMachine {
   private onQuery(from: string, txId: string): void {
     const txn = this.state.txns.get(txId)
     if (txn?.phase === 'preparing') {
-      // Once we tell anyone "aborted", we must never commit: decide now.
-      this.abort(txn, [reason(from, 'aborted_by_query')])
+      // Undecided: the outcome goes to everyone once the votes are in or the vote timer (always armed while
+      // preparing) fires. Aborting here cut short every transaction whose participants took longer than
+      // QUERY_AFTER_MS to vote, whatever timeout the client had asked for; the participant asks again later.
+      this.log('debug', 'query of a transaction still collecting votes: answered when decided', { txId, participant: from })
       return
     }
     if (txn?.phase === 'committing') return // COMMIT goes to everyone once the decision is durable
@@ -482,7 +484,7 @@ export class CoordinatorMachine {
 }
 
 
-function reason(participant: string, code: 'participant_unavailable' | 'participant_disconnected' | 'vote_timeout' | 'aborted_by_query'): AbortReason {
+function reason(participant: string, code: 'participant_unavailable' | 'participant_disconnected' | 'vote_timeout'): AbortReason {
   return { participant, code, message: abortReasons[code].message }
 }
 

@@ -6,7 +6,7 @@ import type { DecisionRecord, EpochRecord } from './types.ts'
 export const DecisionRecordSchema = Type.Object({
   txId: Type.String({ minLength: 1 }),
   clientId: Type.Optional(Type.String()),
-  writesHash: Type.Integer(),
+  writesHash: Type.Union([Type.String(), Type.Integer()]),
   keys: Type.Array(Type.String()),
   outcome: Type.Union([Type.Literal('committed'), Type.Literal('aborted'), Type.Literal('undecided')]),
   reasons: Type.Optional(Type.Array(AbortReasonRecord)),

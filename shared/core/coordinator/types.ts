@@ -28,7 +28,8 @@ export interface CoordinatorOptions {
 export interface DecisionRecord {
   txId: string
   clientId?: string
-  writesHash: number
+  /** SHA-256 hex of the writes (see protocol/hash.ts), "" without a client id; a number in records written before. */
+  writesHash: string | number
   keys: string[]
   /** 'undecided': written when a request with a client id starts, so a retry after a crash finds it. */
   outcome: Outcome | 'undecided'
@@ -50,7 +51,8 @@ export interface Txn {
   txId: string
   clientId?: string
   writes: Write[]
-  writesHash: number
+  /** SHA-256 hex of the writes (see protocol/hash.ts), "" without a client id; a number in records written before. */
+  writesHash: string | number
   keys: string[]
   phase: TxnPhase
   votes: Map<string, 'yes' | 'no'>

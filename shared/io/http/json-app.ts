@@ -1,7 +1,11 @@
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from '../runtime/logger.ts'
+import { errorBody } from '../../core/api-errors.ts'
 import { installErrorHandling } from './error-handler.ts'
+
+/** 512 characters (the key limit), each up to 4 UTF-8 bytes, each byte 3 characters percent-encoded. */
+export const MAX_PARAM_LENGTH = 512 * 4 * 3
 
 /**
  * The fastify instance every service starts from: our pino logger, no
@@ -17,6 +21,13 @@ export function createJsonApp(logger: Logger, bodyLimit?: number) {
     ...(bodyLimit === undefined ? {} : { bodyLimit }),
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    // A path parameter is a key of up to 512 characters, percent-encoded (up to 12 characters each): fastify's
+    // default of 100 made keys longer than 100 (or 9 emoji) writable but not readable.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors fastify's router answers before any handler (a bad percent-encoding): in the catalogue's shape too.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      void reply.code(400).send(errorBody('bad_request', error.message))
+    },
   }).withTypeProvider<TypeBoxTypeProvider>()
   installErrorHandling(app)
   app.removeContentTypeParser('text/plain')

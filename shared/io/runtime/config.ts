@@ -13,6 +13,7 @@ export function loadConfig<S extends TSchema>(schema: S, env: NodeJS.ProcessEnv,
     const value = env[variable]
     if (value !== undefined && value !== '') raw[field] = value
   }
+  checkNumerals(schema, raw, names)
   const withDefaults = Value.Default(schema, Value.Convert(schema, raw))
   const validator = Compile(schema)
   if (!validator.Check(withDefaults)) {
@@ -23,9 +24,32 @@ export function loadConfig<S extends TSchema>(schema: S, env: NodeJS.ProcessEnv,
       throw new ConfigError(`invalid configuration: ${missing.map((f) => String(names[f])).join(', ')} must be set`)
     }
     const field = error.instancePath.slice(1)
-    throw new ConfigError(`invalid configuration: ${String(names[field])} ${error.message} (got ${JSON.stringify(raw[field])})`)
+    throw new ConfigError(`invalid configuration: ${String(names[field])} ${error.message} (got ${shown(names[field]!, raw[field])})`)
   }
   return Object.freeze(withDefaults)
 }
 
 export class ConfigError extends Error {}
+
+const INTEGER = /^-?(0|[1-9][0-9]*)$/
+
+/**
+ * Integers are written in decimal digits, as they are read: typebox's
+ * conversion alone turned "8080.5" into 8080, "0x1F90" into 8080, "1e3"
+ * into 1000 and "true" into 1, so a typo started a node on a value nobody
+ * wrote. (No setting is a non-integer number.)
+ */
+function checkNumerals(schema: TSchema, raw: Record<string, unknown>, names: Record<string, string>): void {
+  // Every configuration schema is an object schema.
+  const { properties } = schema as unknown as { properties: Record<string, { type?: unknown }> }
+  for (const [field, value] of Object.entries(raw)) {
+    if (properties[field]?.type === 'integer' && !INTEGER.test(String(value))) {
+      throw new ConfigError(`invalid configuration: ${String(names[field])} must be integer (got ${shown(names[field]!, value)})`)
+    }
+  }
+}
+
+/** A value as the error line shows it: a secret (a *TOKEN variable) is never echoed. */
+function shown(variable: string, value: unknown): string {
+  return variable.endsWith('TOKEN') ? `a value of ${String(value).length} characters` : JSON.stringify(value)
+}

@@ -130,11 +130,20 @@ export class LevelStore implements Store {
     return this.db.get(key)
   }
 
-  /** Every entry whose key starts with `prefix`, in key order. */
+  /**
+   * Every entry whose key starts with `prefix`, in key order. No upper bound
+   * is given to LevelDB: it orders keys by their UTF-8 bytes, in which a
+   * character above U+FFFF sorts after `prefix + "\uffff"` (a bound that
+   * missed such keys); the keys with the prefix are contiguous in that order,
+   * so the scan stops at the first key without it.
+   */
   async scan(prefix: string, limit = Infinity): Promise<[string, unknown][]> {
     const out: [string, unknown][] = []
-    for await (const [key, value] of this.db.iterator({ gte: prefix, lt: `${prefix}\uffff`, limit: Number.isFinite(limit) ? limit : -1 })) {
+    if (limit <= 0) return out
+    for await (const [key, value] of this.db.iterator({ gte: prefix })) {
+      if (!key.startsWith(prefix)) break
       out.push([key, value])
+      if (out.length >= limit) break
     }
     return out
   }

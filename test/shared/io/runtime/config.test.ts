@@ -22,6 +22,13 @@ t.test('a bad configuration fails with one line naming the variable', async (t) 
   t.equal(loadCoordinatorConfig({ ...base, BODY_LIMIT_BYTES: String(MAX_BODY_LIMIT_BYTES) }).bodyLimitBytes, MAX_BODY_LIMIT_BYTES, 'the largest body that fits is accepted')
   t.throws(() => loadCoordinatorConfig({ ...base, CHECK_INVARIANTS: 'maybe' }), /^invalid configuration: CHECK_INVARIANTS must be boolean \(got "maybe"\)$/)
   t.equal(loadCoordinatorConfig({ ...base, CHECK_INVARIANTS: '1' }).checkInvariants, true)
+  for (const written of ['8080.5', '0x1F90', '1e3', 'true', ' 8080', '08080', '+8080', '']) {
+    if (written === '') continue // empty is unset: the default
+    t.throws(() => loadCoordinatorConfig({ ...base, COORDINATOR_PORT: written }), new RegExp(`^invalid configuration: COORDINATOR_PORT must be integer \\(got ${JSON.stringify(JSON.stringify(written)).slice(1, -1).replace(/[.+]/g, '\\$&')}\\)$`), `"${written}" is not read as a number`)
+  }
+  t.equal(loadCoordinatorConfig({ ...base, COORDINATOR_PORT: '8081' }).port, 8081)
+  t.equal(loadParticipantConfig({ PARTICIPANT_ID: 'p9', DATA_DIR: '/tmp/x', CLUSTER_TOKEN: 'sekrit-token', READ_WAIT_MS: '-0' }).readWaitMs, 0, 'a minus sign is allowed where the range allows it')
+  t.throws(() => loadCoordinatorConfig({ ...base, CLUSTER_TOKEN: 'short' }), /^invalid configuration: CLUSTER_TOKEN must not have fewer than 8 characters \(got a value of 5 characters\)$/, 'a token is never echoed')
 })
 
 t.test('participant configuration', async (t) => {
