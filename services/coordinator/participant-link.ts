@@ -98,6 +98,8 @@ export class ParticipantLink {
     this.ws = ws
     this.outbox = new Outbox(() => (this.ready && this.ws === ws ? ws : undefined), this.logger.child({ participant: this.name }))
     ws.on('message', (data, isBinary) => {
+      // Any frame proves the link alive: a pong queued behind a backlog of frames may come after the next beat.
+      this.alive = true
       this.onFrame(isBinary ? '' : rawDataToString(data))
     })
     ws.on('pong', () => {

@@ -139,6 +139,8 @@ export class PeerServer {
       conn.alive = true
     })
     ws.on('message', (data, isBinary) => {
+      // Any frame proves the link alive: a pong queued behind a backlog of frames may come after the next beat.
+      conn.alive = true
       if (this.current === conn) this.onFrame(isBinary ? undefined : rawDataToString(data))
     })
     ws.on('error', (err) => {

@@ -44,6 +44,16 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.same((await store.scan('kv/')).map(([k]) => k), ['kv/a', 'kv/b', 'kv/ä'])
     t.same((await store.scan('kv/', 2)).map(([k]) => k), ['kv/a', 'kv/b'])
     t.same((await store.scan('')).length, 6)
+    t.same(await store.scan('kv/', 0), [], 'a limit of 0 returns nothing')
+  })
+
+  t.test(`${backend.name}: scan finds keys with characters above U+FFFF (LevelDB orders keys by UTF-8 bytes)`, async (t) => {
+    const store = await backend.open(t)
+    const keys = ['kv/\u{1F600}', 'kv/\uffff', 'kv/a\u{10FFFF}', 'kv/z', 'kw/\u{1F600}']
+    await store.write(keys.map((key) => ({ type: 'put' as const, key, value: 1 })), false)
+    // The order of the first two differs between UTF-16 and UTF-8: compare as sets.
+    t.same((await store.scan('kv/')).map(([k]) => k).sort(), keys.slice(0, 4).sort(), 'every key with the prefix, none without')
+    t.same((await store.scan('kv/\u{1F600}')).map(([k]) => k), ['kv/\u{1F600}'])
   })
 
   t.test(`${backend.name}: values come back as JSON would carry them, own __proto__ keys included, unaffected by later changes`, async (t) => {
