@@ -249,6 +249,8 @@ export class LocalCluster {
   }
 
   async stopAll(): Promise<void> {
+    // Measuring coverage (scripts/services-coverage.sh): a node writes it only on a clean exit.
+    if (process.env.TXN_NODE_COVERAGE !== undefined) return this.terminateAll()
     await Promise.all([...this.procs.keys()].map(async (name) => this.kill(name)))
     await this.releaseResources()
   }
@@ -285,6 +287,8 @@ function productionEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env }
   delete env.NODE_OPTIONS
   delete env.NODE_V8_COVERAGE
+  // scripts/services-coverage.sh: the nodes write V8 coverage there (on a clean exit; a SIGKILLed node writes none).
+  if (process.env.TXN_NODE_COVERAGE !== undefined) env.NODE_V8_COVERAGE = process.env.TXN_NODE_COVERAGE
   return env
 }
 
