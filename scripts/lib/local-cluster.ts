@@ -283,7 +283,7 @@ export class LocalCluster {
  * tracker in NODE_OPTIONS, V8 coverage output) out of them, so they run as in
  * production whoever starts them.
  */
-function productionEnv(): NodeJS.ProcessEnv {
+export function productionEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env }
   delete env.NODE_OPTIONS
   delete env.NODE_V8_COVERAGE

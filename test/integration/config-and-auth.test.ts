@@ -3,12 +3,13 @@ import { once } from 'node:events'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { abortReasons } from '../../shared/core/abort-reasons.ts'
-import { apiErrors, type ApiErrorCode } from '../../shared/core/api-errors.ts'
+import { apiErrors } from '../../shared/core/api-errors.ts'
 import { freePort, nodeArgs, probe, repoRoot, waitFor } from '../../scripts/lib/local-cluster.ts'
-import { http, LocalCluster, waitSettled, type HttpResult, type TxnResponse } from '../helpers/cluster.ts'
+import { http, LocalCluster, waitSettled, type TxnResponse } from '../helpers/cluster.ts'
 import { PeerClient } from '../helpers/peer-client.ts'
+import { expectError, nodeLogText, parseLog, type LogLine } from '../helpers/node-log.ts'
 
 /**
  * Start-up configuration and the cluster token, against real processes (the
@@ -20,44 +21,8 @@ import { PeerClient } from '../helpers/peer-client.ts'
 const TOKEN = 'config-and-auth-token'
 const WRONG_TOKEN = 'not-the-cluster-token'
 
-type Json = Record<string, unknown>
-
-/** An error answer: the catalogue's status for `code`, a JSON body of exactly `{ error: code, message: string }`. */
-function expectError(t: Test, res: HttpResult<unknown>, code: ApiErrorCode, message?: string | RegExp, what: string = code): void {
-  const body = res.body as Json
-  t.equal(res.status, apiErrors[code].statusCode, `${what}: HTTP ${apiErrors[code].statusCode}`)
-  t.match(res.headers.get('content-type') ?? '', /^application\/json/, `${what}: a JSON body`)
-  t.same(Object.keys(body).sort(), ['error', 'message'], `${what}: the body is { error, message }`)
-  t.equal(body.error, code, `${what}: error code ${code}`)
-  t.ok(typeof body.message === 'string' && body.message.length > 0, `${what}: message is a non-empty string`)
-  if (message !== undefined) t.match(body.message, message, `${what}: message`)
-}
-
-interface LogLine {
-  level: number
-  msg: string
-  [field: string]: unknown
-}
-
-/** The JSON log of a LocalCluster node (its stdout and stderr go to <dataRoot>/<node>.log). */
-function clusterLog(cluster: LocalCluster, name: string): LogLine[] {
-  let text = ''
-  try {
-    text = readFileSync(join(cluster.options.dataRoot, `${name}.log`), 'utf8')
-  } catch {
-    return []
-  }
-  const lines: LogLine[] = []
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('{')) continue
-    try {
-      lines.push(JSON.parse(line) as LogLine)
-    } catch {
-      // a line still being written
-    }
-  }
-  return lines
-}
+/** The JSON log of a LocalCluster node. */
+const clusterLog = (cluster: LocalCluster, name: string): LogLine[] => parseLog(nodeLogText(cluster.options.dataRoot, name))
 
 // ---- bad configuration --------------------------------------------------------------------------------------
 

@@ -1,12 +1,11 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import t from 'tap'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { refusedFrames, type FuzzFrame } from '../../scripts/lib/fuzz-ws.ts'
 import { waitFor } from '../../scripts/lib/local-cluster.ts'
 import { http, startCluster, submit } from '../helpers/cluster.ts'
+import { nodeLogText } from '../helpers/node-log.ts'
 import { PeerClient } from '../helpers/peer-client.ts'
 
 /**
@@ -24,11 +23,13 @@ function expected(frames: readonly FuzzFrame[]): { frames: number; messages: num
   return { frames: frames.filter((f) => f.refusedFrame).length, messages: frames.reduce((n, f) => n + f.refusedMessages, 0) }
 }
 
-function logOf(dataRoot: string, node: string): string {
-  return readFileSync(join(dataRoot, `${node}.log`), 'utf8')
-}
+const logOf = nodeLogText
 
 t.test(`${count} refused frames into a participant's peer port (seed ${seed}): counted exactly, no state change, the connection survives`, async (t) => {
+  // Generated before any link is open: generating and classifying 10,000 frames takes this process seconds of CPU,
+  // during which it would answer no ping, and the receiver drops a peer that misses its heartbeat.
+  const frames = refusedFrames('participant', seed, count)
+  const want = expected(frames)
   const cluster = await startCluster(t, { participants: 1, env: { LOG_LEVEL: 'info' } })
   await cluster.kill('coordinator')
   const port = cluster.spec('p1').port
@@ -39,8 +40,6 @@ t.test(`${count} refused frames into a participant's peer port (seed ${seed}): c
   let closed = false
   client.ws.on('close', () => { closed = true })
 
-  const frames = refusedFrames('participant', seed, count)
-  const want = expected(frames)
   t.comment(`${want.frames} frames refused whole, ${want.messages} messages refused inside frames`)
   t.ok(want.frames > count / 10 && want.messages > count / 2, 'both kinds of refusal are exercised')
   let probes = 0
@@ -85,6 +84,9 @@ t.test(`${count} refused frames into a participant's peer port (seed ${seed}): c
 })
 
 t.test(`${count} refused frames into the coordinator's side of a link, from a participant played by the test (seed ${seed})`, async (t) => {
+  // Generated before the link opens, as above.
+  const fuzz = refusedFrames('coordinator', seed, count)
+  const want = expected(fuzz)
   const cluster = await startCluster(t, { participants: 1, env: { LOG_LEVEL: 'info' } })
   await cluster.kill('p1')
   // The test takes p1's place on its port: the coordinator dials it again with backoff.
@@ -123,8 +125,6 @@ t.test(`${count} refused frames into the coordinator's side of a link, from a pa
     return (await answer).body.outcome
   }
 
-  const fuzz = refusedFrames('coordinator', seed, count)
-  const want = expected(fuzz)
   t.comment(`${want.frames} frames refused whole, ${want.messages} messages refused inside frames`)
   let probes = 0
   for (const [i, frame] of fuzz.entries()) {

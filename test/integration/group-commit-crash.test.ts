@@ -75,6 +75,15 @@ async function checkContents(t: Test, cluster: LocalCluster, acknowledged: Map<s
   return all
 }
 
+/** Each transaction is committed, and each of its keys is on every replica at the version the status API gives. */
+async function checkCommittedEverywhere(t: Test, cluster: LocalCluster, all: Awaited<ReturnType<typeof replicas>>, txIds: readonly string[], why: string): Promise<void> {
+  for (const txId of txIds) {
+    const d = (await http<{ state: string; versions?: Record<string, number> }>(`${cluster.url}/v1/transactions/${txId}`)).body
+    t.equal(d.state, 'committed', `${txId} was committed`)
+    for (const [key, version] of Object.entries(d.versions ?? {})) for (const r of all) t.equal(r.entries[key]?.version, version, `${txId}'s ${key} is on ${r.participant} (${why})`)
+  }
+}
+
 t.test('coordinator crashes before a group of commit decisions is synced: none was acknowledged, all are aborted after restart', async (t) => {
   const { cluster, group, acknowledged, sent } = await crashMidGroup(t, 'coordinator', 'store.beforeGroupSync')
   const decisions = syncedTxIds(group, 'commit-decision')
@@ -91,12 +100,8 @@ t.test('coordinator crashes after a group of commit decisions is synced: none wa
   const decisions = syncedTxIds(group, 'commit-decision')
   t.ok(decisions.length >= 1, `commit decisions in the batch: ${decisions.join(' ')}`)
   const all = await checkContents(t, cluster, acknowledged, sent)
-  for (const txId of decisions) {
-    t.notOk(acknowledged.has(txId), `${txId} was not acknowledged (the crash came before the replies)`)
-    const d = (await http<{ state: string; versions?: Record<string, number> }>(`${cluster.url}/v1/transactions/${txId}`)).body
-    t.equal(d.state, 'committed', `${txId} survived the crash`)
-    for (const [key, version] of Object.entries(d.versions ?? {})) for (const r of all) t.equal(r.entries[key]?.version, version, `${txId}'s ${key} is applied on ${r.participant}`)
-  }
+  for (const txId of decisions) t.notOk(acknowledged.has(txId), `${txId} was not acknowledged (the crash came before the replies)`)
+  await checkCommittedEverywhere(t, cluster, all, decisions, 'its synced decision survived the crash')
 })
 
 t.test('a participant crashes after syncing a group (PREPARED records or applies): every synced record survives, no vote left for an unsynced one', async (t) => {
@@ -110,11 +115,7 @@ t.test('a participant crashes after syncing a group (PREPARED records or applies
     t.notOk(acknowledged.has(txId), `${txId} was not acknowledged: p1 never voted YES for it`)
     t.match((await http(`${cluster.url}/v1/transactions/${txId}`)).body, { state: 'aborted' }, `${txId} aborted`)
   }
-  for (const txId of applied) {
-    const d = (await http<{ state: string; versions?: Record<string, number> }>(`${cluster.url}/v1/transactions/${txId}`)).body
-    t.equal(d.state, 'committed', `${txId} was committed`)
-    for (const [key, version] of Object.entries(d.versions ?? {})) for (const r of all) t.equal(r.entries[key]?.version, version, `${txId}'s ${key} is on ${r.participant} (p1's synced apply survived)`)
-  }
+  await checkCommittedEverywhere(t, cluster, all, applied, 'p1\'s synced apply survived')
 })
 
 t.test('a participant crashes before syncing a group: none of its records survives; the PREPAREs in it abort, the applies in it are redone after restart', async (t) => {
@@ -127,10 +128,6 @@ t.test('a participant crashes before syncing a group: none of its records surviv
     t.notOk(acknowledged.has(txId), `${txId} was not acknowledged: its PREPARED record never reached p1's disk, so p1 never voted`)
     t.match((await http(`${cluster.url}/v1/transactions/${txId}`)).body, { state: 'aborted' }, `${txId} aborted`)
   }
-  for (const txId of applied) {
-    // The apply was lost with the batch, the PREPARED record was not: p1 asks again after restart and applies.
-    const d = (await http<{ state: string; versions?: Record<string, number> }>(`${cluster.url}/v1/transactions/${txId}`)).body
-    t.equal(d.state, 'committed', `${txId} was committed`)
-    for (const [key, version] of Object.entries(d.versions ?? {})) for (const r of all) t.equal(r.entries[key]?.version, version, `${txId}'s ${key} is on ${r.participant}, p1 included`)
-  }
+  // The apply was lost with the batch, the PREPARED record was not: p1 asks again after restart and applies.
+  await checkCommittedEverywhere(t, cluster, all, applied, 'p1 included: its lost apply was redone')
 })

@@ -8,11 +8,13 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import { abortReasons } from '../../shared/core/abort-reasons.ts'
-import { apiErrors, type ApiErrorCode } from '../../shared/core/api-errors.ts'
+import { apiErrors } from '../../shared/core/api-errors.ts'
 import { legacyWritesHash } from '../../shared/core/protocol/hash.ts'
 import { limits } from '../../shared/core/protocol/messages.ts'
-import { freePort, nodeArgs, probe, repoRoot, waitFor } from '../../scripts/lib/local-cluster.ts'
+import { freePort, nodeArgs, probe, productionEnv, repoRoot, waitFor } from '../../scripts/lib/local-cluster.ts'
+import { rawDataToString } from '../../shared/io/net/raw-data.ts'
 import { http, LocalCluster, postRaw, startCluster, submit, waitSettled, type HttpResult, type TxnResponse } from '../helpers/cluster.ts'
+import { expectError, parseLog, type LogLine } from '../helpers/node-log.ts'
 
 /**
  * The client API end to end, over real HTTP against real processes (built
@@ -26,9 +28,8 @@ import { http, LocalCluster, postRaw, startCluster, submit, waitSettled, type Ht
  * participant's side of the link (hello, votes, acks): it answers the
  * coordinator's heartbeat (ws answers pings by itself) but votes only when
  * told. A frozen real participant (SIGSTOP) would not do: the coordinator's
- * heartbeat drops it within 2-4 s, and the other participants, prepared, ask
- * for the outcome after QUERY_AFTER_MS (1 s), which aborts the transaction;
- * too short a window to be sure of on a loaded machine.
+ * heartbeat drops it within 2-4 s, too short a window to be sure of on a
+ * loaded machine.
  *
  * Every 4xx/5xx is checked to be `{ error, message }` with a catalogue code and
  * the catalogue's status (expectError).
@@ -39,18 +40,6 @@ const TOKEN = 'http-e2e-cluster-token'
 type Json = Record<string, unknown>
 
 // ---- local helpers ------------------------------------------------------------------------------------------
-
-/** An error answer: the catalogue's status for `code`, a JSON body of exactly `{ error: code, message: string }`. */
-function expectError(t: Test, res: HttpResult<unknown>, code: ApiErrorCode, message?: string | RegExp, what: string = code): void {
-  const body = res.body as Json
-  t.equal(res.status, apiErrors[code].statusCode, `${what}: HTTP ${apiErrors[code].statusCode}`)
-  t.match(res.headers.get('content-type') ?? '', /^application\/json/, `${what}: a JSON body`)
-  t.same(Object.keys(body).sort(), ['error', 'message'], `${what}: the body is { error, message }`)
-  t.equal(body.error, code, `${what}: error code ${code}`)
-  t.type(body.message, 'string', `${what}: message is a string`)
-  t.ok(typeof body.message === 'string' && body.message.length > 0, `${what}: message is not empty`)
-  if (message !== undefined) t.match(body.message, message, `${what}: message`)
-}
 
 /** A refusal (409, 503) comes at once; waiting longer than this for one means the request was taken instead. */
 const AT_ONCE_MS = 20000
@@ -72,25 +61,6 @@ async function post(url: string, writes: unknown[], extra: Json = {}, answerWith
   return { status: res.status, body: (text ? JSON.parse(text) : {}) as TxnResponse, headers: res.headers }
 }
 
-interface LogLine {
-  level: number
-  msg: string
-  [field: string]: unknown
-}
-
-function parseLog(text: string): LogLine[] {
-  const lines: LogLine[] = []
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('{')) continue
-    try {
-      lines.push(JSON.parse(line) as LogLine)
-    } catch {
-      // a line cut in the middle (still being written)
-    }
-  }
-  return lines
-}
-
 /** Polls a log until a line matches; log lines come through a pipe, so wait for them rather than race them. */
 async function waitLog(read: () => LogLine[], match: (l: LogLine) => boolean, what: string, timeoutMs = 30000): Promise<LogLine> {
   let found: LogLine | undefined
@@ -99,12 +69,7 @@ async function waitLog(read: () => LogLine[], match: (l: LogLine) => boolean, wh
 }
 
 /** Environment of a node: the test runner's hooks (coverage) kept out, as LocalCluster does. */
-function nodeEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const base = { ...process.env }
-  delete base.NODE_OPTIONS
-  delete base.NODE_V8_COVERAGE
-  return { ...base, ...env }
-}
+const nodeEnv = (env: Record<string, string>): NodeJS.ProcessEnv => ({ ...productionEnv(), ...env })
 
 /** A coordinator process started by the test (LocalCluster only points coordinators at its own participants). */
 class SpawnedCoordinator {
@@ -174,7 +139,7 @@ class FakeParticipant {
       const index = this.connections.length
       this.connections.push(ws)
       this.closeCodes.push(undefined)
-      ws.on('message', (data: RawData, isBinary) => { if (!isBinary) this.onFrame(ws, rawText(data)) })
+      ws.on('message', (data: RawData, isBinary) => { if (!isBinary) this.onFrame(ws, rawDataToString(data)) })
       ws.on('close', (code) => {
         this.closeCodes[index] = code
         this.wake()
@@ -271,23 +236,15 @@ class FakeParticipant {
   }
 }
 
-function rawText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8')
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
-  return Buffer.from(data).toString('utf8')
-}
-
 const prepareOf = (key: string) => (m: Message): boolean => m.type === 'prepare' && Array.isArray(m.writes) && (m.writes as { key: string }[]).some((w) => w.key === key)
 
 /**
  * A coordinator (MAX_IN_FLIGHT 2, votes waited for up to 2 minutes) with
  * `real` real participants p1.. and the test's fake after them. The real ones
- * ask for the outcome of a prepared transaction only after QUERY_AFTER_MS
- * (here 10 minutes): a query makes the coordinator abort a transaction that
- * is still collecting votes (aborted_by_query), which would end a held
- * transaction after about a second with the default.
+ * keep the default QUERY_AFTER_MS: their queries of a held transaction are
+ * answered once it is decided, and no longer abort it (aborted_by_query did).
  */
-async function heldCluster(t: Test, real = 2, participantEnv: Record<string, string> = { QUERY_AFTER_MS: '600000' }): Promise<{ cluster: LocalCluster; fake: FakeParticipant; coordinator: SpawnedCoordinator }> {
+async function heldCluster(t: Test, real = 2, participantEnv: Record<string, string> = {}): Promise<{ cluster: LocalCluster; fake: FakeParticipant; coordinator: SpawnedCoordinator }> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'txn-e2e-held-'))
   const cluster = await LocalCluster.create({ dataRoot, participants: real, token: TOKEN, env: { LOG_LEVEL: 'debug', CHECK_INVARIANTS: '1', ...participantEnv } })
   const fake = await FakeParticipant.start(`p${real + 1}`, TOKEN)
