@@ -1,7 +1,14 @@
 import { parseArgs } from 'node:util'
-import { bugConfigs, modelConfigs, openConfigs } from '../shared/sim/configs.ts'
+import { blockingContrast, bugConfigs, modelConfigs, openConfigs, paxosBugConfigs, paxosConfigs } from '../shared/sim/configs.ts'
 import { exploreExhaustive } from '../shared/sim/explore.ts'
 import type { SimConfig } from '../shared/sim/world.ts'
+
+/** Run by default: today's bounds, and Paxos Commit's one that completes here. */
+const defaults: Record<string, SimConfig> = { ...modelConfigs, 'paxos-two-participants-coordinator-gone': paxosConfigs['paxos-two-participants-coordinator-gone']! }
+/** Only when named. */
+const named: Record<string, SimConfig> = { ...openConfigs, ...paxosConfigs }
+/** Each must be caught (exit 0 when it is). */
+const bugs: Record<string, SimConfig> = { ...bugConfigs, ...paxosBugConfigs, '2pc-blocks-without-coordinator': blockingContrast }
 
 const usage = `npm run check:model -- [--config NAME]... [--bug NAME] [--crashes N] [--power-losses N] [--fifo] [--no-por] [--max-states N] [--no-symmetry]
 Explores every interleaving of the real coordinator and participant state
@@ -10,9 +17,9 @@ survive in the page cache); --power-losses N: machine crashes (any unsynced
 write may be lost). --fifo: each connection delivers in order (as
 one WebSocket does), which also allows partial-order reduction once no fault
 budget is left (--no-por turns it off). Configurations (all of them by
-default, minutes each): ${Object.keys(modelConfigs).join(', ')}; only when named
-(hours, not complete here): ${Object.keys(openConfigs).join(', ')}.
-Flawed variants (--bug): ${Object.keys(bugConfigs).join(', ')}. Exit 1 on a violation.`
+default, minutes each): ${Object.keys(defaults).join(', ')}; only when named
+(hours, not complete here): ${Object.keys(named).join(', ')}.
+Flawed variants (--bug): ${Object.keys(bugs).join(', ')}. Exit 1 on a violation.`
 
 const { values } = parseArgs({
   options: {
@@ -32,8 +39,8 @@ if (values.help) {
   process.exit(0)
 }
 const chosen: [string, SimConfig][] = values.bug !== undefined
-  ? [[`bug:${values.bug}`, bugConfigs[values.bug] ?? fail(`unknown bug ${values.bug}`)]]
-  : (values.config ?? Object.keys(modelConfigs)).map((name) => [name, modelConfigs[name] ?? openConfigs[name] ?? fail(`unknown config ${name}`)])
+  ? [[`bug:${values.bug}`, bugs[values.bug] ?? fail(`unknown bug ${values.bug}`)]]
+  : (values.config ?? Object.keys(defaults)).map((name) => [name, defaults[name] ?? named[name] ?? fail(`unknown config ${name}`)])
 
 function fail(message: string): never {
   console.error(`${message}\n${usage}`)
@@ -46,7 +53,8 @@ for (const [name, base] of chosen) {
   const config = { ...base, ...(values.crashes === undefined ? {} : { maxCrashes: Number(values.crashes) }), ...(values['power-losses'] === undefined ? {} : { maxPowerLosses: Number(values['power-losses']) }), ...(values.fifo ? { fifo: true } : {}) }
   const r = exploreExhaustive(config, { maxStates: Number(values['max-states']), symmetry: !values['no-symmetry'], partialOrder: !values['no-por'], onProgress: (p) => { process.stderr.write(`\r${name}: ${p.distinct} distinct, ${p.transitions} transitions, ${Math.round(p.timeMs / 1000)} s   `) } })
   process.stderr.write('\n')
-  rows.push({ config: name, fifo: config.fifo === true, por: config.fifo === true && !values['no-por'], symmetry: !values['no-symmetry'], participants: config.participants, txns: config.txns.length, crashes: config.maxCrashes, 'power losses': config.maxPowerLosses ?? 0, transitions: r.transitions, distinct: r.distinct, terminal: r.terminal, depth: r.maxDepth, complete: r.complete, ms: r.timeMs, result: r.violation ? `VIOLATION ${r.violation.code}` : 'ok' })
+  const paxos = config.protocol === 'paxos-commit'
+  rows.push({ config: name, protocol: config.protocol ?? '2pc', fifo: config.fifo === true, por: config.fifo === true && !values['no-por'] && !paxos, symmetry: !values['no-symmetry'] && !paxos, participants: config.participants, txns: config.txns.length, crashes: config.maxCrashes, 'power losses': config.maxPowerLosses ?? 0, transitions: r.transitions, distinct: r.distinct, terminal: r.terminal, depth: r.maxDepth, complete: r.complete, ms: r.timeMs, result: r.violation ? `VIOLATION ${r.violation.code}` : 'ok' })
   if (r.violation) {
     violations++
     console.log(`\n${name}: invariant "${r.violation.code}" violated: ${r.violation.detail}`)

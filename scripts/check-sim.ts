@@ -2,14 +2,15 @@ import { parseArgs } from 'node:util'
 import { randomRun, swarmConfig } from '../shared/sim/explore.ts'
 import type { SimConfig } from '../shared/sim/world.ts'
 
-const usage = `npm run check:sim -- [--seeds N] [--first-seed S] [--seed S] [--participants 5] [--bug NAME] [--trace]
+const usage = `npm run check:sim -- [--seeds N] [--first-seed S] [--seed S] [--participants 5] [--protocol 2pc|paxos-commit] [--bug NAME] [--trace]
 Runs the real state machines in the deterministic simulator, one run per seed,
 each seed with its own swarm configuration (sizes, contention, fault rates).
 --seed S replays one seed and prints its whole trace. Exit 1 on a violation.
 Faults: process crashes, power losses (unsynced writes lost), dropped
 connections, duplicated messages. Bugs: reply-before-durable,
 vote-before-durable, prepare-without-fsync, decision-without-fsync,
-naive-backup-coordinator.`
+naive-backup-coordinator; under --protocol paxos-commit also
+leader-proposes-prepared, accept-before-durable, small-quorum, skip-phase-1.`
 
 const { values } = parseArgs({
   options: {
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     'first-seed': { type: 'string', default: '1' },
     seed: { type: 'string' },
     participants: { type: 'string', default: '5' },
+    protocol: { type: 'string', default: '2pc' },
     bug: { type: 'string' },
     trace: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -41,10 +43,24 @@ function withBug(config: SimConfig, bug: string | undefined): SimConfig {
       return { ...config, bugs: { decisionWithoutSync: true } }
     case 'naive-backup-coordinator':
       return { ...config, backup: true }
+    case 'leader-proposes-prepared':
+      return { ...config, bugs: { leaderProposesPrepared: true } }
+    case 'accept-before-durable':
+      return { ...config, bugs: { acceptBeforeDurable: true } }
+    case 'small-quorum':
+      return { ...config, bugs: { smallQuorum: true } }
+    case 'skip-phase-1':
+      return { ...config, bugs: { skipPhase1: true } }
     default:
       console.error(`unknown bug ${bug}\n${usage}`)
       process.exit(2)
   }
+}
+
+function protocolOf(name: string): '2pc' | 'paxos-commit' {
+  if (name === '2pc' || name === 'paxos-commit') return name
+  console.error(`unknown protocol ${name}\n${usage}`)
+  process.exit(2)
 }
 
 const seeds = values.seed !== undefined ? [Number(values.seed)] : Array.from({ length: Number(values.seeds) }, (_, i) => Number(values['first-seed']) + i)
@@ -54,7 +70,7 @@ let committed = 0
 let faults = 0
 let failed = 0
 for (const seed of seeds) {
-  const { config, options } = swarmConfig(seed, Number(values.participants))
+  const { config, options } = swarmConfig(seed, Number(values.participants), protocolOf(values.protocol))
   const r = randomRun(withBug(config, values.bug), seed, options)
   steps += r.steps
   committed += r.committed

@@ -53,6 +53,9 @@ export class ParticipantDriver {
         case 'send':
           if (!this.sender(effect.msg)) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type }, 'coordinator not connected; message dropped')
           break
+        case 'sendPeer':
+          // The service runs 2PC only: peer links between participants come with Paxos Commit in the service (issue 17).
+          throw new Error(`participant emitted a peer message (${effect.msg.type}) but this service has no peer links`)
         default:
           this.runner.perform(effect)
           break

@@ -10,6 +10,8 @@ export const recordPrefix = {
   prepared: 'prep/',
   /** Participant: the marker of a resolved transaction (refuses a replayed PREPARE). */
   resolved: 'done/',
+  /** Participant, Paxos Commit: its acceptor state for one transaction's instances. */
+  acceptor: 'acc/',
   /** Coordinator: a transaction's decision record. */
   decision: 'tx/',
   /** Coordinator: one record per start, so that transaction ids never repeat. */
@@ -19,6 +21,7 @@ export const recordPrefix = {
 export const entryKey = (key: string): string => `${recordPrefix.entry}${key}`
 export const preparedKey = (txId: string): string => `${recordPrefix.prepared}${txId}`
 export const resolvedKey = (txId: string): string => `${recordPrefix.resolved}${txId}`
+export const acceptorKey = (txId: string): string => `${recordPrefix.acceptor}${txId}`
 export const decisionKey = (txId: string): string => `${recordPrefix.decision}${txId}`
 /** Zero-padded, so that the log lists epochs in order. */
 export const epochKey = (epoch: number): string => `${recordPrefix.epoch}${String(epoch).padStart(10, '0')}`

@@ -49,6 +49,43 @@ export const modelConfigs: Record<string, SimConfig> = {
   'lossy-network': { ...oneTxn, maxCrashes: 0, maxDisconnects: 1, maxDuplicates: 1, crashable: [] },
 }
 
+/** Paxos Commit's base: 3 participants (2F+1 acceptors, F = 1), one transaction, the coordinator crashing for good. */
+const paxosOneTxn: SimConfig = {
+  ...oneTxn,
+  participants: 3,
+  protocol: 'paxos-commit',
+  coordinatorNeverReturns: true,
+  crashable: ['coordinator'],
+  fifo: true,
+}
+
+/**
+ * Paxos Commit's bounds (npm run check:model), and their 2PC contrast: the
+ * coordinator crashes and never returns, and every transaction must still be
+ * decided, with no lock left (blocked-in-doubt otherwise).
+ */
+export const paxosConfigs: Record<string, SimConfig> = {
+  /** 2 participants (2 acceptors, F = 0: both needed), 1 transaction, the coordinator crashing for good: the quick bound run by npm test. */
+  'paxos-two-participants-coordinator-gone': { ...paxosOneTxn, participants: 2 },
+  /** 3 participants, 1 transaction, the coordinator crashing for good, connections in order. */
+  'paxos-coordinator-gone': paxosOneTxn,
+  /** The same, plus one participant crash (with restart), and two ballots per would-be leader. */
+  'paxos-coordinator-gone-participant-crash': { ...paxosOneTxn, maxCrashes: 2, crashable: ['coordinator', 'participant'], maxRecoveryRounds: 2 },
+  /** 3 participants, 2 transactions on one key, the coordinator crashing for good. */
+  'paxos-two-txns-shared-key': { ...paxosOneTxn, txns: twoTxnsOnOneKey },
+}
+
+/** The 2PC contrast: the same bound under 2PC must be caught blocking (the seeds' TLC counterexample). */
+export const blockingContrast: SimConfig = { ...paxosOneTxn, protocol: '2pc' }
+
+/** Paxos Commit's flawed variants and the bound in which each must be caught. */
+export const paxosBugConfigs: Record<string, SimConfig> = {
+  'leader-proposes-prepared': { ...paxosOneTxn, bugs: { leaderProposesPrepared: true } },
+  'accept-before-durable': { ...paxosOneTxn, maxCrashes: 2, crashable: ['coordinator', 'participant'], bugs: { acceptBeforeDurable: true } },
+  'small-quorum': { ...paxosOneTxn, bugs: { smallQuorum: true } },
+  'skip-phase-1': { ...paxosOneTxn, bugs: { skipPhase1: true } },
+}
+
 /** Bounds that do not complete here (hours): run only when named (npm run check:model -- --config NAME). */
 export const openConfigs: Record<string, SimConfig> = {
   /** two-txns-shared-key with every message deliverable in any order, even two on one connection: no partial-order reduction. */

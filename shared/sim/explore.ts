@@ -77,7 +77,8 @@ export function exploreExhaustive(config: SimConfig, options: ExploreOptions = {
   const { maxStates = 5_000_000, verifySharing = false, unsafeShareAll = false, symmetry = true, exactForms = false, partialOrder = true, onTerminal, verifyAcyclic = false, onProgress, progressEvery = 100_000 } = options
   const started = Date.now()
   const visited = new FingerprintSet()
-  const fingerprinter = new Fingerprinter(config, symmetry, exactForms)
+  // Paxos Commit's ballots belong to participants by their index: renaming participants is not a symmetry there.
+  const fingerprinter = new Fingerprinter(config, symmetry && config.protocol !== 'paxos-commit', exactForms)
   const names = participantNames(config)
   const result: ExhaustiveResult = { transitions: 0, distinct: 0, terminal: 0, maxDepth: 0, timeMs: 0, complete: true }
   // A `leave` frame marks the end of a state's successors: the states entered and not left are the search path.
@@ -253,7 +254,7 @@ export function makeWorkload(prng: Prng, txns: number, keys: number, preconditio
 }
 
 /** Per seed, a varied configuration (swarm testing): fault rates, sizes and contention differ from seed to seed. */
-export function swarmConfig(seed: number, participants = 5): { config: SimConfig; options: RandomRunOptions } {
+export function swarmConfig(seed: number, participants = 5, protocol: '2pc' | 'paxos-commit' = '2pc'): { config: SimConfig; options: RandomRunOptions } {
   const prng = new Prng(seed ^ 0x5eed)
   const config: SimConfig = {
     participants,
@@ -268,6 +269,10 @@ export function swarmConfig(seed: number, participants = 5): { config: SimConfig
   const rate = prng.pick([0.005, 0.02, 0.05])
   // Drawn last, so that the other draws (and the configurations of seeds from before power loss) stay as they were.
   config.maxPowerLosses = prng.int(0, 3)
+  if (protocol === 'paxos-commit') {
+    config.protocol = protocol
+    config.maxRecoveryRounds = 1000
+  }
   return { config, options: { maxSteps: 200_000, faultSteps: prng.int(100, 1500), rates: { crash: rate, disconnect: rate, duplicate: rate * 2 } } }
 }
 

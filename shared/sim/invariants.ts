@@ -51,12 +51,17 @@ export function noteVersions(world: World, participant: string): void {
 
 /** Progress and convergence, checked once nothing is left to happen with every node up and the network healed. */
 export function checkQuiescent(config: SimConfig, world: World): Violation | undefined {
+  // A coordinator gone for good leaves its clients unanswered (issue 17 adds a second one); what must still hold is
+  // that nobody is left blocked: every transaction decided, no PREPARED record and no lock at any participant.
+  const gone = config.coordinatorNeverReturns === true && !world.nodes[COORDINATOR]!.up
   const unanswered = world.clients.filter((c) => c.status !== 'answered')
-  if (unanswered.length > 0) return { code: 'progress', detail: `client requests never answered: ${unanswered.map((c) => config.txns[c.txn]!.clientId).join(',')}` }
+  if (unanswered.length > 0 && !gone) return { code: 'progress', detail: `client requests never answered: ${unanswered.map((c) => config.txns[c.txn]!.clientId).join(',')}` }
   const names = participantNames(config)
   for (const p of names) {
     const s = world.nodes[p]!.participant!
-    if (s.prepared.size > 0 || s.locks.size > 0) return { code: 'no-leftover-locks', detail: `${p} still holds ${[...s.prepared.keys()].join(',')} prepared and ${s.locks.size} locks` }
+    if (s.prepared.size === 0 && s.locks.size === 0) continue
+    const detail = `${p} still holds ${[...s.prepared.keys()].join(',')} prepared and ${s.locks.size} locks`
+    return gone ? { code: 'blocked-in-doubt', detail: `${detail}, with the coordinator gone for good` } : { code: 'no-leftover-locks', detail }
   }
   const replica = (p: string): string => JSON.stringify([...world.nodes[p]!.store].filter(([k]) => k.startsWith(recordPrefix.entry)).sort(([a], [b]) => a.localeCompare(b)))
   const first = replica(names[0]!)
@@ -65,6 +70,6 @@ export function checkQuiescent(config: SimConfig, world: World): Violation | und
     const missing = names.filter((p) => !(world.ghost.applied[txId] ?? []).includes(p))
     if (outcome === 'committed' && missing.length > 0) return { code: 'acknowledged-commit-durable', detail: `the client was told ${txId} committed, but it is not applied at ${missing.join(',')}` }
   }
-  if (!world.nodes[COORDINATOR]!.up) return { code: 'progress', detail: 'the coordinator is down at quiescence' }
+  if (!world.nodes[COORDINATOR]!.up && !gone) return { code: 'progress', detail: 'the coordinator is down at quiescence' }
   return undefined
 }

@@ -35,7 +35,11 @@ export interface SimConfig {
   maxPowerLosses?: number
   /** Which roles faults may hit. */
   crashable: ('coordinator' | 'participant')[]
-  /** 'protocol': only vote timers fire (exhaustive mode); 'all': sweeps and GC too (random mode). */
+  /**
+   * 'protocol' (exhaustive mode): only the coordinator's vote timers fire, and, while the coordinator is
+   * down, Paxos Commit's recovery timers (a bound: a participant that leads a recovery while the
+   * coordinator still runs is left to the random runs). 'all': sweeps and GC too, each when due (random mode).
+   */
   timers: 'protocol' | 'all'
   /** A client cut off by a coordinator crash retries with the same id. */
   clientRetries: boolean
@@ -47,7 +51,27 @@ export interface SimConfig {
   fifo?: boolean
   /** Murat's naive backup coordinator takes over while the coordinator is down (a known-broken variant). */
   backup?: boolean
-  bugs?: { replyBeforeDurable?: boolean; voteBeforeDurable?: boolean; prepareWithoutSync?: boolean; decisionWithoutSync?: boolean }
+  /** '2pc' (default) or 'paxos-commit' (the participants are the acceptors; see shared/core/paxos). */
+  protocol?: '2pc' | 'paxos-commit'
+  /**
+   * A crashed coordinator never comes back. Quiescence then asks for the
+   * non-blocking property instead of progress: every transaction decided,
+   * no PREPARED record and no lock left at any participant (blocked-in-doubt).
+   */
+  coordinatorNeverReturns?: boolean
+  /** Paxos Commit: ballots each would-be leader starts per transaction at most (default 1). */
+  maxRecoveryRounds?: number
+  bugs?: {
+    replyBeforeDurable?: boolean
+    voteBeforeDurable?: boolean
+    prepareWithoutSync?: boolean
+    decisionWithoutSync?: boolean
+    /** Paxos Commit's flawed variants (see ParticipantBugs and LeaderBugs). */
+    leaderProposesPrepared?: boolean
+    acceptBeforeDurable?: boolean
+    smallQuorum?: boolean
+    skipPhase1?: boolean
+  }
 }
 
 export const COORDINATOR = 'coordinator'
@@ -115,6 +139,10 @@ export interface Ghost {
   told: Record<string, 'committed' | 'aborted'>
   maxVersion: Record<string, Record<string, number>>
   backupDecided: string[]
+  /** Paxos Commit: "txId instance ballot value" → the acceptors that reported accepting it (a 2b, or a YES vote at ballot 0). */
+  acceptances: Record<string, string[]>
+  /** Paxos Commit: "txId instance" → the value chosen (accepted by a quorum at one ballot). */
+  chosen: Record<string, 'prepared' | 'aborted'>
   /** Violations noted when they happened (see noteVersions and the reply effect): kept, so that they stay visible. */
   flaws: Violation[]
 }

@@ -50,6 +50,8 @@ function reducible(config: SimConfig, world: World): boolean {
   return (
     config.fifo === true &&
     config.timers === 'protocol' &&
+    // Paxos Commit: participants message each other and fire their own recovery timers, which the argument above excludes.
+    config.protocol !== 'paxos-commit' &&
     config.backup !== true &&
     ((world.budget.crashes === 0 && world.budget.powerLosses === 0) || config.crashable.length === 0) &&
     world.budget.disconnects === 0 &&

@@ -10,21 +10,42 @@ import type { DistributiveOmit } from '../core/protocol/types.ts'
 import { backupDecision, isPrepared } from './backup-coordinator.ts'
 import { noteVersions } from './invariants.ts'
 import { applyOps } from './memory-store.ts'
+import { quorumSize } from '../core/paxos/ballot.ts'
+import type { AcceptorRecord } from '../core/paxos/acceptor.ts'
+import { acceptorKey } from '../core/record-keys.ts'
 import { channelOf, COORDINATOR, participantNames, type PendingPersist, type SimConfig, type SimEvent, type SimNode, type UnsyncedBatch, type World } from './model.ts'
 
 export * from './model.ts'
 
 export function coordinatorOptions(config: SimConfig): CoordinatorOptions {
   const o: CoordinatorOptions = { participants: [...participantNames(config)], defaultTimeoutMs: 50, maxInFlight: 1000, retentionMs: 1e12, gcIntervalMs: 1000, checkInvariants: true }
-  if (config.bugs?.replyBeforeDurable === true) o.unsafeBugs = { replyBeforeDurable: true }
-  if (config.bugs?.decisionWithoutSync === true) o.unsafeBugs = { ...o.unsafeBugs, decisionWithoutSync: true }
+  const bugs = config.bugs ?? {}
+  if (bugs.replyBeforeDurable === true) o.unsafeBugs = { replyBeforeDurable: true }
+  if (bugs.decisionWithoutSync === true) o.unsafeBugs = { ...o.unsafeBugs, decisionWithoutSync: true }
+  if (config.protocol === 'paxos-commit') {
+    o.protocol = 'paxos-commit'
+    o.maxRecoveryRounds = config.maxRecoveryRounds ?? 1
+    if (bugs.leaderProposesPrepared === true) o.unsafeBugs = { ...o.unsafeBugs, leaderProposesPrepared: true }
+    if (bugs.smallQuorum === true) o.unsafeBugs = { ...o.unsafeBugs, smallQuorum: true }
+  }
   return o
 }
 
-export function participantOptions(config: SimConfig): ParticipantOptions {
+export function participantOptions(config: SimConfig, name = 'p1'): ParticipantOptions {
   const o: ParticipantOptions = { readWaitMs: 50, sweepIntervalMs: 40, queryAfterMs: 150, retentionMs: 1e12, maxRemembered: 1e6, checkInvariants: true }
-  if (config.bugs?.voteBeforeDurable === true) o.unsafeBugs = { voteBeforeDurable: true }
-  if (config.bugs?.prepareWithoutSync === true) o.unsafeBugs = { ...o.unsafeBugs, prepareWithoutSync: true }
+  const bugs = config.bugs ?? {}
+  if (bugs.voteBeforeDurable === true) o.unsafeBugs = { voteBeforeDurable: true }
+  if (bugs.prepareWithoutSync === true) o.unsafeBugs = { ...o.unsafeBugs, prepareWithoutSync: true }
+  if (config.protocol === 'paxos-commit') {
+    o.protocol = 'paxos-commit'
+    o.participants = participantNames(config)
+    o.name = name
+    o.recoveryAfterMs = 150
+    o.maxRecoveryRounds = config.maxRecoveryRounds ?? 1
+    for (const bug of ['leaderProposesPrepared', 'acceptBeforeDurable', 'smallQuorum', 'skipPhase1'] as const) {
+      if (bugs[bug] === true) o.unsafeBugs = { ...o.unsafeBugs, [bug]: true }
+    }
+  }
   return o
 }
 
@@ -37,7 +58,7 @@ export function createWorld(config: SimConfig): World {
     links: {},
     clients: config.txns.map((_, txn) => ({ txn, status: 'idle' })),
     budget: { crashes: config.maxCrashes, powerLosses: config.maxPowerLosses ?? 0, disconnects: config.maxDisconnects, duplicates: config.maxDuplicates },
-    ghost: { yesVotes: {}, applied: {}, abortedPrepared: {}, told: {}, maxVersion: {}, backupDecided: [], flaws: [] },
+    ghost: { yesVotes: {}, applied: {}, abortedPrepared: {}, told: {}, maxVersion: {}, backupDecided: [], flaws: [], acceptances: {}, chosen: {} },
     nextMsgId: 1,
     nextReqId: 1,
   }
@@ -75,14 +96,14 @@ export function enabledEvents(config: SimConfig, world: World): SimEvent[] {
   }
   for (const node of Object.values(world.nodes)) {
     if (!node.up) {
-      events.push({ kind: 'restart', node: node.name })
+      if (!(node.role === 'coordinator' && config.coordinatorNeverReturns === true)) events.push({ kind: 'restart', node: node.name })
       continue
     }
     if (node.persists.length > 0) events.push({ kind: 'persist', node: node.name })
     for (const [key, armed] of node.timers) {
-      if (config.timers === 'all' || armed.timer.kind === 'vote') events.push({ kind: 'timer', node: node.name, timer: key })
+      if (config.timers === 'all' || armed.timer.kind === 'vote' || (armed.timer.kind === 'recover' && !coordinatorUp)) events.push({ kind: 'timer', node: node.name, timer: key })
     }
-    const restartAtOnce = config.timers === 'protocol' && config.backup !== true
+    const restartAtOnce = config.timers === 'protocol' && config.backup !== true && !(node.role === 'coordinator' && config.coordinatorNeverReturns === true)
     if (world.budget.crashes > 0 && config.crashable.includes(node.role)) events.push({ kind: 'crash', node: node.name, restart: restartAtOnce })
     if (world.budget.powerLosses > 0 && config.crashable.includes(node.role)) {
       for (const keep of survivorSets(node.unsynced?.length ?? 0)) events.push({ kind: 'powerLoss', node: node.name, restart: restartAtOnce, keep })
@@ -187,9 +208,13 @@ function completePersist(config: SimConfig, world: World, name: string): string 
   const node = world.nodes[name]!
   const p = node.persists.shift()!
   writeToDisk(world, node, p, p.sync)
-  if (p.txId !== undefined && p.kind === 'apply') addTo(world.ghost.applied, p.txId, name)
+  if (p.txId !== undefined && p.kind === 'apply') {
+    addTo(world.ghost.applied, p.txId, name)
+    if (config.protocol === 'paxos-commit') noteApplyChosen(config, world, p.txId, name)
+  }
   if (p.txId !== undefined && p.kind === 'abort') addTo(world.ghost.abortedPrepared, p.txId, name)
   if (node.role === 'participant') noteVersions(world, name)
+  if (node.role === 'participant' && p.txId !== undefined && config.protocol === 'paxos-commit') noteDurableAcceptances(config, world, name, p.txId)
   step(config, world, name, { type: 'persisted', token: p.token })
   // Without fsync a write is not durable yet: a power loss may take it until a later sync covers it.
   return `${name}: ${[p.kind, p.txId].join(' ').trim()} ${p.sync ? 'is durable (fsync)' : 'is written, unsynced'}`
@@ -240,7 +265,8 @@ function crash(config: SimConfig, world: World, name: string): void {
   delete node.participant
   node.persists = []
   node.timers.clear()
-  world.net = world.net.filter((m) => !(m.link === 'backup' && m.to === name))
+  // The backup's messages to it, and its peer connections with whatever they carried.
+  world.net = world.net.filter((m) => !((m.link === 'backup' && m.to === name) || (m.link === PEER_LINK && (m.to === name || m.from === name))))
   for (const p of Object.keys(world.links)) if (name === COORDINATOR || name === p) dropLink(config, world, p)
   if (name === COORDINATOR) for (const c of world.clients) if (c.status === 'waiting') c.status = 'cut'
 }
@@ -255,7 +281,7 @@ function restart(config: SimConfig, world: World, name: string): void {
     node.coordinator = new CoordinatorMachine(coordinatorOptions(config)).state
     step(config, world, name, { type: 'start', ...plan.start })
   } else {
-    node.participant = new ParticipantMachine(participantOptions(config)).state
+    node.participant = new ParticipantMachine(optionsOf(config, name).participant).state
     step(config, world, name, { type: 'start', ...planParticipantRecovery(node.store.entries()) })
   }
 }
@@ -293,14 +319,19 @@ function describeParticipantView(state: ParticipantState, txId: string): string 
   return isPrepared(state, txId) ? 'prepared' : (state.resolved.get(txId)?.outcome ?? 'working')
 }
 
-const optionsByConfig = new WeakMap<SimConfig, { coordinator: CoordinatorOptions; participant: ParticipantOptions }>()
+const optionsByConfig = new WeakMap<SimConfig, Map<string, { coordinator: CoordinatorOptions; participant: ParticipantOptions }>>()
 
-/** The machines' options, made once per configuration (the machines never change them). */
-function optionsOf(config: SimConfig): { coordinator: CoordinatorOptions; participant: ParticipantOptions } {
-  let options = optionsByConfig.get(config)
+/** The machines' options, made once per configuration and node (the machines never change them; a participant's name is in its own). */
+function optionsOf(config: SimConfig, name: string): { coordinator: CoordinatorOptions; participant: ParticipantOptions } {
+  let byNode = optionsByConfig.get(config)
+  if (!byNode) {
+    byNode = new Map()
+    optionsByConfig.set(config, byNode)
+  }
+  let options = byNode.get(name)
   if (!options) {
-    options = { coordinator: coordinatorOptions(config), participant: participantOptions(config) }
-    optionsByConfig.set(config, options)
+    options = { coordinator: coordinatorOptions(config), participant: participantOptions(config, name) }
+    byNode.set(name, options)
   }
   return options
 }
@@ -311,22 +342,33 @@ type NodeEvent = DistributiveOmit<CoordinatorEvent, 'now'> | DistributiveOmit<Pa
 function step(config: SimConfig, world: World, name: string, event: NodeEvent): void {
   const node = world.nodes[name]!
   const effects: (CoordinatorEffect | ParticipantEffect)[] = node.role === 'coordinator'
-    ? new CoordinatorMachine(optionsOf(config).coordinator, node.coordinator).step({ ...event, now: world.now } as CoordinatorEvent)
-    : new ParticipantMachine(optionsOf(config).participant, node.participant).step({ ...event, now: world.now } as ParticipantEvent)
-  for (const effect of effects) perform(world, node, effect)
+    ? new CoordinatorMachine(optionsOf(config, name).coordinator, node.coordinator).step({ ...event, now: world.now } as CoordinatorEvent)
+    : new ParticipantMachine(optionsOf(config, name).participant, node.participant).step({ ...event, now: world.now } as ParticipantEvent)
+  for (const effect of effects) perform(config, world, node, effect)
 }
 
-function perform(world: World, node: SimNode, effect: CoordinatorEffect | ParticipantEffect): void {
+/** Participants' connections with each other (Paxos Commit): up while both ends are, and lost with a crash of either. */
+const PEER_LINK = 'peer'
+
+function perform(config: SimConfig, world: World, node: SimNode, effect: CoordinatorEffect | ParticipantEffect): void {
   switch (effect.type) {
     case 'send': {
       const to = 'to' in effect ? effect.to : COORDINATOR
       const p = node.role === 'coordinator' ? to : node.name
       const link = world.links[p]
-      if (effect.msg.type === 'vote' && effect.msg.yes) addTo(world.ghost.yesVotes, effect.msg.txId, node.name)
+      if (effect.msg.type === 'vote' && effect.msg.yes) {
+        addTo(world.ghost.yesVotes, effect.msg.txId, node.name)
+        if (config.protocol === 'paxos-commit') noteAcceptance(config, world, effect.msg.txId, node.name, 0, { [node.name]: 'prepared' })
+      }
+      if (effect.msg.type === 'phase2b') noteAcceptance(config, world, effect.msg.txId, node.name, effect.msg.ballot, effect.msg.values)
       // Copied as the wire would: the receiver never shares objects with the sender.
       if (link?.connected === true) world.net.push({ id: world.nextMsgId++, from: node.name, to, msg: deepCopy(effect.msg), link: p, epoch: link.epoch })
       break
     }
+    case 'sendPeer':
+      if (effect.msg.type === 'phase2b') noteAcceptance(config, world, effect.msg.txId, node.name, effect.msg.ballot, effect.msg.values)
+      if (world.nodes[effect.to]!.up) world.net.push({ id: world.nextMsgId++, from: node.name, to: effect.to, msg: deepCopy(effect.msg), link: PEER_LINK, epoch: 0 })
+      break
     case 'persist': {
       // Copied as LevelDB's encoding would: later changes to machine state must not reach the disk.
       const pending: PendingPersist = { token: effect.token, ops: deepCopy(effect.ops), sync: effect.sync, kind: effect.kind }
@@ -362,6 +404,40 @@ function perform(world: World, node: SimNode, effect: CoordinatorEffect | Partic
   }
 }
 
+/**
+ * An acceptor reported accepting `values` at `ballot`: once a quorum has, at
+ * one ballot, the value is chosen; two different values chosen for one
+ * instance is Paxos's safety broken.
+ */
+function noteAcceptance(config: SimConfig, world: World, txId: string, acceptor: string, ballot: number, values: Record<string, 'prepared' | 'aborted'>): void {
+  const g = world.ghost
+  for (const [instance, value] of Object.entries(values)) {
+    const key = `${txId} ${instance} ${ballot} ${value}`
+    addTo(g.acceptances, key, acceptor)
+    if (g.acceptances[key]!.length < quorumSize(config.participants)) continue
+    const slot = `${txId} ${instance}`
+    const before = g.chosen[slot]
+    if (before === undefined) g.chosen[slot] = value
+    else if (before !== value) g.flaws.push({ code: 'one-value-chosen', detail: `instance ${instance} of ${txId} chose ${before}, then ${value} at ballot ${ballot}` })
+  }
+}
+
+/**
+ * Paxos Commit: what an acceptor's durable record holds, it accepted. Counted
+ * here as well as from the 2b messages, because a leader's own acceptor
+ * reports to it without a message.
+ */
+function noteDurableAcceptances(config: SimConfig, world: World, acceptor: string, txId: string): void {
+  const record = world.nodes[acceptor]!.store.get(acceptorKey(txId)) as AcceptorRecord | undefined
+  for (const [instance, a] of Object.entries(record?.accepted ?? {})) noteAcceptance(config, world, txId, acceptor, a.ballot, { [instance]: a.value })
+}
+
+/** Paxos Commit: a participant applies only a commit that was chosen, `prepared` in every instance. */
+function noteApplyChosen(config: SimConfig, world: World, txId: string, participant: string): void {
+  const unchosen = participantNames(config).filter((p) => world.ghost.chosen[`${txId} ${p}`] !== 'prepared')
+  if (unchosen.length > 0) world.ghost.flaws.push({ code: 'applied-without-chosen-commit', detail: `${participant} applied ${txId}, but instance ${unchosen.join(',')} did not choose prepared` })
+}
+
 function addTo(record: Record<string, string[]>, key: string, value: string): void {
   const list = record[key] ?? []
   if (!list.includes(value)) list.push(value)
@@ -380,10 +456,29 @@ export function describeMsg(msg: ToParticipant | ToCoordinator): string {
     case 'abort':
     case 'ack':
       return `${msg.type.toUpperCase()} ${msg.txId}`
+    case 'phase1a':
+      return `PHASE 1a ${msg.txId} ballot ${msg.ballot}`
+    case 'phase1b':
+      return msg.promised === undefined ? `PHASE 1b ${msg.txId} ballot ${msg.ballot} accepted ${describeAccepted(msg.accepted)}` : `PHASE 1b ${msg.txId} ballot ${msg.ballot} REFUSED (promised ${msg.promised})`
+    case 'phase2a':
+      return `PHASE 2a ${msg.txId} ballot ${msg.ballot} ${describeValues(msg.values)}`
+    case 'phase2b':
+      return `PHASE 2b ${msg.txId} ballot ${msg.ballot} ${describeValues(msg.values)}`
+    case 'outcome':
+      return `OUTCOME ${msg.txId} ${msg.outcome.toUpperCase()}`
     /* c8 ignore next 2 -- hello and reads are adapter business, never simulated */
     default:
       return msg.type.toUpperCase()
   }
+}
+
+function describeValues(values: Record<string, string>): string {
+  return Object.entries(values).map(([instance, v]) => `${instance}:${v}`).join(',')
+}
+
+function describeAccepted(accepted: Record<string, { ballot: number; value: string }>): string {
+  const parts = Object.entries(accepted).map(([instance, a]) => `${instance}:${a.value}@${a.ballot}`)
+  return parts.length === 0 ? 'nothing' : parts.join(',')
 }
 
 /**

@@ -3,13 +3,16 @@ import { explainToParticipant } from '../protocol/codec.ts'
 import { assertSendable } from '../protocol/sendable.ts'
 import { logEffect, persistEffect } from '../protocol/persist.ts'
 import { formatTxId } from './tx-id.ts'
+import { coordinatorMinRound, leaderIndex, nextBallot, quorumSize, ROUNDS_PER_EPOCH } from '../paxos/ballot.ts'
+import { beginBallot, neededAcceptances, onAccepted, onPromise } from '../paxos/leader.ts'
+import { invariant } from '../protocol/invariant.ts'
 import { describeByClientId, describeTxn, type TxnDescription } from './describe.ts'
 import { assertCoordinatorEffects, assertCoordinatorState } from './invariants.ts'
 import { sameWrites, writesDigest } from '../protocol/hash.ts'
 import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
 import { decisionKey, epochKey } from '../record-keys.ts'
-import type { ToCoordinator } from '../protocol/messages.ts'
-import type { AbortReason, Entry, Write } from '../protocol/types.ts'
+import type { Phase1bMsg, Phase2bMsg, ToCoordinator } from '../protocol/messages.ts'
+import type { AbortReason, Entry, Outcome, Write } from '../protocol/types.ts'
 import type { StoreOp } from '../store.ts'
 import type { CoordinatorTimer } from '../protocol/timers.ts'
 import type {
@@ -49,9 +52,11 @@ export class CoordinatorMachine {
   state: CoordinatorState
   private out: CoordinatorEffect[] = []
   private now = 0
+  private readonly paxos: boolean
 
   constructor(options: CoordinatorOptions, state?: CoordinatorState) {
     this.options = options
+    this.paxos = options.protocol === 'paxos-commit'
     this.state = state ?? {
       epoch: 0,
       nextSeq: 1,
@@ -130,7 +135,13 @@ export class CoordinatorMachine {
       s.txns.set(txn.txId, txn)
       if (txn.clientId !== undefined) s.byClientId.set(txn.clientId, txn.txId)
       if (txn.phase === 'committed' && !txn.ended) unfinished++
-      if (record.outcome === 'undecided') {
+      if (record.outcome === 'undecided' && this.paxos) {
+        // Paxos Commit: the acceptors may have chosen either outcome meanwhile. Find out as a recovery leader.
+        txn.phase = 'preparing'
+        txn.ended = false
+        s.inFlight++
+        this.out.push({ type: 'setTimer', timer: voteTimer(txn.txId), afterMs: this.options.defaultTimeoutMs })
+      } else if (record.outcome === 'undecided') {
         // Started before the crash, never decided: presumed abort, now recorded for retries.
         txn.reasons = [{ participant: 'coordinator', code: 'coordinator_restarted', message: abortReasons.coordinator_restarted.message }]
         txn.decidedAt = this.now
@@ -262,7 +273,9 @@ export class CoordinatorMachine {
       this.out.push({ type: 'readReply', reqId, body: { ok: false, error: 'key_in_doubt', message: `participant ${participant} disconnected before answering the read` } })
     }
     this.out.push({ type: 'cancelTimer', timer: { kind: 'resend', participant, after: '' } })
-    // A participant that has not voted cannot vote any more on this connection: abort now.
+    // A participant that has not voted cannot vote any more on this connection: abort now. (Not under
+    // Paxos Commit: its vote may still be chosen through the other acceptors; the vote timer finds out.)
+    if (this.paxos) return
     for (const txn of s.txns.values()) {
       if (txn.phase === 'preparing' && !txn.votes.has(participant)) {
         this.abort(txn, [reason(participant, 'participant_disconnected')])
@@ -317,6 +330,15 @@ export class CoordinatorMachine {
       case 'hello':
         // Connection set-up belongs to the adapter.
         break
+      case 'phase1b':
+        this.onPhase1b(msg)
+        break
+      case 'phase2b':
+        this.onPhase2b(msg)
+        break
+      case 'outcome':
+        this.onOutcome(msg.txId, msg.outcome)
+        break
     }
   }
 
@@ -340,7 +362,117 @@ export class CoordinatorMachine {
       return
     }
     for (const [key, version] of Object.entries(vote.versions ?? {})) txn.versions.set(key, version)
+    if (this.paxos) {
+      // Its YES is its own acceptance of `prepared` at ballot 0, for its own instance.
+      this.acceptedAtZero(txn, from, from)
+      return
+    }
     if (this.options.participants.every((p) => txn.votes.get(p) === 'yes')) this.decideCommit(txn)
+  }
+
+  // ---- Paxos Commit -------------------------------------------------------------
+
+  private get quorum(): number {
+    return quorumSize(this.options.participants.length)
+  }
+
+  /** Returns true once this made the commit chosen. */
+  private acceptedAtZero(txn: Txn, instance: string, acceptor: string): boolean {
+    const accepted = (txn.accepted0 ??= new Map())
+    const by = accepted.get(instance) ?? []
+    if (!by.includes(acceptor)) by.push(acceptor)
+    accepted.set(instance, by)
+    const needed = neededAcceptances(this.quorum, this.options.unsafeBugs)
+    // Chosen at ballot 0 in every instance: committed, with no write of its own on the critical path.
+    if (!this.options.participants.every((p) => (accepted.get(p)?.length ?? 0) >= needed)) return false
+    this.learn(txn, 'committed')
+    return true
+  }
+
+  private onPhase2b(msg: Phase2bMsg): void {
+    const txn = this.state.txns.get(msg.txId)
+    if (txn?.phase !== 'preparing' || !this.options.participants.includes(msg.from)) return
+    if (msg.ballot === 0) {
+      for (const [instance, value] of Object.entries(msg.values)) {
+        if (value === 'prepared' && this.options.participants.includes(instance) && this.acceptedAtZero(txn, instance, msg.from)) return
+      }
+      return
+    }
+    if (txn.recovery?.ballot !== msg.ballot) return
+    const outcome = onAccepted(txn.recovery, msg.from, this.quorum, this.options.unsafeBugs)
+    if (outcome !== undefined) this.learn(txn, outcome)
+  }
+
+  /** The vote timer fired under Paxos Commit: lead a ballot that chooses every instance (aborted where nobody accepted a vote). */
+  private startBallot(txn: Txn): void {
+    // The vote timer is not armed again after the last round (maxRecoveryRounds), so this never goes past it.
+    const rounds = (txn.recovery?.rounds ?? 0) + 1
+    const max = this.options.maxRecoveryRounds
+    const above = Math.max(txn.recovery?.highestSeen ?? 0, txn.recovery?.ballot ?? 0)
+    const ballot = nextBallot(this.options.participants, leaderIndex(this.options.participants, undefined), above, coordinatorMinRound(this.state.epoch))
+    invariant(ballot < coordinatorMinRound(this.state.epoch + 1) * (this.options.participants.length + 1), () => `${txn.txId}: ballot ${ballot} is past epoch ${this.state.epoch}'s ${ROUNDS_PER_EPOCH} rounds`)
+    txn.recovery = beginBallot(txn.txId, ballot, rounds, above)
+    this.log('info', 'vote timer fired: leading a ballot for the transaction', { txId: txn.txId, ballot })
+    for (const p of this.state.connected) this.out.push({ type: 'send', to: p, msg: { type: 'phase1a', txId: txn.txId, ballot } })
+    // Twice as long after each ballot that did not finish: a retry that comes before the last ballot's answers can only preempt it.
+    if (max === undefined || rounds < max) this.out.push({ type: 'setTimer', timer: voteTimer(txn.txId), afterMs: this.options.defaultTimeoutMs * 2 ** Math.min(rounds, 6) })
+  }
+
+  private onPhase1b(msg: Phase1bMsg): void {
+    const txn = this.state.txns.get(msg.txId)
+    if (txn?.phase !== 'preparing' || txn.recovery?.ballot !== msg.ballot || !this.options.participants.includes(msg.from)) return
+    if (msg.promised !== undefined) {
+      txn.recovery.highestSeen = Math.max(txn.recovery.highestSeen, msg.promised)
+      return
+    }
+    const values = onPromise(txn.recovery, msg.from, msg.accepted, this.options.participants, this.quorum, this.options.unsafeBugs)
+    if (values === undefined) return
+    for (const p of this.state.connected) this.out.push({ type: 'send', to: p, msg: { type: 'phase2a', txId: msg.txId, ballot: msg.ballot, values } })
+  }
+
+  /**
+   * A participant asks about a transaction this coordinator has no record of
+   * (it began before a restart, without a client id): lead a ballot for it.
+   * Nothing is presumed under Paxos Commit; the acceptors know what was chosen.
+   */
+  private recoverUnknown(txId: string): void {
+    const s = this.state
+    const txn: Txn = {
+      txId,
+      writes: [],
+      writesHash: '',
+      keys: [],
+      phase: 'preparing',
+      votes: new Map(),
+      acks: [],
+      reasons: [],
+      versions: new Map(),
+      createdAt: this.now,
+      ended: false,
+      waiters: [],
+      recovered: true,
+    }
+    s.txns.set(txId, txn)
+    s.inFlight++
+    this.startBallot(txn)
+  }
+
+  private onOutcome(txId: string, outcome: Outcome): void {
+    const txn = this.state.txns.get(txId)
+    if (txn?.phase === 'preparing') this.learn(txn, outcome)
+  }
+
+  /** The outcome is chosen: under Paxos Commit the decision record is only a cache of it, written without sync. */
+  private learn(txn: Txn, outcome: Outcome): void {
+    if (outcome === 'aborted') {
+      this.abort(txn, this.options.participants.filter((p) => txn.votes.get(p) !== 'yes').map((p) => reason(p, 'vote_timeout')))
+      return
+    }
+    txn.phase = 'committed'
+    txn.decidedAt = this.now
+    this.out.push({ type: 'cancelTimer', timer: voteTimer(txn.txId) })
+    this.persist('commit-decision', false, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
+    this.commitPointPassed(txn)
   }
 
   private onAck(from: string, txId: string): void {
@@ -358,6 +490,11 @@ export class CoordinatorMachine {
 
   private onQuery(from: string, txId: string): void {
     const txn = this.state.txns.get(txId)
+    if (txn === undefined && this.paxos) {
+      // Bounded like client requests: the participant asks again later.
+      if (this.state.inFlight < this.options.maxInFlight) this.recoverUnknown(txId)
+      return
+    }
     if (txn?.phase === 'preparing') {
       // Undecided: the outcome goes to everyone once the votes are in or the vote timer (always armed while
       // preparing) fires. Aborting here cut short every transaction whose participants took longer than
@@ -371,6 +508,8 @@ export class CoordinatorMachine {
 
   private tellOutcome(to: string, txId: string, txn: Txn | undefined): void {
     if (txn?.phase === 'committing') return
+    // Paxos Commit: nothing is presumed; a transaction this coordinator does not know is the acceptors' to settle.
+    if (this.paxos && txn === undefined) return
     const type = txn?.phase === 'committed' ? 'commit' : 'abort' // unknown → presumed abort
     this.out.push({ type: 'send', to, msg: { type, txId } })
   }
@@ -396,6 +535,10 @@ export class CoordinatorMachine {
     }
     const txn = this.state.txns.get(timer.txId)
     if (txn?.phase !== 'preparing') return
+    if (this.paxos) {
+      this.startBallot(txn)
+      return
+    }
     const silent = this.options.participants.filter((p) => !txn.votes.has(p))
     this.abort(txn, silent.map((p) => reason(p, 'vote_timeout')))
   }

@@ -1,3 +1,4 @@
+import type { LeaderBallot, LeaderBugs } from '../paxos/leader.ts'
 import type { CommonEffect } from '../protocol/effects.ts'
 import type { CoordinatorTimer } from '../protocol/timers.ts'
 import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
@@ -20,8 +21,15 @@ export interface CoordinatorOptions {
   maxWaitersPerTxn?: number
   /** How long a read waits for its participant's answer before it is answered `key_in_doubt` (default 5000). */
   readTimeoutMs?: number
+  /**
+   * '2pc' (the default): this coordinator decides, and its synced decision is the commit point.
+   * 'paxos-commit': the participants' acceptors choose each vote; the decision record is a cache.
+   */
+  protocol?: '2pc' | 'paxos-commit'
+  /** Paxos Commit: ballots it starts per transaction at most (the model checker's bound; unlimited without). */
+  maxRecoveryRounds?: number
   /** Test-only flawed variants that the simulator must catch. Never set by the services. */
-  unsafeBugs?: { replyBeforeDurable?: boolean; decisionWithoutSync?: boolean }
+  unsafeBugs?: LeaderBugs & { replyBeforeDurable?: boolean; decisionWithoutSync?: boolean }
 }
 
 /** The decision record in the coordinator's log (`tx/<txId>`). */
@@ -67,6 +75,10 @@ export interface Txn {
   waiters: number[]
   /** Not in memory after a restart: the writes are not logged, only their hash. */
   recovered: boolean
+  /** Paxos Commit: instance → the acceptors whose 2b (or own vote) accepted `prepared` at ballot 0. */
+  accepted0?: Map<string, string[]>
+  /** Paxos Commit: the recovery ballot this coordinator leads for it (after its vote timer fired). */
+  recovery?: LeaderBallot
 }
 
 export interface TxnResult {

@@ -1,18 +1,21 @@
 import { abortReasons } from '../abort-reasons.ts'
-import { explainToCoordinator } from '../protocol/codec.ts'
+import { explainToCoordinator, explainToParticipant } from '../protocol/codec.ts'
+import type { AcceptorRecord } from '../paxos/acceptor.ts'
+import { ParticipantPaxos } from './paxos.ts'
 import { assertSendable } from '../protocol/sendable.ts'
 import { logEffect, persistEffect } from '../protocol/persist.ts'
 import { assertParticipantEffects, assertParticipantState } from './invariants.ts'
 import type { PrepareMsg, ToParticipant, VoteReason } from '../protocol/messages.ts'
 import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
 import { entryKey, preparedKey, resolvedKey } from '../record-keys.ts'
-import type { Versions, Write } from '../protocol/types.ts'
+import type { Outcome, Versions, Write } from '../protocol/types.ts'
 import type { StoreOp } from '../store.ts'
 import type { ParticipantTimer } from '../protocol/timers.ts'
 import type {
   ParticipantEffect,
   ParticipantEvent,
   ParticipantOptions,
+  ParticipantPersistKind,
   ParticipantState,
   PreparedRecord,
   PreparedTxn,
@@ -33,6 +36,8 @@ export class ParticipantMachine {
   state: ParticipantState
   private out: ParticipantEffect[] = []
   private now = 0
+  /** Paxos Commit's roles (resource manager, acceptor, recovery leader); undefined under 2PC. */
+  private readonly paxos: ParticipantPaxos | undefined
 
   constructor(options: ParticipantOptions, state?: ParticipantState) {
     this.options = options
@@ -47,7 +52,38 @@ export class ParticipantMachine {
       reads: new Map(),
       waitingReads: 0,
       pending: new Map(),
+      acceptors: new Map(),
+      leading: new Map(),
+      refusing: new Map(),
+      after: new Map(),
     }
+    this.paxos = options.protocol === 'paxos-commit' ? this.paxosRole() : undefined
+  }
+
+  private paxosRole(): ParticipantPaxos {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the host reads the machine's current state and clock
+    const machine = this
+    return new ParticipantPaxos({
+      get state() {
+        return machine.state
+      },
+      options: this.options,
+      get now() {
+        return machine.now
+      },
+      emit: (effect) => {
+        this.out.push(effect)
+      },
+      persist: (kind, sync, ops, txId) => this.persist(kind, sync, ops, txId),
+      learn: (txId, outcome) => {
+        this.learn(txId, outcome)
+      },
+    })
+  }
+
+  private learn(txId: string, outcome: Outcome): void {
+    if (outcome === 'committed') this.onCommit(txId)
+    else this.onAbort(txId)
   }
 
   /** A read-only view for the inspection API (raft's Status()): routes never reach into the state. */
@@ -66,7 +102,7 @@ export class ParticipantMachine {
     this.now = event.now
     switch (event.type) {
       case 'start':
-        this.onStart(event.entries, event.prepared, event.resolved)
+        this.onStart(event.entries, event.prepared, event.resolved, event.acceptors ?? [])
         break
       case 'connected':
         this.state.connected = true
@@ -87,12 +123,13 @@ export class ParticipantMachine {
         break
     }
     assertSendable('participant', this.out, explainToCoordinator)
+    assertSendable('participant', this.out, explainToParticipant, 'sendPeer')
     assertParticipantEffects(this.state, this.out, this.options)
     if (this.options.checkInvariants === true) assertParticipantState(this.state)
     return this.out
   }
 
-  private onStart(entries: [string, { value: string; version: number }][], prepared: PreparedRecord[], resolved: ResolvedRecord[]): void {
+  private onStart(entries: [string, { value: string; version: number }][], prepared: PreparedRecord[], resolved: ResolvedRecord[], acceptors: AcceptorRecord[]): void {
     const s = this.state
     s.started = true
     for (const [key, entry] of entries) s.kv.set(key, entry)
@@ -104,6 +141,7 @@ export class ParticipantMachine {
       for (const w of record.writes) s.locks.set(w.key, record.txId)
       this.log('warn', 'transaction in doubt after restart', { txId: record.txId })
     }
+    this.paxos?.restarted(acceptors)
     this.out.push({ type: 'setTimer', timer: SWEEP_TIMER, afterMs: this.options.sweepIntervalMs })
   }
 
@@ -121,6 +159,9 @@ export class ParticipantMachine {
       case 'read':
         this.onRead(msg.reqId, msg.key)
         break
+      default:
+        if (this.paxos) this.paxos.onMessage(msg)
+        else this.log('warn', `${msg.type} message under 2PC; ignored`, { txId: msg.txId })
     }
   }
 
@@ -140,9 +181,13 @@ export class ParticipantMachine {
       if (resolved.outcome === 'aborted') this.voteNo(txId, { code: 'already_resolved', message: abortReasons.already_resolved.message })
       return
     }
-    const refusal = this.checkWrites(txId, writes)
+    // Paxos Commit: a recovery leader got here first, so this participant's ballot 0 cannot win any more.
+    const refusal = this.paxos?.promisedAway(txId) === true
+      ? { code: 'already_resolved' as const, message: 'a recovery of this transaction began before its PREPARE arrived' }
+      : this.checkWrites(txId, writes)
     if (refusal) {
-      this.voteNo(txId, refusal)
+      if (this.paxos) this.paxos.refuse(txId, refusal)
+      else this.voteNo(txId, refusal)
       return
     }
     const versions: Versions = new Map()
@@ -158,7 +203,11 @@ export class ParticipantMachine {
     // right after being told "committed" must not meet a conflict with its own finished transaction.
     for (const w of writes) s.locks.set(w.key, txId)
     const record: PreparedRecord = { txId, writes, versions: objectFromMap(versions), preparedAt: this.now }
-    this.persist('prepare', this.options.unsafeBugs?.prepareWithoutSync !== true, [{ type: 'put', key: preparedKey(txId), value: record }], txId)
+    const ops: StoreOp[] = [{ type: 'put', key: preparedKey(txId), value: record }]
+    // Paxos Commit: its own acceptance of `prepared` at ballot 0 rides in the same batch.
+    const acceptance = this.paxos?.ownAcceptance(txId)
+    if (acceptance) ops.push(acceptance)
+    this.persist('prepare', this.options.unsafeBugs?.prepareWithoutSync !== true, ops, txId)
     if (this.options.unsafeBugs?.voteBeforeDurable === true) {
       txn.phase = 'prepared'
       this.voteYes(txn)
@@ -233,6 +282,7 @@ export class ParticipantMachine {
     }))
     ops.push({ type: 'del', key: preparedKey(txId) })
     ops.push({ type: 'put', key: resolvedKey(txId), value: { txId, outcome: 'committed', at: this.now } satisfies ResolvedRecord })
+    this.paxos?.forget(txId, ops)
     this.persist('apply', true, ops, txId)
   }
 
@@ -245,6 +295,9 @@ export class ParticipantMachine {
       }
       // Remember it, so that a PREPARE arriving late is refused.
       this.remember({ txId, outcome: 'aborted', at: this.now })
+      const ops: StoreOp[] = []
+      this.paxos?.forget(txId, ops)
+      if (ops.length > 0) this.persist('abort', false, [...ops, { type: 'put', key: resolvedKey(txId), value: this.state.resolved.get(txId)! }], txId)
       return
     }
     if (txn.phase === 'logging') txn.abortRequested = true
@@ -254,22 +307,29 @@ export class ParticipantMachine {
   private startAbort(txn: PreparedTxn): void {
     txn.phase = 'aborting'
     // No fsync: if the removal is lost, recovery finds the record and asks again.
-    this.persist('abort', false, [
+    const ops: StoreOp[] = [
       { type: 'del', key: preparedKey(txn.txId) },
       { type: 'put', key: resolvedKey(txn.txId), value: { txId: txn.txId, outcome: 'aborted', at: this.now } satisfies ResolvedRecord },
-    ], txn.txId)
+    ]
+    this.paxos?.forget(txn.txId, ops)
+    this.persist('abort', false, ops, txn.txId)
   }
 
   private onPersisted(token: number): void {
     const pending = this.state.pending.get(token)
     if (!pending) return
     this.state.pending.delete(token)
+    this.paxos?.persisted(token)
+    if (pending.kind === 'abort' && this.state.refusing.has(pending.txId!)) this.paxos!.refused(pending.txId!)
     const txn = pending.txId === undefined ? undefined : this.state.prepared.get(pending.txId)
-    if (!txn) return
+    if (!txn || pending.kind === 'accept') return
     if (pending.kind === 'prepare') {
       txn.phase = 'prepared'
       if (txn.abortRequested) this.startAbort(txn)
-      else this.voteYes(txn)
+      else {
+        this.voteYes(txn)
+        this.paxos?.proposeOwnVote(txn)
+      }
     } else if (pending.kind === 'apply') {
       for (const w of txn.writes) this.state.kv.set(w.key, { value: w.value, version: txn.versions.get(w.key)! })
       this.finish(txn, 'committed')
@@ -365,6 +425,10 @@ export class ParticipantMachine {
       this.out.push({ type: 'setTimer', timer: SWEEP_TIMER, afterMs: this.options.sweepIntervalMs })
       return
     }
+    if (timer.kind === 'recover') {
+      this.paxos?.onRecoverTimer(timer.txId)
+      return
+    }
     const { reqId } = timer
     for (const [key, queue] of this.state.reads) {
       const index = queue.findIndex((r) => r.reqId === reqId)
@@ -414,8 +478,10 @@ export class ParticipantMachine {
     if (ops.length > 0) this.persist('gc', false, ops)
   }
 
-  private persist(kind: 'prepare' | 'apply' | 'abort' | 'gc', sync: boolean, ops: StoreOp[], txId?: string): void {
-    this.out.push(persistEffect(this.state, kind, sync, ops, txId))
+  private persist(kind: ParticipantPersistKind, sync: boolean, ops: StoreOp[], txId?: string): number {
+    const effect = persistEffect(this.state, kind, sync, ops, txId)
+    this.out.push(effect)
+    return effect.token
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {

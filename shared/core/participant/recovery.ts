@@ -1,18 +1,22 @@
 import { CorruptRecordError, EntrySchema, recordReader } from '../protocol/record-reader.ts'
 import type { Entry } from '../protocol/types.ts'
-import { preparedKey, recordPrefix, resolvedKey } from '../record-keys.ts'
-import { PreparedRecordSchema, ResolvedRecordSchema } from './records.ts'
+import { acceptorKey, preparedKey, recordPrefix, resolvedKey } from '../record-keys.ts'
+import type { AcceptorRecord } from '../paxos/acceptor.ts'
+import { AcceptorRecordSchema, PreparedRecordSchema, ResolvedRecordSchema } from './records.ts'
 import type { PreparedRecord, ResolvedRecord } from './types.ts'
 
 export interface ParticipantRecovery {
   entries: [string, Entry][]
   prepared: PreparedRecord[]
   resolved: ResolvedRecord[]
+  /** Paxos Commit's acceptor records (none under 2PC). */
+  acceptors: AcceptorRecord[]
 }
 
 const readEntry = recordReader(EntrySchema)
 const readPrepared = recordReader(PreparedRecordSchema)
 const readResolved = recordReader(ResolvedRecordSchema)
+const readAcceptor = recordReader(AcceptorRecordSchema)
 
 /**
  * Pure: from a participant's whole store (key → value) to the machine's start
@@ -22,11 +26,12 @@ const readResolved = recordReader(ResolvedRecordSchema)
  * naming the key. Used by the service and by the simulator alike.
  */
 export function planParticipantRecovery(store: Iterable<[string, unknown]>): ParticipantRecovery {
-  const out: ParticipantRecovery = { entries: [], prepared: [], resolved: [] }
+  const out: ParticipantRecovery = { entries: [], prepared: [], resolved: [], acceptors: [] }
   for (const [key, value] of store) {
     if (key.startsWith(recordPrefix.entry)) out.entries.push([key.slice(recordPrefix.entry.length), readEntry(key, value)])
     else if (key.startsWith(recordPrefix.prepared)) out.prepared.push(underItsKey(key, readPrepared(key, value), preparedKey))
     else if (key.startsWith(recordPrefix.resolved)) out.resolved.push(underItsKey(key, readResolved(key, value), resolvedKey))
+    else if (key.startsWith(recordPrefix.acceptor)) out.acceptors.push(underItsKey(key, readAcceptor(key, value), acceptorKey))
     else throw new CorruptRecordError(key, 'no participant record lives under this key (is DATA_DIR the right directory?)')
   }
   out.resolved.sort((a, b) => a.at - b.at)

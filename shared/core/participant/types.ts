@@ -1,3 +1,5 @@
+import type { AcceptorRecord } from '../paxos/acceptor.ts'
+import type { LeaderBallot, LeaderBugs } from '../paxos/leader.ts'
 import type { CommonEffect } from '../protocol/effects.ts'
 import type { ParticipantTimer } from '../protocol/timers.ts'
 import type { ToCoordinator, ToParticipant } from '../protocol/messages.ts'
@@ -17,8 +19,26 @@ export interface ParticipantOptions {
   checkInvariants?: boolean
   /** Reads that may wait on held keys at once (default 10,000); more are answered "in doubt" at once. */
   maxWaitingReads?: number
+  /** '2pc' (the default): the coordinator decides. 'paxos-commit': each vote is chosen by the participants as acceptors. */
+  protocol?: '2pc' | 'paxos-commit'
+  /** Paxos Commit: this participant's name, and every participant's (the acceptors), in configuration order. */
+  name?: string
+  participants?: readonly string[]
+  /** Paxos Commit: a prepared transaction in doubt this long gets this participant as its recovery leader. */
+  recoveryAfterMs?: number
+  /** Paxos Commit: ballots one leader starts per transaction at most (the model checker's bound; unlimited without). */
+  maxRecoveryRounds?: number
   /** Test-only flawed variants that the simulator must catch. Never set by the services. */
-  unsafeBugs?: { voteBeforeDurable?: boolean; prepareWithoutSync?: boolean }
+  unsafeBugs?: ParticipantBugs
+}
+
+export interface ParticipantBugs extends LeaderBugs {
+  voteBeforeDurable?: boolean
+  prepareWithoutSync?: boolean
+  /** An acceptor sends its 2b before its acceptance is durable. */
+  acceptBeforeDurable?: boolean
+  /** A recovery leader proposes what its own acceptor holds, without phase 1. */
+  skipPhase1?: boolean
 }
 
 /** The PREPARED record (`prep/<txId>`): durable before the YES vote leaves. */
@@ -56,14 +76,20 @@ export interface PreparedTxn {
 }
 
 export type ParticipantEvent =
-  | { type: 'start'; now: number; entries: [string, Entry][]; prepared: PreparedRecord[]; resolved: ResolvedRecord[] }
+  | { type: 'start'; now: number; entries: [string, Entry][]; prepared: PreparedRecord[]; resolved: ResolvedRecord[]; acceptors?: AcceptorRecord[] }
   | { type: 'connected'; now: number }
   | { type: 'disconnected'; now: number }
   | { type: 'message'; now: number; msg: ToParticipant }
   | { type: 'timer'; now: number; timer: ParticipantTimer }
   | { type: 'persisted'; now: number; token: number }
 
-export type ParticipantEffect = CommonEffect<ParticipantTimer> | { type: 'send'; msg: ToCoordinator }
+export type ParticipantEffect = CommonEffect<ParticipantTimer> | { type: 'send'; msg: ToCoordinator } | { type: 'sendPeer'; to: string; msg: ToParticipant }
+
+/** A message that waits for a write: to the coordinator (`to` absent) or to a participant (this one included). */
+export interface Outgoing {
+  to?: string | undefined
+  msg: ToCoordinator | ToParticipant
+}
 
 export interface PendingRead {
   reqId: number
@@ -82,5 +108,15 @@ export interface ParticipantState {
   /** Reads waiting for a lock to go, by key, and how many in all. */
   reads: Map<string, PendingRead[]>
   waitingReads: number
-  pending: Map<number, { kind: 'prepare' | 'apply' | 'abort' | 'gc'; txId?: string }>
+  pending: Map<number, { kind: ParticipantPersistKind; txId?: string }>
+  /** Paxos Commit: this node's acceptor records, by transaction. */
+  acceptors: Map<string, AcceptorRecord>
+  /** Paxos Commit: the recoveries this node leads, by transaction. */
+  leading: Map<string, LeaderBallot>
+  /** Paxos Commit: transactions whose NO vote waits for its durable marker. */
+  refusing: Map<string, true>
+  /** Paxos Commit: messages that leave once the write with this token is durable (persist before send). */
+  after: Map<number, Outgoing[]>
 }
+
+export type ParticipantPersistKind = 'prepare' | 'apply' | 'abort' | 'accept' | 'gc'

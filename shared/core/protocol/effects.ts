@@ -19,9 +19,10 @@ export interface PersistEffect {
    * Participant: `prepare` (the PREPARED record, synced), `apply` (a commit's
    * writes, synced), `abort`. Coordinator: `begin` (a client id's record),
    * `commit-decision` (the commit point, synced), `abort-decision`, `end`.
-   * Both: `gc`.
+   * Both: `gc`. Participant under Paxos Commit: `accept` (its acceptor
+   * record: a promise or an acceptance, synced).
    */
-  kind: 'prepare' | 'apply' | 'abort' | 'begin' | 'commit-decision' | 'abort-decision' | 'end' | 'gc'
+  kind: 'prepare' | 'apply' | 'abort' | 'accept' | 'begin' | 'commit-decision' | 'abort-decision' | 'end' | 'gc'
   txId?: string
 }
 

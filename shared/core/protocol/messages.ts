@@ -55,6 +55,28 @@ export const ReadMsg = Type.Object(
   { additionalProperties: false },
 )
 
+// Paxos Commit (see ../paxos/): between the coordinator, the participants and recovery leaders
+const NodeName = Type.String({ minLength: 1, maxLength: 128 })
+const Ballot = Type.Integer({ minimum: 0 })
+const PaxosValue = Type.Union([Type.Literal('prepared'), Type.Literal('aborted')])
+const maxInstances = 64
+const InstanceValues = Type.Record(NodeName, PaxosValue, { maxProperties: maxInstances })
+const AcceptedValues = Type.Record(NodeName, Type.Object({ ballot: Ballot, value: PaxosValue }, { additionalProperties: false }), { maxProperties: maxInstances })
+const Outcome = Type.Union([Type.Literal('committed'), Type.Literal('aborted')])
+/** A recovery leader asks every acceptor to promise `ballot` for all the transaction's instances. */
+export const Phase1aMsg = Type.Object({ type: Type.Literal('phase1a'), txId: TxId, ballot: Ballot }, { additionalProperties: false })
+/** An acceptor's promise, with what it accepted; `promised` set: it refuses, having promised that higher ballot. */
+export const Phase1bMsg = Type.Object(
+  { type: Type.Literal('phase1b'), txId: TxId, ballot: Ballot, from: NodeName, accepted: AcceptedValues, promised: Type.Optional(Ballot) },
+  { additionalProperties: false },
+)
+/** A proposal: ballot 0 from a participant for its own instance, or a leader's for every instance. */
+export const Phase2aMsg = Type.Object({ type: Type.Literal('phase2a'), txId: TxId, ballot: Ballot, values: InstanceValues }, { additionalProperties: false })
+/** An acceptor accepted (durably) these values at this ballot: to the ballot's owner (the coordinator for ballot 0). */
+export const Phase2bMsg = Type.Object({ type: Type.Literal('phase2b'), txId: TxId, ballot: Ballot, from: NodeName, values: InstanceValues }, { additionalProperties: false })
+/** The transaction's outcome, from a node that knows it was chosen. */
+export const OutcomeMsg = Type.Object({ type: Type.Literal('outcome'), txId: TxId, from: NodeName, outcome: Outcome }, { additionalProperties: false })
+
 // participant → coordinator
 export const HelloMsg = Type.Object(
   { type: Type.Literal('hello'), participant: Type.String({ minLength: 1, maxLength: 128 }) },
@@ -83,14 +105,36 @@ export const ReadResultMsg = Type.Object(
 )
 
 /** Each direction's messages, by their `type`: the codec checks a message against its own type's schema. */
-export const toParticipantSchemas = { prepare: PrepareMsg, commit: CommitMsg, abort: AbortMsg, read: ReadMsg } as const
-export const toCoordinatorSchemas = { hello: HelloMsg, vote: VoteMsg, ack: AckMsg, query: QueryMsg, readResult: ReadResultMsg } as const
+export const toParticipantSchemas = {
+  prepare: PrepareMsg,
+  commit: CommitMsg,
+  abort: AbortMsg,
+  read: ReadMsg,
+  phase1a: Phase1aMsg,
+  phase1b: Phase1bMsg,
+  phase2a: Phase2aMsg,
+  phase2b: Phase2bMsg,
+  outcome: OutcomeMsg,
+} as const
+export const toCoordinatorSchemas = {
+  hello: HelloMsg,
+  vote: VoteMsg,
+  ack: AckMsg,
+  query: QueryMsg,
+  readResult: ReadResultMsg,
+  phase1b: Phase1bMsg,
+  phase2b: Phase2bMsg,
+  outcome: OutcomeMsg,
+} as const
 
-export const ToParticipant = Type.Union([PrepareMsg, CommitMsg, AbortMsg, ReadMsg])
-export const ToCoordinator = Type.Union([HelloMsg, VoteMsg, AckMsg, QueryMsg, ReadResultMsg])
+export const ToParticipant = Type.Union([PrepareMsg, CommitMsg, AbortMsg, ReadMsg, Phase1aMsg, Phase1bMsg, Phase2aMsg, Phase2bMsg, OutcomeMsg])
+export const ToCoordinator = Type.Union([HelloMsg, VoteMsg, AckMsg, QueryMsg, ReadResultMsg, Phase1bMsg, Phase2bMsg, OutcomeMsg])
 
 export type PrepareMsg = Static<typeof PrepareMsg>
 export type VoteMsg = Static<typeof VoteMsg>
 export type ToParticipant = Static<typeof ToParticipant>
 export type ToCoordinator = Static<typeof ToCoordinator>
 export type VoteReason = Static<typeof Reason>
+export type Phase1bMsg = Static<typeof Phase1bMsg>
+export type Phase2bMsg = Static<typeof Phase2bMsg>
+export type PaxosMsg = Static<typeof Phase1aMsg> | Phase1bMsg | Static<typeof Phase2aMsg> | Phase2bMsg | Static<typeof OutcomeMsg>

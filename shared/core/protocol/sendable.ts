@@ -10,9 +10,10 @@ export function assertSendable(
   role: string,
   effects: readonly { type: string; msg?: unknown }[],
   explain: (msg: unknown) => string | undefined,
+  effectType = 'send',
 ): void {
   for (const effect of effects) {
-    if (effect.type !== 'send') continue
+    if (effect.type !== effectType) continue
     const why = explain(effect.msg)
     invariant(why === undefined, () => `${role} emitted a ${(effect.msg as { type: string }).type} message its peer would refuse (${why}): ${JSON.stringify(effect.msg).slice(0, 300)}`)
   }

@@ -18,6 +18,8 @@ export type ParticipantTimer =
   | { kind: 'sweep' }
   /** A read waiting on a held key is due an answer. */
   | { kind: 'read'; reqId: number }
+  /** Paxos Commit: a prepared transaction has waited long enough for its outcome; lead its recovery. */
+  | { kind: 'recover'; txId: string }
 
 export type Timer = CoordinatorTimer | ParticipantTimer
 
@@ -25,6 +27,8 @@ export function timerKey(timer: Timer): string {
   switch (timer.kind) {
     case 'vote':
       return `vote:${timer.txId}`
+    case 'recover':
+      return `recover:${timer.txId}`
     case 'read':
       return `read:${timer.reqId}`
     case 'resend':

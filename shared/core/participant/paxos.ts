@@ -1,0 +1,309 @@
+import { accept, copyAccepted, copyRecord, newAcceptorRecord, promise, type AcceptorRecord } from '../paxos/acceptor.ts'
+import { ballotOwner, leaderIndex, nextBallot, quorumSize } from '../paxos/ballot.ts'
+import { beginBallot, neededAcceptances, onAccepted, onPromise, proposal } from '../paxos/leader.ts'
+import type { InstanceValues } from '../paxos/values.ts'
+import { invariant } from '../protocol/invariant.ts'
+import { keyedObject } from '../protocol/keyed-object.ts'
+import type { PaxosMsg, Phase1bMsg, Phase2bMsg, VoteReason } from '../protocol/messages.ts'
+import type { Outcome } from '../protocol/types.ts'
+import { acceptorKey, resolvedKey } from '../record-keys.ts'
+import type { StoreOp } from '../store.ts'
+import type { Outgoing, ParticipantEffect, ParticipantOptions, ParticipantPersistKind, ParticipantState, PreparedTxn, ResolvedRecord } from './types.ts'
+
+/** What the Paxos Commit role needs of the participant machine it runs in. */
+export interface ParticipantHost {
+  readonly state: ParticipantState
+  readonly options: ParticipantOptions
+  readonly now: number
+  emit(effect: ParticipantEffect): void
+  /** Emits a persist effect; returns its token. */
+  persist(kind: ParticipantPersistKind, sync: boolean, ops: StoreOp[], txId?: string): number
+  /** The outcome is known to be chosen: apply it as a COMMIT or an ABORT message would. */
+  learn(txId: string, outcome: Outcome): void
+}
+
+const recoverTimer = (txId: string) => ({ kind: 'recover', txId }) as const
+
+/**
+ * A participant's part in Paxos Commit (Gray and Lamport, 2006): it is the
+ * resource manager that proposes its own vote at ballot 0, an acceptor of
+ * every participant's instance, and, for a transaction in doubt too long, a
+ * recovery leader. Every message that reports acceptor state leaves only when
+ * the write of that state is durable (`after`, flushed on `persisted`);
+ * writes complete in the order they were made, so a reply never reports
+ * more than the disk holds.
+ */
+export class ParticipantPaxos {
+  constructor(private readonly host: ParticipantHost) {}
+
+  private get me(): string {
+    return this.host.options.name!
+  }
+
+  private get participants(): readonly string[] {
+    return this.host.options.participants!
+  }
+
+  private get quorum(): number {
+    return quorumSize(this.participants.length)
+  }
+
+  private get bugs(): ParticipantOptions['unsafeBugs'] {
+    return this.host.options.unsafeBugs
+  }
+
+  // ---- resource manager (ballot 0) ------------------------------------------
+
+  /**
+   * The acceptor record to write in the PREPARED record's batch: this
+   * participant accepts its own `prepared` at ballot 0. Only when no ballot
+   * above 0 was promised (see promisedAway, checked before).
+   */
+  ownAcceptance(txId: string): StoreOp {
+    const record = this.host.state.acceptors.get(txId) ?? newAcceptorRecord(txId)
+    invariant(record.promised === 0, () => `${txId}: own acceptance at ballot 0 after promising ballot ${record.promised} (promisedAway is checked first)`)
+    record.accepted[this.me] = { ballot: 0, value: 'prepared' }
+    this.host.state.acceptors.set(txId, record)
+    return { type: 'put', key: acceptorKey(txId), value: copyRecord(record) }
+  }
+
+  /** A promise above ballot 0 was made for this transaction: a new PREPARE of it is refused. */
+  promisedAway(txId: string): boolean {
+    return (this.host.state.acceptors.get(txId)?.promised ?? 0) > 0
+  }
+
+  /** The PREPARED record is durable: propose `prepared` to the other acceptors, and wait so long before leading a recovery. */
+  proposeOwnVote(txn: PreparedTxn): void {
+    const values = keyedObject<'prepared'>()
+    values[this.me] = 'prepared'
+    for (const p of this.participants) {
+      if (p !== this.me) this.host.emit({ type: 'sendPeer', to: p, msg: { type: 'phase2a', txId: txn.txId, ballot: 0, values } })
+    }
+    this.armRecovery(txn.txId)
+  }
+
+  /**
+   * A NO vote is final only once durable: a participant that forgot it could
+   * vote YES on a re-sent PREPARE, and its instance would then choose
+   * `prepared` for a transaction a client was told aborted.
+   */
+  refuse(txId: string, why: VoteReason): void {
+    const s = this.host.state
+    if (s.refusing.has(txId)) return
+    s.refusing.set(txId, true)
+    const marker: ResolvedRecord = { txId, outcome: 'aborted', at: this.host.now }
+    const token = this.host.persist('abort', true, [{ type: 'put', key: resolvedKey(txId), value: marker }, { type: 'del', key: acceptorKey(txId) }], txId)
+    s.acceptors.delete(txId)
+    this.sendAfter(token, [{ msg: { type: 'vote', txId, yes: false, reason: why } }])
+  }
+
+  /** The refusal's marker is durable. */
+  refused(txId: string): void {
+    const s = this.host.state
+    s.refusing.delete(txId)
+    s.resolved.delete(txId)
+    s.resolved.set(txId, { txId, outcome: 'aborted', at: this.host.now })
+  }
+
+  /** The transaction is resolved here: its acceptor record goes in the same batch (the resolved marker stands in for it). */
+  forget(txId: string, ops: StoreOp[]): void {
+    const s = this.host.state
+    if (s.acceptors.delete(txId)) ops.push({ type: 'del', key: acceptorKey(txId) })
+    s.leading.delete(txId)
+    this.host.emit({ type: 'cancelTimer', timer: recoverTimer(txId) })
+  }
+
+  /**
+   * Ballots of leaders that start together preempt each other (Paxos's
+   * duelling proposers): each participant waits a little longer than the one
+   * before it in configuration order, and twice as long after each ballot of
+   * its own that did not finish.
+   */
+  private armRecovery(txId: string, rounds = 0): void {
+    const base = this.host.options.recoveryAfterMs ?? this.host.options.queryAfterMs
+    const stagger = Math.floor((base * (leaderIndex(this.participants, this.me) - 1)) / this.participants.length)
+    this.host.emit({ type: 'setTimer', timer: recoverTimer(txId), afterMs: base * 2 ** Math.min(rounds, 6) + stagger })
+  }
+
+  /** Restarted with PREPARED records: each waits for its outcome, and is recovered if it waits too long. */
+  restarted(records: readonly AcceptorRecord[]): void {
+    const s = this.host.state
+    for (const record of records) s.acceptors.set(record.txId, record)
+    for (const txId of s.prepared.keys()) this.armRecovery(txId)
+  }
+
+  // ---- messages ---------------------------------------------------------------
+
+  onMessage(msg: PaxosMsg): void {
+    switch (msg.type) {
+      case 'phase1a':
+        this.onPhase1a(msg.txId, msg.ballot)
+        break
+      case 'phase2a':
+        this.onPhase2a(msg.txId, msg.ballot, msg.values)
+        break
+      case 'phase1b':
+        this.onPhase1b(msg)
+        break
+      case 'phase2b':
+        this.onPhase2b(msg)
+        break
+      case 'outcome':
+        this.onOutcome(msg.txId, msg.outcome)
+        break
+    }
+  }
+
+  /** What this node knows was chosen: applied or aborted here, or being written so. */
+  private knownOutcome(txId: string): Outcome | undefined {
+    const s = this.host.state
+    const phase = s.prepared.get(txId)?.phase
+    if (phase === 'applying') return 'committed'
+    if (phase === 'aborting') return 'aborted'
+    if (s.refusing.has(txId)) return undefined // the NO is not durable yet: say nothing
+    return s.resolved.get(txId)?.outcome
+  }
+
+  /** An acceptor that knows the outcome tells the ballot's owner, instead of promising or accepting. */
+  private toldOutcome(txId: string, ballot: number): boolean {
+    const outcome = this.knownOutcome(txId)
+    if (outcome === undefined) return false
+    this.deliver({ to: ballotOwner(this.participants, ballot), msg: { type: 'outcome', txId, from: this.me, outcome } })
+    return true
+  }
+
+  private onPhase1a(txId: string, ballot: number): void {
+    if (this.toldOutcome(txId, ballot)) return
+    const s = this.host.state
+    const record = s.acceptors.get(txId) ?? newAcceptorRecord(txId)
+    const owner = ballotOwner(this.participants, ballot)
+    const result = promise(record, ballot)
+    if (result === 'repeat') return // its 1b is on its way (or was lost with a connection: the leader tries a higher ballot)
+    if (result === 'stale') {
+      this.deliver({ to: owner, msg: { type: 'phase1b', txId, ballot, from: this.me, accepted: keyedObject(), promised: record.promised } })
+      return
+    }
+    s.acceptors.set(txId, record)
+    const token = this.host.persist('accept', true, [{ type: 'put', key: acceptorKey(txId), value: copyRecord(record) }], txId)
+    this.sendAfter(token, [{ to: owner, msg: { type: 'phase1b', txId, ballot, from: this.me, accepted: copyAccepted(record.accepted) } }])
+  }
+
+  private onPhase2a(txId: string, ballot: number, values: InstanceValues): void {
+    if (this.toldOutcome(txId, ballot)) return
+    const s = this.host.state
+    const record = s.acceptors.get(txId) ?? newAcceptorRecord(txId)
+    if (!accept(record, ballot, values, this.participants)) return // a higher ballot was promised: its leader goes on
+    s.acceptors.set(txId, record)
+    const token = this.host.persist('accept', true, [{ type: 'put', key: acceptorKey(txId), value: copyRecord(record) }], txId)
+    const reply: Outgoing = { to: ballotOwner(this.participants, ballot), msg: { type: 'phase2b', txId, ballot, from: this.me, values } }
+    if (this.bugs?.acceptBeforeDurable === true) this.deliver(reply)
+    else this.sendAfter(token, [reply])
+  }
+
+  private onOutcome(txId: string, outcome: Outcome): void {
+    const leading = this.host.state.leading.has(txId)
+    this.host.learn(txId, outcome)
+    // A leader that hears the outcome passes it on: the other participants may be waiting for it too.
+    if (leading) this.broadcast(txId, outcome)
+  }
+
+  // ---- recovery leader --------------------------------------------------------------
+
+  /** The transaction has been in doubt too long: lead a ballot for it (again, higher, if one is already under way). */
+  onRecoverTimer(txId: string): void {
+    const s = this.host.state
+    const txn = s.prepared.get(txId)
+    if (txn?.phase !== 'prepared') return
+    if (s.connected) {
+      // The coordinator is there to lead (it starts a ballot for a transaction it does not know): ask it, and lead only without it.
+      this.host.emit({ type: 'send', msg: { type: 'query', txId } })
+      this.armRecovery(txId)
+      return
+    }
+    const before = s.leading.get(txId)
+    const rounds = (before?.rounds ?? 0) + 1
+    const max = this.host.options.maxRecoveryRounds
+    if (max !== undefined && rounds > max) return
+    const own = s.acceptors.get(txId)
+    // Above anything this node promised (its own promise is durable, so a restart never reuses a ballot) or saw refused.
+    const above = Math.max(own?.promised ?? 0, before?.highestSeen ?? 0, before?.ballot ?? 0)
+    const ballot = nextBallot(this.participants, leaderIndex(this.participants, this.me), above)
+    const leader = beginBallot(txId, ballot, rounds, above)
+    s.leading.set(txId, leader)
+    this.host.emit({ type: 'log', level: 'warn', msg: 'leading the recovery of a transaction in doubt', txId, ballot })
+    if (max === undefined || rounds < max) this.armRecovery(txId, rounds)
+    if (this.bugs?.skipPhase1 === true) {
+      // Flawed: proposes from its own acceptor's view alone.
+      leader.phase = 'accepting'
+      leader.values = proposal([own?.accepted ?? keyedObject()], this.participants, this.bugs)
+      this.toAll({ type: 'phase2a', txId, ballot, values: leader.values })
+      return
+    }
+    // Its own promise first: once durable, a restart never picks this ballot again, and only then does phase 1a go out.
+    const record = own ?? newAcceptorRecord(txId)
+    invariant(promise(record, ballot) === 'promised', () => `${txId}: ballot ${ballot} is not above this node's promise ${record.promised}`)
+    s.acceptors.set(txId, record)
+    const token = this.host.persist('accept', true, [{ type: 'put', key: acceptorKey(txId), value: copyRecord(record) }], txId)
+    const phase1a: Outgoing[] = this.participants.filter((p) => p !== this.me).map((p) => ({ to: p, msg: { type: 'phase1a', txId, ballot } }))
+    this.sendAfter(token, [...phase1a, { to: this.me, msg: { type: 'phase1b', txId, ballot, from: this.me, accepted: copyAccepted(record.accepted) } }])
+  }
+
+  private onPhase1b(msg: Phase1bMsg): void {
+    const leader = this.host.state.leading.get(msg.txId)
+    if (leader?.ballot !== msg.ballot) return
+    if (msg.promised !== undefined) {
+      leader.highestSeen = Math.max(leader.highestSeen, msg.promised)
+      return
+    }
+    const values = onPromise(leader, msg.from, msg.accepted, this.participants, this.quorum, this.bugs)
+    if (values !== undefined) this.toAll({ type: 'phase2a', txId: msg.txId, ballot: msg.ballot, values })
+  }
+
+  private onPhase2b(msg: Phase2bMsg): void {
+    const leader = this.host.state.leading.get(msg.txId)
+    if (leader?.ballot !== msg.ballot) return
+    const outcome = onAccepted(leader, msg.from, this.quorum, this.bugs)
+    if (outcome === undefined) return
+    invariant(leader.accepts.length >= neededAcceptances(this.quorum, this.bugs), () => `${msg.txId} chosen with ${leader.accepts.length} acceptances`)
+    this.host.emit({ type: 'log', level: 'info', msg: `recovery chose ${outcome}`, txId: msg.txId, ballot: msg.ballot })
+    this.host.learn(msg.txId, outcome)
+    this.broadcast(msg.txId, outcome)
+  }
+
+  /** To the other participants, and to the coordinator if it is there: its client may still be waiting. */
+  private broadcast(txId: string, outcome: Outcome): void {
+    const msg = { type: 'outcome', txId, from: this.me, outcome } as const
+    for (const p of this.participants) {
+      if (p !== this.me) this.host.emit({ type: 'sendPeer', to: p, msg })
+    }
+    if (this.host.state.connected) this.host.emit({ type: 'send', msg })
+  }
+
+  /** To every acceptor, this node's own included (delivered to itself at once). */
+  private toAll(msg: PaxosMsg): void {
+    const others = this.participants.filter((p) => p !== this.me)
+    for (const p of others) this.host.emit({ type: 'sendPeer', to: p, msg })
+    this.onMessage(msg)
+  }
+
+  // ---- persist before send --------------------------------------------------------
+
+  private sendAfter(token: number, messages: Outgoing[]): void {
+    this.host.state.after.set(token, messages)
+  }
+
+  /** A write is durable: what waited for it leaves. */
+  persisted(token: number): void {
+    const messages = this.host.state.after.get(token)
+    if (!messages) return
+    this.host.state.after.delete(token)
+    for (const m of messages) this.deliver(m)
+  }
+
+  /** To the coordinator, to another participant, or to this node's own leader role. */
+  private deliver(m: Outgoing): void {
+    if (m.to === this.me) this.onMessage(m.msg as PaxosMsg)
+    else if (m.to === undefined) this.host.emit({ type: 'send', msg: m.msg as Extract<Outgoing['msg'], { type: 'vote' | 'phase1b' | 'phase2b' | 'outcome' }> })
+    else this.host.emit({ type: 'sendPeer', to: m.to, msg: m.msg as PaxosMsg })
+  }
+}
