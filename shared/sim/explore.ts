@@ -180,8 +180,8 @@ export function randomRun(config: SimConfig, seed: number, options: RandomRunOpt
     const calm = all.filter((e) => !isFault(e) && !(e.kind === 'restart' && faulty && prng.chance(0.7)))
     const event = faulty ? chooseFault(prng, all, options.rates) ?? pickCalm(prng, calm) : healingEvent(all) ?? pickCalm(prng, calm)
     if (!event) {
-      // Nothing to do now: jump to the next timer (a sweep or GC timer is always armed).
-      world.now = Math.max(world.now + 1, nextTimer(world))
+      // Nothing to do now: jump to the next timer, at most 1 s ahead (with every node down none is armed: only a restart is left to come).
+      world.now = Math.max(world.now + 1, Math.min(nextTimer(world), world.now + 1000))
       continue
     }
     trace.push(applyEvent(config, world, event))

@@ -92,8 +92,9 @@ export class ParticipantPaxos {
     if (s.refusing.has(txId)) return
     s.refusing.set(txId, true)
     const marker: ResolvedRecord = { txId, outcome: 'aborted', at: this.host.now }
-    const token = this.host.persist('abort', true, [{ type: 'put', key: resolvedKey(txId), value: marker }, { type: 'del', key: acceptorKey(txId) }], txId)
-    s.acceptors.delete(txId)
+    // Its acceptor record stays: this node is still an acceptor of the other participants' instances,
+    // and a fresh record would accept a ballot 0 it has already promised away. It goes once the outcome is learned.
+    const token = this.host.persist('abort', true, [{ type: 'put', key: resolvedKey(txId), value: marker }], txId)
     this.sendAfter(token, [{ msg: { type: 'vote', txId, yes: false, reason: why } }])
   }
 

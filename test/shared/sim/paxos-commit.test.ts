@@ -65,6 +65,15 @@ t.test('Paxos Commit swarm sample: random faults, concurrent transactions on sha
   t.ok(faults > 100, `${faults} faults`)
 })
 
+t.test('seed 753: a participant that refuses a PREPARE stays an acceptor of the other instances', async (t) => {
+  // Found by the 10,000-seed swarm: the refusal dropped its acceptor record, and the fresh one accepted a
+  // ballot 0 it had promised away, so one instance chose both prepared and aborted.
+  const { config, options } = swarmConfig(753, 3, 'paxos-commit')
+  const r = randomRun(config, 753, options)
+  t.equal(r.violation, undefined, r.violation ? `${r.violation.code}: ${r.violation.detail}` : '')
+  t.ok(r.committed > 0)
+})
+
 t.test('a failing seed replays: the same seed gives the same run', async (t) => {
   const { config, options } = swarmConfig(3, 3, 'paxos-commit')
   const flawed = { ...config, bugs: { skipPhase1: true } }

@@ -41,7 +41,7 @@ t.test('NO is made durable before it leaves, and a PREPARE that arrives after a 
   const { msg, complete, m } = setup(paxos)
   msg({ type: 'prepare', txId: '1.1', writes })
   const no = msg({ type: 'prepare', txId: '1.2', writes })
-  t.match(no, [{ type: 'persist', kind: 'abort', sync: true, ops: [{ key: 'done/1.2' }, { type: 'del', key: 'acc/1.2' }] }])
+  t.match(no, [{ type: 'persist', kind: 'abort', sync: true, ops: [{ key: 'done/1.2' }] }])
   t.same(toCoordinator(no), [])
   t.same(msg({ type: 'prepare', txId: '1.2', writes }), [], 'a duplicate while the refusal is written: nothing')
   t.match(toCoordinator(complete(no)), [{ type: 'vote', yes: false, reason: { code: 'conflict' } }])
@@ -49,6 +49,11 @@ t.test('NO is made durable before it leaves, and a PREPARE that arrives after a 
   const promised = msg({ type: 'phase1a', txId: '1.3', ballot: 7 })
   t.match(promised, [{ type: 'persist', kind: 'accept', sync: true }])
   t.match(toCoordinator(complete(msg({ type: 'prepare', txId: '1.3', writes: [{ key: 'b', value: 'y' }] }))), [{ type: 'vote', yes: false, reason: { code: 'already_resolved', message: /recovery .* began/ } }])
+  // Still an acceptor of the others' instances: the promise of ballot 7 holds (the swarm's seed 753 found a refusal that dropped it).
+  t.same(msg({ type: 'phase2a', txId: '1.3', ballot: 0, values: { p1: 'prepared' } }).filter((e) => e.type === 'persist'), [])
+  t.equal(m.state.acceptors.get('1.3')?.promised, 7)
+  const learned = msg({ type: 'abort', txId: '1.3' })
+  t.match(learned.filter((e) => e.type === 'persist'), [{ kind: 'abort', ops: [{ type: 'del', key: 'acc/1.3' }, { key: 'done/1.3' }] }], 'it goes once the outcome is learned')
 })
 
 t.test('an acceptor tells what it knows: the outcome once resolved, a refusal below its promise, nothing for a repeat', async (t) => {
