@@ -57,6 +57,16 @@ function withBug(config: SimConfig, bug: string | undefined): SimConfig {
   }
 }
 
+/** A machine that breaks one of its invariants throws (InvariantViolation): a failing seed like any other, to be replayed. */
+function runSeed(config: SimConfig, seed: number, options: Parameters<typeof randomRun>[2]): ReturnType<typeof randomRun> {
+  try {
+    return randomRun(config, seed, options)
+  } catch (error) {
+    const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    return { seed, steps: 0, committed: 0, faults: 0, violation: { code: 'exception', detail, trace: [] }, trace: [] }
+  }
+}
+
 function protocolOf(name: string): '2pc' | 'paxos-commit' {
   if (name === '2pc' || name === 'paxos-commit') return name
   console.error(`unknown protocol ${name}\n${usage}`)
@@ -71,7 +81,7 @@ let faults = 0
 let failed = 0
 for (const seed of seeds) {
   const { config, options } = swarmConfig(seed, Number(values.participants), protocolOf(values.protocol))
-  const r = randomRun(withBug(config, values.bug), seed, options)
+  const r = runSeed(withBug(config, values.bug), seed, options)
   steps += r.steps
   committed += r.committed
   faults += r.faults

@@ -181,6 +181,8 @@ export class ParticipantMachine {
       if (resolved.outcome === 'aborted') this.voteNo(txId, { code: 'already_resolved', message: abortReasons.already_resolved.message })
       return
     }
+    // Paxos Commit: its NO is being made durable; a YES now (the conflict may be gone) would contradict it.
+    if (s.refusing.has(txId)) return
     // Paxos Commit: a recovery leader got here first, so this participant's ballot 0 cannot win any more.
     const refusal = this.paxos?.promisedAway(txId) === true
       ? { code: 'already_resolved' as const, message: 'a recovery of this transaction began before its PREPARE arrived' }

@@ -89,7 +89,6 @@ export class ParticipantPaxos {
    */
   refuse(txId: string, why: VoteReason): void {
     const s = this.host.state
-    if (s.refusing.has(txId)) return
     s.refusing.set(txId, true)
     const marker: ResolvedRecord = { txId, outcome: 'aborted', at: this.host.now }
     // Its acceptor record stays: this node is still an acceptor of the other participants' instances,

@@ -56,6 +56,19 @@ t.test('NO is made durable before it leaves, and a PREPARE that arrives after a 
   t.match(learned.filter((e) => e.type === 'persist'), [{ kind: 'abort', ops: [{ type: 'del', key: 'acc/1.3' }, { key: 'done/1.3' }] }], 'it goes once the outcome is learned')
 })
 
+t.test('a PREPARE repeated while its NO is written gets nothing, even once the conflict is gone', async (t) => {
+  // Found by the 10,000-seed swarm: the repeat voted YES, and a restart found the transaction both prepared and resolved.
+  const { msg, complete, m } = setup(paxos)
+  const holder = msg({ type: 'prepare', txId: '1.1', writes })
+  const no = msg({ type: 'prepare', txId: '1.2', writes })
+  complete(holder)
+  complete(complete(msg({ type: 'abort', txId: '1.1' })))
+  t.equal(m.state.locks.size, 0, 'the conflicting lock is gone')
+  t.same(msg({ type: 'prepare', txId: '1.2', writes }), [])
+  t.match(toCoordinator(complete(no)), [{ type: 'vote', yes: false }])
+  t.equal(m.state.prepared.has('1.2'), false)
+})
+
 t.test('an acceptor tells what it knows: the outcome once resolved, a refusal below its promise, nothing for a repeat', async (t) => {
   const { msg, complete } = setup(paxos)
   const p = complete(msg({ type: 'phase1a', txId: '1.1', ballot: 9 }))
