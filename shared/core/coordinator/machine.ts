@@ -188,10 +188,12 @@ export class CoordinatorMachine {
     if (clientId !== undefined) {
       txn.clientId = clientId
       s.byClientId.set(clientId, txId)
-      // No fsync of its own: it rides the WAL and is synced by the next synced batch (at the latest,
+      // 2PC: no fsync of its own: it rides the WAL and is synced by the next synced batch (at the latest,
       // this transaction's commit decision). Lost only if never decided — then a retry runs it afresh,
-      // which is safe because nothing of it was applied.
-      this.persist('begin', false, [{ type: 'put', key: decisionKey(txId), value: recordOf(txn) }], txId)
+      // which is safe because nothing of it was applied. Paxos Commit: the acceptors may choose commit
+      // without this coordinator writing anything synced, so a retry after a power loss would run the
+      // writes twice: the record is synced, and the PREPAREs wait for it.
+      this.persist('begin', this.paxos, [{ type: 'put', key: decisionKey(txId), value: recordOf(txn) }], txId)
     }
     s.inFlight++
     this.log('debug', 'transaction started', { txId, keys: txn.keys.length })
@@ -201,10 +203,14 @@ export class CoordinatorMachine {
       this.abort(txn, missing.map((p) => reason(p, 'participant_unavailable')))
       return
     }
-    for (const participant of this.options.participants) {
-      this.out.push({ type: 'send', to: participant, msg: { type: 'prepare', txId, writes } })
-    }
+    if (!(this.paxos && clientId !== undefined)) this.sendPrepares(txn)
     this.out.push({ type: 'setTimer', timer: voteTimer(txId), afterMs: timeoutMs ?? this.options.defaultTimeoutMs })
+  }
+
+  private sendPrepares(txn: Txn): void {
+    for (const participant of this.options.participants) {
+      this.out.push({ type: 'send', to: participant, msg: { type: 'prepare', txId: txn.txId, writes: txn.writes } })
+    }
   }
 
   /** A request with a client id already seen: answer its outcome, never run it twice. */
@@ -547,6 +553,13 @@ export class CoordinatorMachine {
     const pending = this.state.pending.get(token)
     if (!pending) return
     this.state.pending.delete(token)
+    if (pending.kind === 'begin' && this.paxos) {
+      // Paxos Commit: the client id's record is durable; the transaction may start. (If the vote timer
+      // fired first, its ballot is choosing aborted already: no PREPARE then.)
+      const txn = this.state.txns.get(pending.txId!)
+      if (txn?.phase === 'preparing' && txn.recovery === undefined) this.sendPrepares(txn)
+      return
+    }
     if (pending.kind !== 'commit-decision') return
     const txn = this.state.txns.get(pending.txId!)
     if (txn?.phase !== 'committing') return

@@ -214,8 +214,10 @@ export class ParticipantPaxos {
     const s = this.host.state
     const txn = s.prepared.get(txId)
     if (txn?.phase !== 'prepared') return
-    if (s.connected) {
-      // The coordinator is there to lead (it starts a ballot for a transaction it does not know): ask it, and lead only without it.
+    const base = this.host.options.recoveryAfterMs ?? this.host.options.queryAfterMs
+    if (s.connected && this.host.now - txn.preparedAt < 4 * base) {
+      // The coordinator is there to lead (it starts a ballot for a transaction it does not know): ask it.
+      // Lead only without it, or once it has had long enough (it may reach too few acceptors to finish).
       this.host.emit({ type: 'send', msg: { type: 'query', txId } })
       this.armRecovery(txId)
       return

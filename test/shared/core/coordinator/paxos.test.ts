@@ -88,3 +88,17 @@ t.test('restarted with an undecided record: it finds the outcome as a recovery l
   t.match(started.filter((e) => e.type === 'setTimer'), [{ timer: { kind: 'vote', txId: '0.3' } }, { timer: { kind: 'gc' } }])
   t.equal(started.filter((e) => e.type === 'persist').length, 0, 'no presumed abort written')
 })
+
+t.test("a request with a client id: its record is synced before any PREPARE leaves (the acceptors may choose without this coordinator's disk)", async (t) => {
+  const { step } = setup()
+  const e = step({ type: 'request', reqId: 1, clientId: 'c1', writes })
+  const begin = e.find((x): x is Extract<CoordinatorEffect, { type: 'persist' }> => x.type === 'persist')!
+  t.match(begin, { kind: 'begin', sync: true })
+  t.equal(sends(e, 'prepare').length, 0)
+  t.equal(sends(step({ type: 'persisted', token: begin.token }), 'prepare').length, 3)
+  // The vote timer fired before the record was durable: its ballot chooses aborted, and no PREPARE follows.
+  const late = step({ type: 'request', reqId: 2, clientId: 'c2', writes: [{ key: 'b', value: '2' }] })
+  const begin2 = late.find((x): x is Extract<CoordinatorEffect, { type: 'persist' }> => x.type === 'persist')!
+  step({ type: 'timer', timer: { kind: 'vote', txId: '1.2' } })
+  t.same(sends(step({ type: 'persisted', token: begin2.token }), 'prepare'), [])
+})

@@ -108,6 +108,13 @@ t.test('a recovery leader asks the coordinator while connected, and leads withou
   t.same(step({ type: 'message', msg: { type: 'phase2b', txId: '1.1', ballot: 4, from: 'p1', values: {} } }), [], 'a 2b of no ballot it leads')
 })
 
+t.test('connected, it leaves the lead to the coordinator only so long: it may reach too few acceptors', async (t) => {
+  const { m, step } = setup({ ...paxos, maxRecoveryRounds: 1 }, { prepared: [{ txId: '1.1', writes, versions: { a: 1 }, preparedAt: 900 }] })
+  step({ type: 'connected' })
+  const late = m.step({ type: 'timer', timer: { kind: 'recover', txId: '1.1' }, now: 900 + 4 * 300 })
+  t.match(late, [{ type: 'log', msg: 'leading the recovery of a transaction in doubt' }, { type: 'persist', kind: 'accept' }])
+})
+
 t.test('a leader that hears a refusal goes above it next round; one told the outcome passes it on', async (t) => {
   const { step, complete, m } = setup({ ...paxosWithoutRecoveryTime, maxRecoveryRounds: 3 }, { prepared: [{ txId: '1.1', writes, versions: { a: 1 }, preparedAt: 900 }], acceptors: [{ txId: '1.1', promised: 0, accepted: { p2: { ballot: 0, value: 'prepared' } } }] })
   const first = step({ type: 'timer', timer: { kind: 'recover', txId: '1.1' } })
