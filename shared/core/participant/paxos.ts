@@ -160,7 +160,7 @@ export class ParticipantPaxos {
     const phase = s.prepared.get(txId)?.phase
     if (phase === 'applying') return 'committed'
     if (phase === 'aborting') return 'aborted'
-    if (s.refusing.has(txId)) return undefined // the NO is not durable yet: say nothing
+    // Set once its NO is durable, or once an outcome was learned (an ABORT may come while the NO is still written).
     return s.resolved.get(txId)?.outcome
   }
 

@@ -69,6 +69,19 @@ t.test('a PREPARE repeated while its NO is written gets nothing, even once the c
   t.equal(m.state.prepared.has('1.2'), false)
 })
 
+t.test('an outcome learned while the NO is still written is what the acceptor tells', async (t) => {
+  // Found by the swarm (seed 900): the learned ABORT dropped the acceptor record, and a ballot-0 2a that came
+  // before the NO was durable was accepted by a fresh one, choosing prepared where aborted was chosen.
+  const { msg, complete } = setup(paxos)
+  msg({ type: 'prepare', txId: '1.1', writes })
+  const no = msg({ type: 'prepare', txId: '1.2', writes })
+  msg({ type: 'abort', txId: '1.2' })
+  const late = msg({ type: 'phase2a', txId: '1.2', ballot: 0, values: { p1: 'prepared' } })
+  t.same(late.filter((e) => e.type === 'persist'), [], 'nothing accepted')
+  t.match(toCoordinator(late), [{ type: 'outcome', txId: '1.2', outcome: 'aborted' }])
+  t.match(toCoordinator(complete(no)), [{ type: 'vote', yes: false }])
+})
+
 t.test('an acceptor tells what it knows: the outcome once resolved, a refusal below its promise, nothing for a repeat', async (t) => {
   const { msg, complete } = setup(paxos)
   const p = complete(msg({ type: 'phase1a', txId: '1.1', ballot: 9 }))
