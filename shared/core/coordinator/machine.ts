@@ -336,15 +336,12 @@ export class CoordinatorMachine {
       case 'hello':
         // Connection set-up belongs to the adapter.
         break
-      case 'phase1b':
-        this.onPhase1b(msg)
-        break
-      case 'phase2b':
-        this.onPhase2b(msg)
-        break
-      case 'outcome':
-        this.onOutcome(msg.txId, msg.outcome)
-        break
+      default:
+        // Paxos Commit's messages: under 2PC this coordinator alone decides, and no participant may.
+        if (!this.paxos) this.log('warn', `${msg.type} message under 2PC; ignored`, { txId: msg.txId, participant: from })
+        else if (msg.type === 'phase1b') this.onPhase1b(msg)
+        else if (msg.type === 'phase2b') this.onPhase2b(msg)
+        else this.onOutcome(msg.txId, msg.outcome)
     }
   }
 

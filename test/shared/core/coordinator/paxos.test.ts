@@ -102,3 +102,13 @@ t.test("a request with a client id: its record is synced before any PREPARE leav
   step({ type: 'timer', timer: { kind: 'vote', txId: '1.2' } })
   t.same(sends(step({ type: 'persisted', token: begin2.token }), 'prepare'), [])
 })
+
+t.test('under 2PC no participant decides: its Paxos messages are logged and ignored', async (t) => {
+  const { step, m } = setup({ protocol: '2pc' })
+  step({ type: 'request', reqId: 1, writes })
+  for (const p of P) step(msg(p, { type: 'phase2b', txId: '1.1', ballot: 0, from: p, values: { p1: 'prepared', p2: 'prepared', p3: 'prepared' } }))
+  const told = step(msg('p1', { type: 'outcome', txId: '1.1', from: 'p1', outcome: 'committed' }))
+  t.match(told, [{ type: 'log', level: 'warn', msg: 'outcome message under 2PC; ignored', txId: '1.1', participant: 'p1' }])
+  t.match(step(msg('p1', { type: 'phase1b', txId: '1.1', ballot: 5, from: 'p1', accepted: {} })), [{ type: 'log', msg: 'phase1b message under 2PC; ignored' }])
+  t.equal(m.state.txns.get('1.1')?.phase, 'preparing')
+})
