@@ -2,6 +2,7 @@ import { WebSocket } from 'ws'
 import { decodeToCoordinator } from '../../shared/core/protocol/codec.ts'
 import { marks } from '../../shared/io/runtime/marks.ts'
 import { limits, type ToCoordinator, type ToParticipant } from '../../shared/core/protocol/messages.ts'
+import { Heartbeat } from '../../shared/io/net/heartbeat.ts'
 import { Outbox } from '../../shared/io/net/outbox.ts'
 import { isFrameTooLarge, rawDataToString } from '../../shared/io/net/raw-data.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
@@ -43,9 +44,8 @@ export class ParticipantLink {
   private ready = false
   private closed = false
   private reconnectTimer: NodeJS.Timeout | undefined
-  private heartbeat: NodeJS.Timeout | undefined
+  private heartbeat: Heartbeat | undefined
   private helloTimer: NodeJS.Timeout | undefined
-  private alive = true
   /** Connections closed because no `hello` came in time. */
   helloTimeouts = 0
   /** Messages refused one by one, and whole frames refused. */
@@ -84,7 +84,7 @@ export class ParticipantLink {
   close(): void {
     this.closed = true
     clearTimeout(this.reconnectTimer)
-    clearInterval(this.heartbeat)
+    this.heartbeat?.stop()
     clearTimeout(this.helloTimer)
     this.ws?.terminate()
   }
@@ -96,31 +96,22 @@ export class ParticipantLink {
       handshakeTimeout: this.options.handshakeTimeoutMs,
     })
     this.ws = ws
+    let heartbeat: Heartbeat | undefined
     this.outbox = new Outbox(() => (this.ready && this.ws === ws ? ws : undefined), this.logger.child({ participant: this.name }))
     ws.on('message', (data, isBinary) => {
-      // Any frame proves the link alive: a pong queued behind a backlog of frames may come after the next beat.
-      this.alive = true
+      heartbeat?.heardFrom()
       this.onFrame(isBinary ? '' : rawDataToString(data))
     })
-    ws.on('pong', () => {
-      this.alive = true
-    })
     ws.on('open', () => {
-      this.alive = true
       this.helloTimer = setTimeout(() => {
         this.helloTimeouts++
         this.logger.warn({ participant: this.name, helloTimeoutMs: this.options.helloTimeoutMs }, 'participant sent no hello in time; closing the connection to dial again')
         ws.terminate()
       }, this.options.helloTimeoutMs)
-      this.heartbeat = setInterval(() => {
-        if (!this.alive) {
-          this.logger.warn({ participant: this.name }, 'participant missed a heartbeat; dropping the connection')
-          ws.terminate()
-          return
-        }
-        this.alive = false
-        ws.ping()
-      }, this.options.heartbeatMs)
+      heartbeat = this.heartbeat = new Heartbeat(ws, this.options.heartbeatMs, () => {
+        this.logger.warn({ participant: this.name }, 'participant missed a heartbeat; dropping the connection')
+        ws.terminate()
+      })
     })
     ws.on('unexpected-response', (_req, res) => {
       this.logger.error({ participant: this.name, status: res.statusCode }, 'participant refused the connection')
@@ -135,7 +126,7 @@ export class ParticipantLink {
       this.logger.debug({ participant: this.name, err: err.message }, 'participant connection error')
     })
     ws.on('close', () => {
-      clearInterval(this.heartbeat)
+      heartbeat?.stop()
       clearTimeout(this.helloTimer)
       if (this.ws !== ws) return
       this.ws = undefined

@@ -5,6 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { apiErrors, errorBody, type ApiErrorCode } from '../../shared/core/api-errors.ts'
 import { decodeToParticipant } from '../../shared/core/protocol/codec.ts'
 import { limits, type ToCoordinator, type ToParticipant } from '../../shared/core/protocol/messages.ts'
+import { Heartbeat } from '../../shared/io/net/heartbeat.ts'
 import { Outbox } from '../../shared/io/net/outbox.ts'
 import { isFrameTooLarge, rawDataToString } from '../../shared/io/net/raw-data.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
@@ -37,8 +38,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 interface PeerConnection {
   readonly ws: WebSocket
   readonly outbox: Outbox
-  alive: boolean
-  heartbeat: NodeJS.Timeout
+  heartbeat: Heartbeat
 }
 
 /**
@@ -90,7 +90,7 @@ export class PeerServer {
   }
 
   close(): void {
-    if (this.current) clearInterval(this.current.heartbeat)
+    this.current?.heartbeat.stop()
     for (const client of this.wss.clients) client.terminate()
     this.wss.close()
   }
@@ -131,16 +131,14 @@ export class PeerServer {
     const conn: PeerConnection = {
       ws,
       outbox: new Outbox(() => ws, this.logger),
-      alive: true,
-      heartbeat: setInterval(() => { this.beat(conn) }, this.options.heartbeatMs),
+      heartbeat: new Heartbeat(ws, this.options.heartbeatMs, () => {
+        this.logger.warn('the coordinator missed a heartbeat; dropping its connection')
+        this.drop(conn)
+      }),
     }
     this.current = conn
-    ws.on('pong', () => {
-      conn.alive = true
-    })
     ws.on('message', (data, isBinary) => {
-      // Any frame proves the link alive: a pong queued behind a backlog of frames may come after the next beat.
-      conn.alive = true
+      conn.heartbeat.heardFrom()
       if (this.current === conn) this.onFrame(isBinary ? undefined : rawDataToString(data))
     })
     ws.on('error', (err) => {
@@ -177,19 +175,9 @@ export class PeerServer {
     for (const msg of decoded.messages) this.events.message(msg)
   }
 
-  private beat(conn: PeerConnection): void {
-    if (!conn.alive) {
-      this.logger.warn('the coordinator missed a heartbeat; dropping its connection')
-      if (this.current === conn) this.drop(conn)
-      return
-    }
-    conn.alive = false
-    conn.ws.ping()
-  }
-
   /** Ends a link for good: the machine learns at once, and nothing queued for it is sent anywhere. */
   private drop(conn: PeerConnection): void {
-    clearInterval(conn.heartbeat)
+    conn.heartbeat.stop()
     conn.ws.terminate()
     if (this.current !== conn) return
     this.current = undefined

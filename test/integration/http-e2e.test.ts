@@ -625,7 +625,12 @@ t.test('a client\'s timeoutMs is honoured past QUERY_AFTER_MS once a participant
   const { fake, coordinator } = await heldCluster(t, 1, {})
   const started = Date.now()
   const tx = post(coordinator.url, [{ key: 'slow', value: 'v' }], { timeoutMs: 3000 })
-  await fake.next(prepareOf('slow'), 'the PREPARE of slow')
+  // Whichever comes first: an answer before p2 saw a PREPARE is a failure that names the answer.
+  const prepared = fake.next(prepareOf('slow'), 'the PREPARE of slow').then(() => undefined, (err: unknown) => String(err))
+  const first = await Promise.race([prepared, tx])
+  if (first !== undefined && typeof first !== 'string') t.fail(`answered before p2 saw a PREPARE: ${JSON.stringify(first.body)}`)
+  const waited = await prepared
+  if (waited !== undefined) t.fail(waited)
   const res = await tx
   t.comment(`answered after ${Date.now() - started} ms: ${JSON.stringify(res.body.reasons)}`)
   t.same(res.body.reasons, [{ participant: 'p2', code: 'vote_timeout', message: abortReasons.vote_timeout.message }], 'aborted after the 3 s the client asked for, by vote timeout of the silent participant')
