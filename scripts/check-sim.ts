@@ -93,7 +93,7 @@ for (const seed of seeds) {
   const offset = r.trace.length - shown.length
   if (offset > 0) console.log(`   … ${offset} earlier steps (--seed ${seed} --trace shows all)`)
   shown.forEach((line, i) => { console.log(`${String(i + offset).padStart(5)}. ${line}`) })
-  console.log(`replay: npm run check:sim -- --seed ${seed}${values.bug === undefined ? '' : ` --bug ${values.bug}`} --participants ${values.participants}`)
+  console.log(`replay: npm run check:sim -- --seed ${seed}${values.bug === undefined ? '' : ` --bug ${values.bug}`} --participants ${values.participants}${values.protocol === '2pc' ? '' : ` --protocol ${values.protocol}`}`)
   if (values.bug !== undefined) break
 }
 console.table([{ runs: seeds.length, steps, committed, faults, violations: failed, ms: Date.now() - started, participants: Number(values.participants), bug: values.bug ?? 'none' }])

@@ -61,6 +61,14 @@ export interface SimConfig {
   coordinatorNeverReturns?: boolean
   /** Paxos Commit: ballots each would-be leader starts per transaction at most (default 1). */
   maxRecoveryRounds?: number
+  /**
+   * How long participants keep resolved markers (default: for ever, so that
+   * exhaustive runs never collect garbage). Short, it lets the swarm reach the
+   * markers' garbage collection, which under Paxos Commit must wait for every
+   * peer (a peer in doubt past retention would otherwise recover the
+   * opposite outcome).
+   */
+  participantRetentionMs?: number
   bugs?: {
     replyBeforeDurable?: boolean
     voteBeforeDurable?: boolean

@@ -32,7 +32,7 @@ export function coordinatorOptions(config: SimConfig): CoordinatorOptions {
 }
 
 export function participantOptions(config: SimConfig, name = 'p1'): ParticipantOptions {
-  const o: ParticipantOptions = { readWaitMs: 50, sweepIntervalMs: 40, queryAfterMs: 150, retentionMs: 1e12, maxRemembered: 1e6, checkInvariants: true }
+  const o: ParticipantOptions = { readWaitMs: 50, sweepIntervalMs: 40, queryAfterMs: 150, retentionMs: config.participantRetentionMs ?? 1e12, maxRemembered: 1e6, checkInvariants: true }
   const bugs = config.bugs ?? {}
   if (bugs.voteBeforeDurable === true) o.unsafeBugs = { voteBeforeDurable: true }
   if (bugs.prepareWithoutSync === true) o.unsafeBugs = { ...o.unsafeBugs, prepareWithoutSync: true }
@@ -466,6 +466,8 @@ export function describeMsg(msg: ToParticipant | ToCoordinator): string {
       return `PHASE 2b ${msg.txId} ballot ${msg.ballot} ${describeValues(msg.values)}`
     case 'outcome':
       return `OUTCOME ${msg.txId} ${msg.outcome.toUpperCase()}`
+    case 'resolved':
+      return `RESOLVED ${msg.txId} ${msg.outcome.toUpperCase()}${msg.ask ? ' (asks the same)' : ''}`
     /* c8 ignore next 2 -- hello and reads are adapter business, never simulated */
     default:
       return msg.type.toUpperCase()

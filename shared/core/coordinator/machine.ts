@@ -11,7 +11,7 @@ import { assertCoordinatorEffects, assertCoordinatorState } from './invariants.t
 import { sameWrites, writesDigest } from '../protocol/hash.ts'
 import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
 import { decisionKey, epochKey } from '../record-keys.ts'
-import type { Phase1bMsg, Phase2bMsg, ToCoordinator } from '../protocol/messages.ts'
+import { COORDINATOR_NODE, type Phase1bMsg, type Phase2bMsg, type ToCoordinator } from '../protocol/messages.ts'
 import type { AbortReason, Entry, Outcome, Write } from '../protocol/types.ts'
 import type { StoreOp } from '../store.ts'
 import type { CoordinatorTimer } from '../protocol/timers.ts'
@@ -66,6 +66,7 @@ export class CoordinatorMachine {
       txns: new Map(),
       byClientId: new Map(),
       pending: new Map(),
+      confirming: new Map(),
       inFlight: 0,
       reads: new Map(),
       readCursor: 0,
@@ -341,7 +342,32 @@ export class CoordinatorMachine {
         if (!this.paxos) this.log('warn', `${msg.type} message under 2PC; ignored`, { txId: msg.txId, participant: from })
         else if (msg.type === 'phase1b') this.onPhase1b(msg)
         else if (msg.type === 'phase2b') this.onPhase2b(msg)
+        else if (msg.type === 'resolved') this.onResolvedAsk(msg)
         else this.onOutcome(msg.txId, msg.outcome)
+    }
+  }
+
+  /**
+   * A participant wants to drop its marker of a transaction past retention,
+   * and asks whether this coordinator could still lead a ballot for it: it
+   * could after a power loss, from its synced begin record, if its unsynced
+   * decision was lost. So the record is written again, synced (or, without
+   * one, a delete is: nothing of it can come back), and then every participant
+   * is told; a transaction still being decided is answered when asked again.
+   */
+  private onResolvedAsk(msg: Extract<ToCoordinator, { type: 'resolved' }>): void {
+    if (!msg.ask) return
+    const txn = this.state.txns.get(msg.txId)
+    if (txn !== undefined && txn.phase !== 'committed' && txn.phase !== 'aborted') return
+    invariant(txn === undefined || txn.phase === msg.outcome, () => `${msg.txId}: ${msg.from} resolved it ${msg.outcome}, this coordinator ${txn!.phase}`)
+    const op: StoreOp = txn ? { type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) } : { type: 'del', key: decisionKey(msg.txId) }
+    this.state.confirming.set(this.persist('confirm', true, [op], msg.txId), msg.outcome)
+  }
+
+  /** The answer to a participant's ask is durable: every participant may count this coordinator. */
+  private confirmed(txId: string, outcome: Outcome): void {
+    for (const participant of this.options.participants) {
+      this.out.push({ type: 'send', to: participant, msg: { type: 'resolved', txId, from: COORDINATOR_NODE, outcome, ask: false } })
     }
   }
 
@@ -550,6 +576,12 @@ export class CoordinatorMachine {
     const pending = this.state.pending.get(token)
     if (!pending) return
     this.state.pending.delete(token)
+    const confirmed = this.state.confirming.get(token)
+    if (confirmed !== undefined) {
+      this.state.confirming.delete(token)
+      this.confirmed(pending.txId!, confirmed)
+      return
+    }
     if (pending.kind === 'begin' && this.paxos) {
       // Paxos Commit: the client id's record is durable; the transaction may start. (If the vote timer
       // fired first, its ballot is choosing aborted already: no PREPARE then.)
@@ -610,8 +642,10 @@ export class CoordinatorMachine {
     txn.waiters = []
   }
 
-  private persist(kind: CoordinatorPersistKind, sync: boolean, ops: StoreOp[], txId?: string): void {
-    this.out.push(persistEffect(this.state, kind, sync, ops, txId))
+  private persist(kind: CoordinatorPersistKind, sync: boolean, ops: StoreOp[], txId?: string): number {
+    const effect = persistEffect(this.state, kind, sync, ops, txId)
+    this.out.push(effect)
+    return effect.token
   }
 
   /** Forget finished transactions past retention; txns iterate in creation order, so stop at the first young one. */

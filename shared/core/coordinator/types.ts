@@ -111,7 +111,7 @@ export type CoordinatorEffect =
   | { type: 'readReply'; reqId: number; body: ReadReplyBody }
 
 /** What a coordinator's write is (see PersistEffect['kind']). */
-export type CoordinatorPersistKind = 'begin' | 'commit-decision' | 'abort-decision' | 'end' | 'gc'
+export type CoordinatorPersistKind = 'begin' | 'commit-decision' | 'abort-decision' | 'end' | 'gc' | 'confirm'
 
 export interface CoordinatorState {
   epoch: number
@@ -128,4 +128,6 @@ export interface CoordinatorState {
   reads: Map<number, { participant: string }>
   /** Round-robin position over the connected participants, for reads. */
   readCursor: number
+  /** Paxos Commit: the outcome each `confirm` write answers with, by its token, once durable. */
+  confirming: Map<number, Outcome>
 }

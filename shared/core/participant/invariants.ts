@@ -39,5 +39,6 @@ export function assertParticipantState(state: ParticipantState): void {
     invariant(!state.resolved.has(txn.txId), () => `${txn.txId} is both prepared and resolved`)
     invariant(txn.writes.every((w) => (txn.versions.get(w.key) ?? 0) >= 1), () => `${txn.txId} has a write without a version`)
   }
+  for (const txId of state.confirmations.keys()) invariant(state.resolved.has(txId), () => `confirmations of ${txId} are counted, but it has no resolved marker`)
   for (const [key, entry] of state.kv) invariant(Number.isSafeInteger(entry.version) && entry.version >= 1, () => `key ${key} holds version ${entry.version}`)
 }

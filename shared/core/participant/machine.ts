@@ -56,6 +56,7 @@ export class ParticipantMachine {
       leading: new Map(),
       refusing: new Map(),
       after: new Map(),
+      confirmations: new Map(),
     }
     this.paxos = options.protocol === 'paxos-commit' ? this.paxosRole() : undefined
   }
@@ -324,7 +325,7 @@ export class ParticipantMachine {
     this.paxos?.persisted(token)
     if (pending.kind === 'abort' && this.state.refusing.has(pending.txId!)) this.paxos!.refused(pending.txId!)
     const txn = pending.txId === undefined ? undefined : this.state.prepared.get(pending.txId)
-    if (!txn || pending.kind === 'accept') return
+    if (!txn || pending.kind === 'accept' || pending.kind === 'confirm') return
     if (pending.kind === 'prepare') {
       txn.phase = 'prepared'
       if (txn.abortRequested) this.startAbort(txn)
@@ -473,10 +474,13 @@ export class ParticipantMachine {
     let dropped = 0
     for (const record of this.state.resolved.values()) {
       if (record.at >= cutoff && dropped >= overflow) break
+      // Paxos Commit: a marker answers for a forgotten acceptor record; it stays while a peer may be in doubt.
+      if (this.paxos?.mayForget(record) === false) continue
       this.state.resolved.delete(record.txId)
       ops.push({ type: 'del', key: resolvedKey(record.txId) })
       dropped++
     }
+    this.paxos?.askPeers()
     if (ops.length > 0) this.persist('gc', false, ops)
   }
 

@@ -24,6 +24,9 @@ export interface ParticipantHost {
 
 const recoverTimer = (txId: string) => ({ kind: 'recover', txId }) as const
 
+/** Markers whose peers are asked in one sweep, at most: the asks of a long backlog follow over the next sweeps. */
+export const MAX_ASKS_PER_SWEEP = 256
+
 /**
  * A participant's part in Paxos Commit (Gray and Lamport, 2006): it is the
  * resource manager that proposes its own vote at ballot 0, an acceptor of
@@ -34,6 +37,9 @@ const recoverTimer = (txId: string) => ({ kind: 'recover', txId }) as const
  * more than the disk holds.
  */
 export class ParticipantPaxos {
+  /** Markers found unconfirmed by this sweep's garbage collection, asked about by askPeers. */
+  private toAsk: ResolvedRecord[] = []
+
   constructor(private readonly host: ParticipantHost) {}
 
   private get me(): string {
@@ -113,6 +119,105 @@ export class ParticipantPaxos {
     this.host.emit({ type: 'cancelTimer', timer: recoverTimer(txId) })
   }
 
+  // ---- forgetting safely ---------------------------------------------------------
+
+  /**
+   * Whether a resolved marker past retention may go. Its acceptor record went
+   * when the outcome was learned, and the marker answers for it (toldOutcome).
+   * Dropped while a peer is still in doubt, that peer's recovery would find
+   * no acceptor that remembers the outcome, and could choose the other one:
+   * abort what committed, or commit what aborted. The same holds for a
+   * coordinator that lost its unsynced decision to a power loss and recovers
+   * the transaction from its synced begin record (found by the swarm, seed
+   * 7). So it stays until every peer and the coordinator have said they hold
+   * the outcome durably; until then they are asked, again every re-ask
+   * interval, and at most MAX_ASKS_PER_SWEEP markers at a time. A peer that never comes back keeps the markers of the
+   * transactions it left in doubt: they are few, because no transaction
+   * commits without it.
+   */
+  mayForget(record: ResolvedRecord): boolean {
+    const s = this.host.state
+    const peers = this.participants.filter((p) => p !== this.me)
+    const known = s.confirmations.get(record.txId)
+    if (known?.coordinator === true && peers.every((p) => known.peers.includes(p))) {
+      s.confirmations.delete(record.txId)
+      return true
+    }
+    if (this.toAsk.length >= MAX_ASKS_PER_SWEEP) return false
+    if (known !== undefined && this.host.now - known.askedAt < this.reaskMs) return false
+    if (s.refusing.has(record.txId)) return false // its NO is still being written
+    s.confirmations.set(record.txId, { peers: known?.peers ?? [], coordinator: known?.coordinator ?? false, askedAt: this.host.now })
+    this.toAsk.push(record)
+    return false
+  }
+
+  private get reaskMs(): number {
+    return Math.max(this.host.options.sweepIntervalMs, this.recoveryBaseMs)
+  }
+
+  /** How long a transaction is in doubt before this node leads its recovery (before backoff). */
+  private get recoveryBaseMs(): number {
+    return this.host.options.recoveryAfterMs ?? this.host.options.queryAfterMs
+  }
+
+  /**
+   * Asks the peers that have not confirmed. The markers are written again,
+   * synced, first: an ask says this node resolved durably, and an ABORT's
+   * write is not synced by itself.
+   */
+  askPeers(): void {
+    const records = this.toAsk
+    if (records.length === 0) return
+    this.toAsk = []
+    const s = this.host.state
+    const ops: StoreOp[] = records.map((r) => ({ type: 'put', key: resolvedKey(r.txId), value: r }))
+    const token = this.host.persist('confirm', true, ops)
+    const asks: Outgoing[] = []
+    for (const r of records) {
+      const confirmed = s.confirmations.get(r.txId)!
+      const ask = { type: 'resolved', txId: r.txId, from: this.me, outcome: r.outcome, ask: true } as const
+      for (const p of this.participants) {
+        if (p !== this.me && !confirmed.peers.includes(p)) asks.push({ to: p, msg: ask })
+      }
+      if (!confirmed.coordinator && s.connected) asks.push({ msg: ask })
+    }
+    this.sendAfter(token, asks)
+  }
+
+  private onResolved(msg: Extract<PaxosMsg, { type: 'resolved' }>): void {
+    const s = this.host.state
+    if (!msg.ask) {
+      this.confirm(msg.txId, msg.from)
+      return
+    }
+    const txn = s.prepared.get(msg.txId)
+    if (txn?.phase === 'prepared') {
+      // In doubt here: the asker resolved it, so its outcome was chosen. The asker asks again later.
+      this.host.learn(msg.txId, msg.outcome)
+      return
+    }
+    if (txn !== undefined || s.refusing.has(msg.txId)) return // still being written here: asked again later
+    const marker = s.resolved.get(msg.txId)
+    invariant(marker === undefined || marker.outcome === msg.outcome, () => `${msg.txId}: ${msg.from} resolved it ${msg.outcome}, this node ${marker!.outcome}`)
+    // The asker resolved durably (it asks only after a synced write).
+    this.confirm(msg.txId, msg.from)
+    // Not in doubt here, and that must be durable before it is said: an unsynced ABORT could come undone.
+    // Without a marker (never prepared here, or forgotten after every peer confirmed), a delete is the write to sync.
+    const op: StoreOp = marker ? { type: 'put', key: resolvedKey(msg.txId), value: marker } : { type: 'del', key: resolvedKey(msg.txId) }
+    const token = this.host.persist('confirm', true, [op], msg.txId)
+    this.sendAfter(token, [{ to: msg.from, msg: { type: 'resolved', txId: msg.txId, from: this.me, outcome: msg.outcome, ask: false } }])
+  }
+
+  /** A peer (or, named otherwise, the coordinator) resolved the transaction durably: counted while this node keeps its marker. */
+  private confirm(txId: string, from: string): void {
+    const s = this.host.state
+    if (!s.resolved.has(txId)) return
+    const known = s.confirmations.get(txId) ?? { peers: [], coordinator: false, askedAt: -Infinity }
+    if (!this.participants.includes(from)) known.coordinator = true
+    else if (!known.peers.includes(from)) known.peers.push(from)
+    s.confirmations.set(txId, known)
+  }
+
   /**
    * Ballots of leaders that start together preempt each other (Paxos's
    * duelling proposers): each participant waits a little longer than the one
@@ -120,7 +225,7 @@ export class ParticipantPaxos {
    * its own that did not finish.
    */
   private armRecovery(txId: string, rounds = 0): void {
-    const base = this.host.options.recoveryAfterMs ?? this.host.options.queryAfterMs
+    const base = this.recoveryBaseMs
     const stagger = Math.floor((base * (leaderIndex(this.participants, this.me) - 1)) / this.participants.length)
     this.host.emit({ type: 'setTimer', timer: recoverTimer(txId), afterMs: base * 2 ** Math.min(rounds, 6) + stagger })
   }
@@ -150,6 +255,9 @@ export class ParticipantPaxos {
         break
       case 'outcome':
         this.onOutcome(msg.txId, msg.outcome)
+        break
+      case 'resolved':
+        this.onResolved(msg)
         break
     }
   }
@@ -214,7 +322,7 @@ export class ParticipantPaxos {
     const s = this.host.state
     const txn = s.prepared.get(txId)
     if (txn?.phase !== 'prepared') return
-    const base = this.host.options.recoveryAfterMs ?? this.host.options.queryAfterMs
+    const base = this.recoveryBaseMs
     if (s.connected && this.host.now - txn.preparedAt < 4 * base) {
       // The coordinator is there to lead (it starts a ballot for a transaction it does not know): ask it.
       // Lead only without it, or once it has had long enough (it may reach too few acceptors to finish).
@@ -305,7 +413,7 @@ export class ParticipantPaxos {
   /** To the coordinator, to another participant, or to this node's own leader role. */
   private deliver(m: Outgoing): void {
     if (m.to === this.me) this.onMessage(m.msg as PaxosMsg)
-    else if (m.to === undefined) this.host.emit({ type: 'send', msg: m.msg as Extract<Outgoing['msg'], { type: 'vote' | 'phase1b' | 'phase2b' | 'outcome' }> })
+    else if (m.to === undefined) this.host.emit({ type: 'send', msg: m.msg as Extract<Outgoing['msg'], { type: 'vote' | 'phase1b' | 'phase2b' | 'outcome' | 'resolved' }> })
     else this.host.emit({ type: 'sendPeer', to: m.to, msg: m.msg as PaxosMsg })
   }
 }

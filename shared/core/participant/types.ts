@@ -117,6 +117,20 @@ export interface ParticipantState {
   refusing: Map<string, true>
   /** Paxos Commit: messages that leave once the write with this token is durable (persist before send). */
   after: Map<number, Outgoing[]>
+  /**
+   * Paxos Commit: for a resolved marker past retention, the peers known to
+   * have resolved its transaction durably, and when they were last asked. In
+   * memory only: after a restart every peer is asked again.
+   */
+  confirmations: Map<string, Confirmations>
 }
 
-export type ParticipantPersistKind = 'prepare' | 'apply' | 'abort' | 'accept' | 'gc'
+export interface Confirmations {
+  /** The other participants that said so. */
+  peers: string[]
+  /** The coordinator said so: it holds the outcome durably, or has no record of the transaction. */
+  coordinator: boolean
+  askedAt: number
+}
+
+export type ParticipantPersistKind = 'prepare' | 'apply' | 'abort' | 'accept' | 'gc' | 'confirm'

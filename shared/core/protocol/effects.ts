@@ -20,9 +20,10 @@ export interface PersistEffect {
    * writes, synced), `abort`. Coordinator: `begin` (a client id's record),
    * `commit-decision` (the commit point, synced), `abort-decision`, `end`.
    * Both: `gc`. Participant under Paxos Commit: `accept` (its acceptor
-   * record: a promise or an acceptance, synced).
+   * record: a promise or an acceptance, synced), and `confirm` (a resolved
+   * marker made durable before a peer is told so, synced).
    */
-  kind: 'prepare' | 'apply' | 'abort' | 'accept' | 'begin' | 'commit-decision' | 'abort-decision' | 'end' | 'gc'
+  kind: 'prepare' | 'apply' | 'abort' | 'accept' | 'confirm' | 'begin' | 'commit-decision' | 'abort-decision' | 'end' | 'gc'
   txId?: string
 }
 

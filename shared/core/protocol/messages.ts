@@ -57,6 +57,8 @@ export const ReadMsg = Type.Object(
 
 // Paxos Commit (see ../paxos/): between the coordinator, the participants and recovery leaders
 const NodeName = Type.String({ minLength: 1, maxLength: 128 })
+/** How the coordinator names itself in a message's `from` (participants are named otherwise). */
+export const COORDINATOR_NODE = 'coordinator'
 const Ballot = Type.Integer({ minimum: 0 })
 const PaxosValue = Type.Union([Type.Literal('prepared'), Type.Literal('aborted')])
 const maxInstances = 64
@@ -76,6 +78,14 @@ export const Phase2aMsg = Type.Object({ type: Type.Literal('phase2a'), txId: TxI
 export const Phase2bMsg = Type.Object({ type: Type.Literal('phase2b'), txId: TxId, ballot: Ballot, from: NodeName, values: InstanceValues }, { additionalProperties: false })
 /** The transaction's outcome, from a node that knows it was chosen. */
 export const OutcomeMsg = Type.Object({ type: Type.Literal('outcome'), txId: TxId, from: NodeName, outcome: Outcome }, { additionalProperties: false })
+/**
+ * `from` has resolved the transaction, and that is durable: it will never be
+ * in doubt about it again, nor lead a ballot for it. With `ask` (participant
+ * to participant, or to the coordinator), the receiver answers the same once
+ * it is true of itself. A participant drops a resolved marker only once every
+ * other participant and the coordinator said so (see ParticipantPaxos.mayForget).
+ */
+export const ResolvedMsg = Type.Object({ type: Type.Literal('resolved'), txId: TxId, from: NodeName, outcome: Outcome, ask: Type.Boolean() }, { additionalProperties: false })
 
 // participant → coordinator
 export const HelloMsg = Type.Object(
@@ -115,6 +125,7 @@ export const toParticipantSchemas = {
   phase2a: Phase2aMsg,
   phase2b: Phase2bMsg,
   outcome: OutcomeMsg,
+  resolved: ResolvedMsg,
 } as const
 export const toCoordinatorSchemas = {
   hello: HelloMsg,
@@ -125,10 +136,11 @@ export const toCoordinatorSchemas = {
   phase1b: Phase1bMsg,
   phase2b: Phase2bMsg,
   outcome: OutcomeMsg,
+  resolved: ResolvedMsg,
 } as const
 
-export const ToParticipant = Type.Union([PrepareMsg, CommitMsg, AbortMsg, ReadMsg, Phase1aMsg, Phase1bMsg, Phase2aMsg, Phase2bMsg, OutcomeMsg])
-export const ToCoordinator = Type.Union([HelloMsg, VoteMsg, AckMsg, QueryMsg, ReadResultMsg, Phase1bMsg, Phase2bMsg, OutcomeMsg])
+export const ToParticipant = Type.Union([PrepareMsg, CommitMsg, AbortMsg, ReadMsg, Phase1aMsg, Phase1bMsg, Phase2aMsg, Phase2bMsg, OutcomeMsg, ResolvedMsg])
+export const ToCoordinator = Type.Union([HelloMsg, VoteMsg, AckMsg, QueryMsg, ReadResultMsg, Phase1bMsg, Phase2bMsg, OutcomeMsg, ResolvedMsg])
 
 export type PrepareMsg = Static<typeof PrepareMsg>
 export type VoteMsg = Static<typeof VoteMsg>
@@ -137,4 +149,4 @@ export type ToCoordinator = Static<typeof ToCoordinator>
 export type VoteReason = Static<typeof Reason>
 export type Phase1bMsg = Static<typeof Phase1bMsg>
 export type Phase2bMsg = Static<typeof Phase2bMsg>
-export type PaxosMsg = Static<typeof Phase1aMsg> | Phase1bMsg | Static<typeof Phase2aMsg> | Phase2bMsg | Static<typeof OutcomeMsg>
+export type PaxosMsg = Static<typeof Phase1aMsg> | Phase1bMsg | Static<typeof Phase2aMsg> | Phase2bMsg | Static<typeof OutcomeMsg> | Static<typeof ResolvedMsg>

@@ -2,6 +2,7 @@ import t from 'tap'
 import { ParticipantMachine } from '../../../../shared/core/participant/machine.ts'
 import type { ParticipantEffect, ParticipantEvent, ParticipantOptions, PreparedRecord } from '../../../../shared/core/participant/types.ts'
 import type { AcceptorRecord } from '../../../../shared/core/paxos/acceptor.ts'
+import { MAX_ASKS_PER_SWEEP } from '../../../../shared/core/participant/paxos.ts'
 
 type E = ParticipantEvent extends infer X ? (X extends unknown ? Omit<X, 'now'> : never) : never
 const base: ParticipantOptions = { readWaitMs: 50, sweepIntervalMs: 100, queryAfterMs: 200, retentionMs: 1000, maxRemembered: 100, checkInvariants: true }
@@ -151,4 +152,107 @@ t.test('skip-phase-1 (a flawed variant): proposes from its own acceptor alone', 
 t.test('a recovery timer of a transaction no longer prepared does nothing', async (t) => {
   const { step } = setup(paxos)
   t.same(step({ type: 'timer', timer: { kind: 'recover', txId: '1.9' } }), [])
+})
+
+// ---- a resolved marker stays while a peer may be in doubt ----------------------------------------------
+
+/** A p2 with a clock: `at` sets the time of the next events. */
+function clocked(opts: ParticipantOptions = paxos) {
+  const m = new ParticipantMachine(opts)
+  let now = 1000
+  const step = (e: E): ParticipantEffect[] => m.step({ ...e, now })
+  step({ type: 'start', entries: [], prepared: [], resolved: [], acceptors: [] })
+  const msg = (msg: Extract<E, { type: 'message' }>['msg']) => step({ type: 'message', msg })
+  const complete = (effects: ParticipantEffect[]): ParticipantEffect[] => effects.filter((e) => e.type === 'persist').flatMap((p) => step({ type: 'persisted', token: p.token }))
+  const sweep = () => step({ type: 'timer', timer: { kind: 'sweep' } })
+  const at = (ms: number): void => { now = ms }
+  /** Prepares and commits txId here, with every write durable. */
+  const commit = (txId: string, key = 'a'): void => {
+    complete(msg({ type: 'prepare', txId, writes: [{ key, value: 'x' }] }))
+    complete(msg({ type: 'commit', txId }))
+  }
+  return { m, step, msg, complete, sweep, at, commit }
+}
+const persists = (effects: ParticipantEffect[]) => effects.filter((e): e is Extract<ParticipantEffect, { type: 'persist' }> => e.type === 'persist')
+const asks = (effects: ParticipantEffect[]) => peers(effects).map((p) => [p.to, p.msg])
+
+t.test('a marker past retention is kept until every peer and the coordinator said they hold the outcome durably: asked after a synced rewrite, again each re-ask interval', async (t) => {
+  const { m, msg, step, complete, sweep, at, commit } = clocked()
+  commit('1.1')
+  t.equal(m.state.acceptors.has('1.1'), false, 'the acceptor record went with the apply: the marker answers for it')
+  at(2500) // retention is 1,000 ms
+  const first = sweep()
+  t.same(persists(first).map((p) => [p.kind, p.sync, p.ops.map((o) => `${o.type} ${o.key}`)]), [['confirm', true, ['put done/1.1']]], 'no gc: the marker is written again, synced, instead')
+  t.same(peers(first), [], 'nothing leaves before that write is durable')
+  const asked = complete(first)
+  const ask = { type: 'resolved', txId: '1.1', from: 'p2', outcome: 'committed', ask: true }
+  t.same(asks(asked), [['p1', ask], ['p3', ask]])
+  t.same(toCoordinator(asked), [], 'the coordinator is asked only while connected')
+  at(2600)
+  t.same(persists(sweep()), [], 'within the re-ask interval (300 ms): not asked again')
+  msg({ type: 'resolved', txId: '1.1', from: 'p1', outcome: 'committed', ask: false })
+  step({ type: 'connected' })
+  at(2800)
+  const again = complete(sweep())
+  t.same(asks(again), [['p3', ask]], 'only the peer that has not answered')
+  t.same(toCoordinator(again), [ask], 'and the coordinator')
+  msg({ type: 'resolved', txId: '1.1', from: 'coordinator', outcome: 'committed', ask: false })
+  at(3100)
+  const third = complete(sweep())
+  t.same([asks(third), toCoordinator(third)], [[['p3', ask]], []], 'the coordinator answered, p3 not yet: kept, and p3 asked again')
+  msg({ type: 'resolved', txId: '1.1', from: 'p3', outcome: 'committed', ask: false })
+  t.same(persists(sweep()).map((p) => [p.kind, p.sync, p.ops.map((o) => `${o.type} ${o.key}`)]), [['gc', false, ['del done/1.1']]], 'everyone answered: it goes')
+  t.equal(m.state.resolved.has('1.1'), false)
+  t.equal(m.state.confirmations.size, 0)
+})
+
+t.test('asked by a peer: in doubt here it learns; mid-write it waits; resolved or unknown it answers after a synced write', async (t) => {
+  const { m, msg, complete, commit } = clocked()
+  // In doubt here: the asker resolved, so the outcome was chosen.
+  complete(msg({ type: 'prepare', txId: '1.1', writes }))
+  const learned = msg({ type: 'resolved', txId: '1.1', from: 'p1', outcome: 'committed', ask: true })
+  t.match(persists(learned), [{ kind: 'apply', sync: true }])
+  t.same(peers(learned), [], 'no answer yet: the asker asks again')
+  // Mid-write: the apply of 1.1 is not durable yet.
+  t.same(msg({ type: 'resolved', txId: '1.1', from: 'p3', outcome: 'committed', ask: true }), [])
+  complete(learned)
+  // Resolved here: the marker is written again, synced, and then the answer leaves; the asker counts as confirmed.
+  const answer = msg({ type: 'resolved', txId: '1.1', from: 'p3', outcome: 'committed', ask: true })
+  t.same(persists(answer).map((p) => [p.kind, p.sync, p.ops.map((o) => `${o.type} ${o.key}`)]), [['confirm', true, ['put done/1.1']]])
+  t.same(peers(answer), [])
+  t.same(asks(complete(answer)), [['p3', { type: 'resolved', txId: '1.1', from: 'p2', outcome: 'committed', ask: false }]])
+  t.same(m.state.confirmations.get('1.1')?.peers, ['p3'])
+  // Unknown here (never prepared, or forgotten once every peer confirmed): a delete is the synced write.
+  const unknown = msg({ type: 'resolved', txId: '1.9', from: 'p1', outcome: 'aborted', ask: true })
+  t.same(persists(unknown).map((p) => [p.kind, p.sync, p.ops.map((o) => `${o.type} ${o.key}`)]), [['confirm', true, ['del done/1.9']]])
+  t.same(asks(complete(unknown)), [['p1', { type: 'resolved', txId: '1.9', from: 'p2', outcome: 'aborted', ask: false }]])
+  t.equal(m.state.confirmations.has('1.9'), false, 'no marker, nothing counted')
+  t.same(msg({ type: 'resolved', txId: '1.8', from: 'p1', outcome: 'aborted', ask: false }), [], 'an answer about a marker it does not keep: nothing')
+  // A PREPARE of a transaction whose confirming write is still under way does not take that write for its own.
+  const racing = msg({ type: 'resolved', txId: '1.7', from: 'p1', outcome: 'aborted', ask: true })
+  const prepared = msg({ type: 'prepare', txId: '1.7', writes: [{ key: 'b', value: 'y' }] })
+  complete(racing)
+  t.equal(m.state.prepared.get('1.7')?.phase, 'logging')
+  complete(prepared)
+  t.equal(m.state.prepared.get('1.7')?.phase, 'prepared')
+  // Two answers that disagree are a broken protocol: a crash, not a log line.
+  commit('1.2', 'c')
+  t.throws(() => msg({ type: 'resolved', txId: '1.2', from: 'p1', outcome: 'aborted', ask: true }), /1\.2: p1 resolved it aborted, this node committed/)
+})
+
+t.test('a marker whose NO is still being written is not asked about; asks are bounded per sweep', async (t) => {
+  const { m, msg, complete, sweep, at } = clocked()
+  complete(msg({ type: 'prepare', txId: '1.1', writes }))
+  const no = msg({ type: 'prepare', txId: '1.2', writes })
+  msg({ type: 'abort', txId: '1.2' }) // learned while the NO is written: the marker is there, the refusal not durable
+  at(2500)
+  t.same(persists(sweep()), [], 'its NO is still being written: neither asked about nor dropped')
+  complete(no) // the refusal is durable: its marker is dated now
+  for (let i = 0; i < MAX_ASKS_PER_SWEEP; i++) msg({ type: 'abort', txId: `2.${i}` })
+  at(4000)
+  const many = persists(sweep())
+  t.equal(many[0]?.ops.length, MAX_ASKS_PER_SWEEP, 'one sweep asks about so many markers at most')
+  t.match(many[0]?.ops[0], { key: 'done/1.2' }, 'the oldest first')
+  t.same(persists(sweep())[0]?.ops.map((o) => o.key), [`done/2.${MAX_ASKS_PER_SWEEP - 1}`], 'the next sweep asks about the rest')
+  t.ok(m.state.resolved.size > MAX_ASKS_PER_SWEEP, 'none dropped: no peer answered')
 })
