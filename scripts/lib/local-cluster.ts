@@ -135,7 +135,9 @@ export class LocalCluster {
     const spec = this.spec(name)
     const common = { CLUSTER_TOKEN: this.token, DATA_DIR: spec.dataDir, LOG_LEVEL: 'info', ...this.options.env, ...this.options.nodeEnv?.[name], ...spec.env }
     if (spec.role === 'participant') {
-      return { ...common, PARTICIPANT_ID: spec.name, PARTICIPANT_HOST: this.host, PARTICIPANT_PORT: String(spec.port) }
+      // Every participant, in configuration order: Paxos Commit's acceptors dial each other directly (2PC ignores it).
+      const peers = this.participantNames.map((p) => `${p}=ws://${this.host}:${this.spec(p).port}`).join(',')
+      return { PEERS: peers, ...common, PARTICIPANT_ID: spec.name, PARTICIPANT_HOST: this.host, PARTICIPANT_PORT: String(spec.port) }
     }
     const participants = this.participantNames.map((p) => `${p}=ws://${this.host}:${this.links.get(p)?.port ?? this.spec(p).port}/v1/peer`).join(',')
     return { ...common, COORDINATOR_HOST: this.host, COORDINATOR_PORT: String(spec.port), PARTICIPANTS: participants }

@@ -1,6 +1,7 @@
 import Type from 'typebox'
 import { limits } from '../../shared/core/protocol/messages.ts'
 import { ConfigError, loadConfig } from '../../shared/io/runtime/config.ts'
+import { parseNodeList, type NamedUrl } from '../../shared/io/runtime/node-list.ts'
 
 /** The largest body whose PREPARE still fits in one frame (64 KiB left for the message around the writes). */
 export const MAX_BODY_LIMIT_BYTES = limits.maxFrameBytes - 64 * 1024
@@ -23,6 +24,7 @@ const Schema = Type.Object(
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
     failpoints: Type.String({ default: '' }),
     checkInvariants: Type.Boolean({ default: false }),
+    commitProtocol: Type.Union([Type.Literal('2pc'), Type.Literal('paxos-commit')], { default: '2pc' }),
   },
   { additionalProperties: false },
 )
@@ -45,6 +47,7 @@ export const coordinatorEnv = {
   logLevel: 'LOG_LEVEL',
   failpoints: 'TXN_FAILPOINTS',
   checkInvariants: 'CHECK_INVARIANTS',
+  commitProtocol: 'COMMIT_PROTOCOL',
 } as const
 
 export interface CoordinatorConfig {
@@ -52,7 +55,7 @@ export interface CoordinatorConfig {
   port: number
   dataDir: string
   token: string
-  participants: { name: string; url: string }[]
+  participants: NamedUrl[]
   voteTimeoutMs: number
   minTimeoutMs: number
   maxTimeoutMs: number
@@ -64,6 +67,8 @@ export interface CoordinatorConfig {
   logLevel: string
   failpoints: string
   checkInvariants: boolean
+  /** '2pc': this coordinator decides. 'paxos-commit': the participants choose, as acceptors (they need PEERS). */
+  commitProtocol: '2pc' | 'paxos-commit'
 }
 
 export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig {
@@ -78,17 +83,7 @@ export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig
   return Object.freeze({ ...c, participants: parseParticipants(c.participants) })
 }
 
-/** "p1=ws://127.0.0.1:7001,p2=ws://…" → named WebSocket URLs. */
-export function parseParticipants(spec: string): { name: string; url: string }[] {
-  const list = spec.split(',').map((part) => part.trim()).filter(Boolean).map((part) => {
-    const eq = part.indexOf('=')
-    const name = part.slice(0, eq)
-    const url = part.slice(eq + 1)
-    if (eq <= 0 || !/^wss?:\/\/.+/.test(url) || !/^[\w-]+$/.test(name)) {
-      throw new ConfigError(`invalid configuration: PARTICIPANTS entry "${part}" is not name=ws://host:port`)
-    }
-    return { name, url }
-  })
-  if (new Set(list.map((p) => p.name)).size !== list.length) throw new ConfigError('invalid configuration: PARTICIPANTS has a duplicate name')
-  return list
+/** PARTICIPANTS: "p1=ws://127.0.0.1:7001,p2=ws://…" → named WebSocket URLs. */
+export function parseParticipants(spec: string): NamedUrl[] {
+  return parseNodeList(spec, 'PARTICIPANTS')
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../../shared/io/runtime/logger.ts'
 import { EffectRunner, type PersistCrashPoints } from '../../shared/io/runtime/effect-runner.ts'
 import type { PersistEffect } from '../../shared/core/protocol/effects.ts'
 import type { CoordinatorTimer } from '../../shared/core/protocol/timers.ts'
-import type { ParticipantLink } from './participant-link.ts'
+import type { ParticipantLink } from '../../shared/io/net/participant-link.ts'
 import { keyedObject } from '../../shared/core/protocol/keyed-object.ts'
 
 

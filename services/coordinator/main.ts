@@ -7,7 +7,7 @@ import { LevelStore } from '../../shared/io/storage/level-store.ts'
 import { buildCoordinatorApp } from './app.ts'
 import { loadCoordinatorConfig } from './config.ts'
 import { CoordinatorDriver } from './driver.ts'
-import { ParticipantLink } from './participant-link.ts'
+import { ParticipantLink } from '../../shared/io/net/participant-link.ts'
 import { recoverCoordinatorLog } from './recovery.ts'
 
 /** Where a participant's peer endpoint lives when the URL gives no path. */
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     gcIntervalMs: config.gcIntervalMs,
     checkInvariants: config.checkInvariants,
     readTimeoutMs: config.readTimeoutMs,
+    protocol: config.commitProtocol,
   })
   const driver = new CoordinatorDriver(machine, store, failpoints, logger)
   driver.dispatch({ type: 'start', ...log })
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
   for (const link of links) link.start()
   const address = await app.listen({ host: config.host, port: config.port })
   const bound = app.server.address()
-  logger.info({ address, port: typeof bound === 'object' && bound ? bound.port : config.port, epoch: log.epoch }, 'coordinator listening')
+  logger.info({ address, port: typeof bound === 'object' && bound ? bound.port : config.port, epoch: log.epoch, protocol: config.commitProtocol }, 'coordinator listening')
 
   closeOnSignals(app, logger)
 }

@@ -1,5 +1,6 @@
 import Type from 'typebox'
-import { loadConfig } from '../../shared/io/runtime/config.ts'
+import { ConfigError, loadConfig } from '../../shared/io/runtime/config.ts'
+import { parseNodeList } from '../../shared/io/runtime/node-list.ts'
 
 const Schema = Type.Object(
   {
@@ -17,6 +18,9 @@ const Schema = Type.Object(
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
     failpoints: Type.String({ default: '' }),
     checkInvariants: Type.Boolean({ default: false }),
+    commitProtocol: Type.Union([Type.Literal('2pc'), Type.Literal('paxos-commit')], { default: '2pc' }),
+    peers: Type.String({ default: '' }),
+    recoveryAfterMs: Type.Integer({ minimum: 1, default: 1000 }),
   },
   { additionalProperties: false },
 )
@@ -36,10 +40,25 @@ export const participantEnv = {
   logLevel: 'LOG_LEVEL',
   failpoints: 'TXN_FAILPOINTS',
   checkInvariants: 'CHECK_INVARIANTS',
+  commitProtocol: 'COMMIT_PROTOCOL',
+  peers: 'PEERS',
+  recoveryAfterMs: 'RECOVERY_AFTER_MS',
 } as const
 
 export type ParticipantConfig = ReturnType<typeof loadParticipantConfig>
 
+/**
+ * Under Paxos Commit, PEERS lists every participant (this one too) in the
+ * coordinator's PARTICIPANTS order, the same on every node: the order gives
+ * each its ballots. Each URL is that participant's HTTP port; its acceptor
+ * endpoint is `/v1/acceptor` there.
+ */
 export function loadParticipantConfig(env: NodeJS.ProcessEnv) {
-  return loadConfig(Schema, env, participantEnv)
+  const c = loadConfig(Schema, env, participantEnv)
+  const peers = c.peers === '' ? [] : parseNodeList(c.peers, 'PEERS')
+  if (c.commitProtocol === 'paxos-commit') {
+    if (!peers.some((p) => p.name === c.id)) throw new ConfigError(`invalid configuration: under COMMIT_PROTOCOL=paxos-commit, PEERS must list every participant, ${c.id} included`)
+    if (peers.length < 2) throw new ConfigError('invalid configuration: Paxos Commit needs at least 2 participants in PEERS')
+  }
+  return Object.freeze({ ...c, peers })
 }

@@ -14,6 +14,8 @@ export class ParticipantDriver {
   readonly machine: ParticipantMachine
   private stopped = false
   sender: (msg: ToCoordinator) => boolean = () => false
+  /** Paxos Commit: to another participant, over the link this one dialled (false when it is down: dropped). */
+  peerSender: (to: string, msg: ToParticipant) => boolean = () => false
   private readonly runner: EffectRunner<ParticipantTimer>
 
   constructor(
@@ -54,8 +56,9 @@ export class ParticipantDriver {
           if (!this.sender(effect.msg)) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type }, 'coordinator not connected; message dropped')
           break
         case 'sendPeer':
-          // The service runs 2PC only: peer links between participants come with Paxos Commit in the service (issue 17).
-          throw new Error(`participant emitted a peer message (${effect.msg.type}) but this service has no peer links`)
+          // Lost like any message on a link that is down: the protocol re-sends or a recovery ballot follows.
+          if (!this.peerSender(effect.to, effect.msg)) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type, peer: effect.to }, 'peer not connected; message dropped')
+          break
         default:
           this.runner.perform(effect)
           break

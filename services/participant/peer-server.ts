@@ -28,7 +28,7 @@ export interface PeerServerOptions {
 
 const DEFAULT_OPTIONS: PeerServerOptions = { heartbeatMs: 2000, probeMs: 1000 }
 
-function tokenMatches(header: string | undefined, token: string): boolean {
+export function tokenMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(header ?? '')
   const expected = Buffer.from(`Bearer ${token}`)
   return given.length === expected.length && timingSafeEqual(given, expected)
@@ -83,9 +83,12 @@ export class PeerServer {
     return this.current?.outbox.push(msg) ?? false
   }
 
-  attach(server: Server): void {
+  /** Takes the HTTP server's upgrades: its own path, and those of `others` (path → handler), which share the port. */
+  attach(server: Server, others: Record<string, UpgradeHandler> = {}): void {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      void this.onUpgrade(request, socket, head)
+      const other = Object.hasOwn(others, pathOf(request)) ? others[pathOf(request)] : undefined
+      if (other) other(request, socket, head)
+      else void this.onUpgrade(request, socket, head)
     })
   }
 
@@ -96,8 +99,7 @@ export class PeerServer {
   }
 
   private async onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const path = (request.url ?? '').split('?')[0]
-    if (path !== PEER_PATH) {
+    if (pathOf(request) !== PEER_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
@@ -185,6 +187,12 @@ export class PeerServer {
   }
 }
 
+export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void
+
+function pathOf(request: IncomingMessage): string {
+  return (request.url ?? '').split('?')[0]!
+}
+
 /** Resolves true if the peer answers a ping within `timeoutMs`. */
 function answersPing(ws: WebSocket, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -207,7 +215,7 @@ function answersPing(ws: WebSocket, timeoutMs: number): Promise<boolean> {
   })
 }
 
-function refuseUpgrade(socket: Duplex, code: Extract<ApiErrorCode, 'unauthorized' | 'peer_busy'>): void {
+export function refuseUpgrade(socket: Duplex, code: Extract<ApiErrorCode, 'unauthorized' | 'peer_busy'>): void {
   const body = JSON.stringify(errorBody(code))
   const status = apiErrors[code].statusCode
   const reason = status === 401 ? 'Unauthorized' : 'Conflict'

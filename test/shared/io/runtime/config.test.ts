@@ -35,3 +35,18 @@ t.test('participant configuration', async (t) => {
   t.match(loadParticipantConfig({ PARTICIPANT_ID: 'p9', DATA_DIR: '/tmp/x', CLUSTER_TOKEN: 'sekrit-token' }), { id: 'p9', port: 7001, readWaitMs: 2000 })
   t.throws(() => loadParticipantConfig({ PARTICIPANT_ID: 'bad id!', DATA_DIR: '/tmp/x', CLUSTER_TOKEN: 'sekrit-token' }), /PARTICIPANT_ID/)
 })
+
+t.test('COMMIT_PROTOCOL and PEERS: Paxos Commit needs every participant listed, this one included', async (t) => {
+  const p = { PARTICIPANT_ID: 'p2', DATA_DIR: '/tmp/x', CLUSTER_TOKEN: 'sekrit-token' }
+  const peers = 'p1=ws://127.0.0.1:7001,p2=ws://127.0.0.1:7002,p3=ws://127.0.0.1:7003'
+  t.match(loadParticipantConfig(p), { commitProtocol: '2pc', peers: [], recoveryAfterMs: 1000 })
+  const paxos = loadParticipantConfig({ ...p, COMMIT_PROTOCOL: 'paxos-commit', PEERS: peers, RECOVERY_AFTER_MS: '250' })
+  t.same(paxos.peers.map((x) => x.name), ['p1', 'p2', 'p3'], 'in the order given: it gives each its ballots')
+  t.equal(paxos.recoveryAfterMs, 250)
+  t.throws(() => loadParticipantConfig({ ...p, COMMIT_PROTOCOL: 'paxos-commit' }), /^invalid configuration: under COMMIT_PROTOCOL=paxos-commit, PEERS must list every participant, p2 included$/)
+  t.throws(() => loadParticipantConfig({ ...p, COMMIT_PROTOCOL: 'paxos-commit', PEERS: 'p2=ws://127.0.0.1:7002' }), /^invalid configuration: Paxos Commit needs at least 2 participants in PEERS$/)
+  t.throws(() => loadParticipantConfig({ ...p, PEERS: 'p2=http://x' }), /^invalid configuration: PEERS entry "p2=http:\/\/x" is not name=ws:\/\/host:port$/)
+  t.throws(() => loadParticipantConfig({ ...p, COMMIT_PROTOCOL: '3pc' }), /COMMIT_PROTOCOL/)
+  t.equal(loadCoordinatorConfig({ ...base, COMMIT_PROTOCOL: 'paxos-commit' }).commitProtocol, 'paxos-commit')
+  t.equal(loadCoordinatorConfig(base).commitProtocol, '2pc', 'classic 2PC stays the default until Paxos Commit meets its figures in the services')
+})

@@ -1,11 +1,11 @@
 import { WebSocket } from 'ws'
-import { decodeToCoordinator } from '../../shared/core/protocol/codec.ts'
-import { marks } from '../../shared/io/runtime/marks.ts'
-import { limits, type ToCoordinator, type ToParticipant } from '../../shared/core/protocol/messages.ts'
-import { Heartbeat } from '../../shared/io/net/heartbeat.ts'
-import { Outbox } from '../../shared/io/net/outbox.ts'
-import { isFrameTooLarge, rawDataToString } from '../../shared/io/net/raw-data.ts'
-import type { Logger } from '../../shared/io/runtime/logger.ts'
+import { decodeToCoordinator } from '../../core/protocol/codec.ts'
+import { marks } from '../runtime/marks.ts'
+import { limits, type ToCoordinator, type ToParticipant } from '../../core/protocol/messages.ts'
+import { Heartbeat } from './heartbeat.ts'
+import { Outbox } from './outbox.ts'
+import { isFrameTooLarge, rawDataToString } from './raw-data.ts'
+import type { Logger } from '../runtime/logger.ts'
 
 export interface LinkEvents {
   connected: (participant: string) => void

@@ -1,0 +1,38 @@
+import t from 'tap'
+import { http, replicas, startCluster, submit, waitSettled } from '../helpers/cluster.ts'
+
+const PAXOS = { COMMIT_PROTOCOL: 'paxos-commit', RECOVERY_AFTER_MS: '300' }
+
+interface InDoubt {
+  count: number
+}
+
+t.test('COMMIT_PROTOCOL=paxos-commit: the running cluster commits and aborts through the acceptors, and every replica agrees', async (t) => {
+  const cluster = await startCluster(t, { env: PAXOS })
+  const one = await submit(cluster, [{ key: 'px/a', value: '1' }, { key: 'px/b', value: '1' }], { id: 'paxos-1' })
+  t.match(one, { status: 200, body: { outcome: 'committed', id: 'paxos-1', versions: { 'px/a': 1, 'px/b': 1 } } })
+  const stale = await submit(cluster, [{ key: 'px/a', value: '2', ifVersion: 0 }])
+  t.match(stale.body, { outcome: 'aborted', reasons: [{ code: 'precondition_failed', key: 'px/a', message: 'expected version 0, found 1' }] }, 'a failed precondition: aborted on the first durable NO')
+  const concurrent = await Promise.all(Array.from({ length: 20 }, (_, i) => submit(cluster, [{ key: `px/c${i % 4}`, value: String(i) }])))
+  t.ok(concurrent.every((r) => r.status === 200), 'twenty at once on four keys: each answered with an outcome')
+  t.ok(concurrent.some((r) => r.body.outcome === 'committed'))
+  const retry = await submit(cluster, [{ key: 'px/a', value: '1' }, { key: 'px/b', value: '1' }], { id: 'paxos-1' })
+  t.match(retry.body, { outcome: 'committed', txId: one.body.txId }, 'a retry with the same id returns the one outcome')
+  const all = await waitSettled(cluster)
+  for (const r of all.slice(1)) t.same(r.entries, all[0]!.entries, `${r.participant} holds what ${all[0]!.participant} holds`)
+  t.same(all[0]!.entries['px/a'], { value: '1', version: 1 })
+})
+
+t.test('the coordinator dies once the commit is chosen, before anyone hears it, and never returns: the participants finish the transaction themselves', async (t) => {
+  // Under 2PC the same crash leaves every participant in doubt with its locks until the coordinator is back
+  // (test/integration/blocking.test.ts). Here a participant leads a recovery ballot, learns the outcome the
+  // acceptors hold, and tells the others.
+  const cluster = await startCluster(t, { env: PAXOS, nodeEnv: { coordinator: { TXN_FAILPOINTS: 'coordinator.beforeDecisionLogged=crash' } } })
+  await t.rejects(submit(cluster, [{ key: 'px/orphan', value: 'v' }]), 'the client is cut off')
+  await cluster.waitExit('coordinator')
+  const all = await waitSettled(cluster, 30000)
+  for (const r of all) t.same(r.entries['px/orphan'], { value: 'v', version: 1 }, `committed on ${r.participant}, with no coordinator`)
+  for (const p of cluster.participantNames) t.equal((await http<InDoubt>(`${cluster.urlOf(p)}/v1/in-doubt`)).body.count, 0, `${p} has nothing in doubt`)
+  t.notOk(cluster.isRunning('coordinator'), 'the coordinator never came back')
+  t.equal((await replicas(cluster)).length, 3)
+})
