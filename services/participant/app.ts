@@ -8,6 +8,8 @@ import type { Logger } from '../../shared/io/runtime/logger.ts'
 import type { Store } from '../../shared/core/store.ts'
 import type { ParticipantDriver } from './driver.ts'
 import type { PeerServer } from './peer-server.ts'
+import type { AcceptorServer } from './acceptor-server.ts'
+import type { ParticipantLink } from '../../shared/io/net/participant-link.ts'
 
 export interface ParticipantAppDeps {
   id: string
@@ -15,10 +17,12 @@ export interface ParticipantAppDeps {
   store: Store
   peer: PeerServer
   logger: Logger
+  /** Paxos Commit: the acceptor endpoint, and the links this node dialled to the other participants. */
+  paxos?: { acceptor: AcceptorServer; links: ReadonlyMap<string, ParticipantLink> }
 }
 
 /** Health, readiness and inspection endpoints of a participant; the peer socket shares this port. */
-export function buildParticipantApp({ id, driver, store, peer, logger }: ParticipantAppDeps): FastifyInstance {
+export function buildParticipantApp({ id, driver, store, peer, logger, paxos }: ParticipantAppDeps): FastifyInstance {
   const app = createJsonApp(logger)
 
   app.get('/healthz', async () => ({ status: 'ok', participant: id }))
@@ -48,7 +52,12 @@ export function buildParticipantApp({ id, driver, store, peer, logger }: Partici
 
   app.get('/v1/status', async () => {
     const s = driver.machine.status()
-    return { participant: id, keys: s.keys, prepared: s.prepared.length, locks: s.locks, remembered: s.remembered, refusedFrames: peer.refusedFrames, refusedMessages: peer.refusedMessages, refusedConnections: peer.refusedConnections, store: store.stats }
+    const status = { participant: id, keys: s.keys, prepared: s.prepared.length, locks: s.locks, remembered: s.remembered, refusedFrames: peer.refusedFrames, refusedMessages: peer.refusedMessages, refusedConnections: peer.refusedConnections, store: store.stats }
+    if (!paxos) return status
+    const { acceptor, links } = paxos
+    const peers = keyedObject<{ connected: boolean }>()
+    for (const [name, link] of links) peers[name] = { connected: link.isConnected }
+    return { ...status, acceptor: { connections: acceptor.connected, refusedFrames: acceptor.refusedFrames, refusedMessages: acceptor.refusedMessages, refusedConnections: acceptor.refusedConnections }, peers }
   })
   return app
 }

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   )
   driver.peerSender = (to, msg) => peerLinks.get(to)?.send(msg) ?? false
 
-  const app = buildParticipantApp({ id: config.id, driver, store, peer, logger })
+  const app = buildParticipantApp({ id: config.id, driver, store, peer, logger, ...(config.commitProtocol === 'paxos-commit' ? { paxos: { acceptor, links: peerLinks } } : {}) })
   peer.attach(app.server, config.commitProtocol === 'paxos-commit' ? { [ACCEPTOR_PATH]: acceptor.onUpgrade } : {})
   app.addHook('onClose', async () => {
     driver.stop()

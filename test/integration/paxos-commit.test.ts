@@ -1,4 +1,8 @@
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
+import WebSocket from 'ws'
 import { http, replicas, startCluster, submit, waitSettled } from '../helpers/cluster.ts'
 
 const PAXOS = { COMMIT_PROTOCOL: 'paxos-commit', RECOVERY_AFTER_MS: '300' }
@@ -21,6 +25,37 @@ t.test('COMMIT_PROTOCOL=paxos-commit: the running cluster commits and aborts thr
   const all = await waitSettled(cluster)
   for (const r of all.slice(1)) t.same(r.entries, all[0]!.entries, `${r.participant} holds what ${all[0]!.participant} holds`)
   t.same(all[0]!.entries['px/a'], { value: '1', version: 1 })
+  t.match((await http(`${cluster.urlOf('p1')}/v1/status`)).body, { acceptor: { connections: 2, refusedFrames: 0 }, peers: { p2: { connected: true }, p3: { connected: true } } }, 'p1 dialled both peers, and both dialled it')
+
+  await t.test('the acceptor endpoint: the cluster token or 401; a malformed frame or a coordinator message is refused and logged, the link stays', async (t) => {
+    const url = `ws://127.0.0.1:${cluster.spec('p1').port}/v1/acceptor`
+    const stranger = new WebSocket(url)
+    stranger.on('error', () => undefined) // terminated while connecting, below
+    const [, refused] = (await once(stranger, 'unexpected-response')) as [unknown, { statusCode: number }]
+    t.equal(refused.statusCode, 401)
+    stranger.terminate()
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${cluster.token}` } })
+    const [hello] = (await once(ws, 'message')) as [Buffer]
+    t.same(JSON.parse(hello.toString()), [{ type: 'hello', participant: 'p1' }], 'it names itself first')
+    ws.send('{not json')
+    ws.send(JSON.stringify([{ type: 'commit', txId: '1.1' }, { type: 'phase1a', txId: '9.9', ballot: 'high' }]))
+    ws.send(JSON.stringify([{ type: 'phase1a', txId: '9.9', ballot: 7 }]))
+    let status = (await http<{ acceptor: { refusedFrames: number; refusedMessages: number } }>(`${cluster.urlOf('p1')}/v1/status`)).body
+    for (let i = 0; i < 50 && status.acceptor.refusedMessages < 2; i++) {
+      await new Promise((ok) => setTimeout(ok, 50))
+      status = (await http<{ acceptor: { refusedFrames: number; refusedMessages: number } }>(`${cluster.urlOf('p1')}/v1/status`)).body
+    }
+    t.match(status.acceptor, { refusedFrames: 1, refusedMessages: 2 }, 'the bad frame, the COMMIT and the bad 1a refused')
+    t.equal(ws.readyState, WebSocket.OPEN, 'the link stays')
+    const logFile = join(cluster.options.dataRoot, 'p1.log')
+    // The log reaches its file through a pipe: wait for the lines rather than race them.
+    for (let i = 0; i < 100 && !readFileSync(logFile, 'utf8').includes('refused a coordinator message on the acceptor link'); i++) await new Promise((ok) => setTimeout(ok, 50))
+    const log = readFileSync(logFile, 'utf8')
+    t.match(log, /"code":"bad_frame".*"msg":"refused a malformed frame on the acceptor link"/, 'each refusal is logged')
+    t.match(log, /"type":"commit","txId":"1\.1".*"msg":"refused a coordinator message on the acceptor link"/)
+    ws.close()
+    t.equal((await submit(cluster, [{ key: 'px/after', value: 'ok' }])).body.outcome, 'committed', 'and the cluster still commits')
+  })
 })
 
 t.test('the coordinator dies once the commit is chosen, before anyone hears it, and never returns: the participants finish the transaction themselves', async (t) => {

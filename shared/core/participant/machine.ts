@@ -1,11 +1,12 @@
 import { abortReasons } from '../abort-reasons.ts'
 import { explainToCoordinator, explainToParticipant } from '../protocol/codec.ts'
 import type { AcceptorRecord } from '../paxos/acceptor.ts'
+import { ballotOwner } from '../paxos/ballot.ts'
 import { ParticipantPaxos } from './paxos.ts'
 import { assertSendable } from '../protocol/sendable.ts'
 import { logEffect, persistEffect } from '../protocol/persist.ts'
 import { assertParticipantEffects, assertParticipantState } from './invariants.ts'
-import type { PrepareMsg, ToParticipant, VoteReason } from '../protocol/messages.ts'
+import { COORDINATOR_NODE, type PrepareMsg, type ToParticipant, type VoteReason } from '../protocol/messages.ts'
 import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
 import { entryKey, preparedKey, resolvedKey } from '../record-keys.ts'
 import type { Outcome, Versions, Write } from '../protocol/types.ts'
@@ -95,7 +96,7 @@ export class ParticipantMachine {
 
   /** Every prepared transaction waiting for its outcome, for `GET /v1/in-doubt`. */
   inDoubt(now: number): InDoubtTxn[] {
-    return describeInDoubt(this.state, now)
+    return describeInDoubt(this.state, now, this.options)
   }
 
   step(event: ParticipantEvent): ParticipantEffect[] {
@@ -509,11 +510,30 @@ export interface InDoubtTxn {
   ageMs: number
   keys: string[]
   phase: string
+  /**
+   * Paxos Commit: the recovery this node knows of: the one it leads (with its
+   * phase and how many ballots it started), or else the highest ballot its
+   * acceptor promised, and whose it is.
+   */
+  recovery?: { leader: string; ballot: number; phase?: 'promising' | 'accepting'; rounds?: number }
 }
 
 /** What `GET /v1/in-doubt` lists: every prepared transaction waiting for its outcome. */
-export function describeInDoubt(state: ParticipantState, now: number): InDoubtTxn[] {
+export function describeInDoubt(state: ParticipantState, now: number, options: Pick<ParticipantOptions, 'name' | 'participants'> = {}): InDoubtTxn[] {
   return [...state.prepared.values()]
     .filter((t) => t.phase !== 'logging')
-    .map((t) => ({ txId: t.txId, ageMs: now - t.preparedAt, keys: t.writes.map((w) => w.key), phase: t.phase }))
+    .map((t) => {
+      const described: InDoubtTxn = { txId: t.txId, ageMs: now - t.preparedAt, keys: t.writes.map((w) => w.key), phase: t.phase }
+      const recovery = recoveryOf(state, t.txId, options)
+      if (recovery) described.recovery = recovery
+      return described
+    })
+}
+
+function recoveryOf(state: ParticipantState, txId: string, { name, participants }: Pick<ParticipantOptions, 'name' | 'participants'>): InDoubtTxn['recovery'] {
+  if (name === undefined || participants === undefined) return undefined
+  const leading = state.leading.get(txId)
+  if (leading) return { leader: name, ballot: leading.ballot, phase: leading.phase, rounds: leading.rounds }
+  const promised = state.acceptors.get(txId)?.promised ?? 0
+  return promised > 0 ? { leader: ballotOwner(participants, promised) ?? COORDINATOR_NODE, ballot: promised } : undefined
 }

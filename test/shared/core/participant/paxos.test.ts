@@ -256,3 +256,17 @@ t.test('a marker whose NO is still being written is not asked about; asks are bo
   t.same(persists(sweep())[0]?.ops.map((o) => o.key), [`done/2.${MAX_ASKS_PER_SWEEP - 1}`], 'the next sweep asks about the rest')
   t.ok(m.state.resolved.size > MAX_ASKS_PER_SWEEP, 'none dropped: no peer answered')
 })
+
+t.test('GET /v1/in-doubt says who leads each recovery, at which ballot', async (t) => {
+  const prepared = ['1.1', '1.2', '1.3', '1.4'].map((txId, i) => ({ txId, writes: [{ key: `k${i}`, value: 'x' }], versions: { [`k${i}`]: 1 }, preparedAt: 900 }))
+  const { m, step, msg, complete } = setup(paxos, { prepared })
+  complete(step({ type: 'timer', timer: { kind: 'recover', txId: '1.1' } }))
+  complete(msg({ type: 'phase1a', txId: '1.2', ballot: 9 }))
+  complete(msg({ type: 'phase1a', txId: '1.3', ballot: 12 }))
+  t.same(m.inDoubt(1500).map((d) => [d.txId, d.recovery]), [
+    ['1.1', { leader: 'p2', ballot: 6, phase: 'promising', rounds: 1 }],
+    ['1.2', { leader: 'p1', ballot: 9 }],
+    ['1.3', { leader: 'coordinator', ballot: 12 }],
+    ['1.4', undefined],
+  ])
+})
