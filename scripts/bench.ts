@@ -8,7 +8,7 @@ import { freePort, LocalCluster, repoRoot } from './lib/local-cluster.ts'
 import { runLoad, type LoadResult } from './lib/load.ts'
 import { RssSampler, rssGrowth, type RssGrowth, type RssSeries } from './lib/rss-sampler.ts'
 
-const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--keys 1,4] [--key-space N] [--warmup S] [--out DIR]
+const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--out DIR]
 Measures the machine's floor (synced LevelDB put, synced batch of 64,
 WebSocket round trip, a do-nothing fastify route), then drives a local
 cluster (separate processes, LevelDB on disk) over HTTP at each concurrency
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '5' },
     levels: { type: 'string', default: '1,8,32,128' },
     participants: { type: 'string', default: '3' },
+    protocols: { type: 'string', default: '2pc' },
     keys: { type: 'string', default: '1,4' },
     'key-space': { type: 'string', default: '256' },
     warmup: { type: 'string', default: '3' },
@@ -41,6 +42,11 @@ if (values.help) {
 const durationMs = Number(values.duration) * 1000
 const levels = values.levels.split(',').map(Number)
 const participantCounts = values.participants.split(',').map(Number)
+type Protocol = '2pc' | 'paxos-commit'
+const protocols = values.protocols.split(',').map((p): Protocol => {
+  if (p !== '2pc' && p !== 'paxos-commit') throw new Error(`--protocols: "${p}" is neither 2pc nor paxos-commit`)
+  return p
+})
 const keyCounts = values.keys.split(',').map(Number)
 const keySpace = Number(values['key-space'])
 const warmupS = Math.min(60, durationMs / 2000)
@@ -75,6 +81,7 @@ async function trivialRoute(concurrency: number): Promise<{ rttMs: number; ceili
 }
 
 interface LevelReport extends LoadResult {
+  protocol: Protocol
   participants: number
   keysPerTxn: number
   fsyncsPerCommit: Record<string, number>
@@ -86,9 +93,9 @@ interface LevelReport extends LoadResult {
   rssSeries: RssSeries
 }
 
-async function benchCluster(participants: number): Promise<LevelReport[]> {
+async function benchCluster(participants: number, protocol: Protocol): Promise<LevelReport[]> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'txn-bench-'))
-  const cluster = await LocalCluster.create({ dataRoot, participants, env: { LOG_LEVEL: 'warn', OUTCOME_RETENTION_MS: '30000', GC_INTERVAL_MS: '1000', RESOLVED_RETENTION_MS: '30000' } })
+  const cluster = await LocalCluster.create({ dataRoot, participants, env: { LOG_LEVEL: 'warn', OUTCOME_RETENTION_MS: '30000', GC_INTERVAL_MS: '1000', RESOLVED_RETENTION_MS: '30000', COMMIT_PROTOCOL: protocol } })
   await cluster.startAll()
   const reports: LevelReport[] = []
   try {
@@ -110,7 +117,7 @@ async function benchCluster(participants: number): Promise<LevelReport[]> {
         const rssSeries = sampler.stop()
         const rssGrowthByNode = rssGrowth(rssSeries, warmupS)
         const after = await syncs(cluster)
-        const report: LevelReport = { ...load, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, cpuMsPerCommit: {}, peakRssMb: {}, rssGrowth: rssGrowthByNode, rssSeries }
+        const report: LevelReport = { ...load, protocol, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, cpuMsPerCommit: {}, peakRssMb: {}, rssGrowth: rssGrowthByNode, rssSeries }
         for (const name of names) {
           report.fsyncsPerCommit[name] = load.committed === 0 ? 0 : ((after[name] ?? 0) - (before[name] ?? 0)) / load.committed
           const cpu = cpuSeconds(cluster.pid(name))
@@ -121,7 +128,7 @@ async function benchCluster(participants: number): Promise<LevelReport[]> {
           report.peakRssMb[name] = rssGrowthByNode[name]!.peakMb
         }
         reports.push(report)
-        process.stderr.write(`  ${participants}p ${keysPerTxn}-key c=${concurrency}: ${load.committedPerS.toFixed(0)} commits/s p50 ${load.p50Ms.toFixed(2)} ms p99 ${load.p99Ms.toFixed(2)} ms\n`)
+        process.stderr.write(`  ${protocol} ${participants}p ${keysPerTxn}-key c=${concurrency}: ${load.committedPerS.toFixed(0)} commits/s p50 ${load.p50Ms.toFixed(2)} ms p99 ${load.p99Ms.toFixed(2)} ms\n`)
       }
     }
   } finally {
@@ -138,8 +145,10 @@ async function main(): Promise<void> {
   const { rttMs: trivialRttMs, ceiling: trivial } = await trivialRoute(Math.max(...levels))
   const criticalPathMs = 2 * floor.syncPutMs + 2 * floor.wsRttMs + trivialRttMs
   const results: LevelReport[] = []
-  for (const participants of participantCounts) results.push(...(await benchCluster(participants)))
-  const c1 = results.find((r) => r.concurrency === 1 && r.participants === 3 && r.keysPerTxn === 1)
+  for (const protocol of protocols) {
+    for (const participants of participantCounts) results.push(...(await benchCluster(participants, protocol)))
+  }
+  const c1 = results.find((r) => r.protocol === protocols[0] && r.concurrency === 1 && r.participants === 3 && r.keysPerTxn === 1)
   const summary = {
     machine: { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() },
     floor: { ...floor, trivialRouteReqPerS: trivial.requestsPerS, trivialRouteRttMs: trivialRttMs, criticalPathMs },
@@ -155,6 +164,7 @@ async function main(): Promise<void> {
   writeFileSync(file, JSON.stringify(summary, null, 2))
   console.log(`floor: sync put ${floor.syncPutMs.toFixed(3)} ms (3 at once on 3 databases: ${floor.threeConcurrentSyncPutsMs.toFixed(3)} ms), sync batch(64) ${floor.syncBatch64Ms.toFixed(3)} ms, ws RTT ${floor.wsRttMs.toFixed(3)} ms, trivial route ${trivial.requestsPerS.toFixed(0)} req/s (one round trip ${trivialRttMs.toFixed(3)} ms); critical path ${criticalPathMs.toFixed(2)} ms`)
   console.table(summary.results.map((r) => ({
+    protocol: r.protocol,
     participants: r.participants,
     keys: r.keysPerTxn,
     conc: r.concurrency,
