@@ -169,22 +169,14 @@ export class CoordinatorMachine {
       return
     }
     const txId = formatTxId(s.epoch, s.nextSeq++)
-    const txn: Txn = {
-      txId,
+    const txn = newTxn(txId, this.now, {
       writes,
       // Only a client id is ever matched against it: no digest to compute without one.
       writesHash: clientId === undefined ? '' : writesDigest(writes),
       keys: writes.map((w) => w.key),
-      phase: 'preparing',
-      votes: new Map(),
-      acks: [],
-      reasons: [],
-      versions: new Map(),
-      createdAt: this.now,
-      ended: false,
       waiters: [reqId],
       recovered: false,
-    }
+    })
     s.txns.set(txId, txn)
     if (clientId !== undefined) {
       txn.clientId = clientId
@@ -466,21 +458,7 @@ export class CoordinatorMachine {
    */
   private recoverUnknown(txId: string): void {
     const s = this.state
-    const txn: Txn = {
-      txId,
-      writes: [],
-      writesHash: '',
-      keys: [],
-      phase: 'preparing',
-      votes: new Map(),
-      acks: [],
-      reasons: [],
-      versions: new Map(),
-      createdAt: this.now,
-      ended: false,
-      waiters: [],
-      recovered: true,
-    }
+    const txn = newTxn(txId, this.now, { writes: [], writesHash: '', keys: [], waiters: [], recovered: true })
     s.txns.set(txId, txn)
     s.inFlight++
     this.startBallot(txn)
@@ -697,6 +675,11 @@ function recordOf(txn: Txn): DecisionRecord {
   if (record.outcome === 'aborted') record.reasons = txn.reasons
   else record.versions = objectFromMap(txn.versions)
   return record
+}
+
+/** A transaction about to collect votes: from a client's request, or one a participant asks about (recovered). */
+function newTxn(txId: string, now: number, from: Pick<Txn, 'writes' | 'writesHash' | 'keys' | 'waiters' | 'recovered'>): Txn {
+  return { txId, ...from, phase: 'preparing', votes: new Map(), acks: [], reasons: [], versions: new Map(), createdAt: now, ended: false }
 }
 
 function txnFromRecord(record: DecisionRecord): Txn {
