@@ -4,6 +4,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { decodeToParticipant } from '../../shared/core/protocol/codec.ts'
 import { limits, type PaxosMsg, type ToParticipant } from '../../shared/core/protocol/messages.ts'
 import { Heartbeat } from '../../shared/io/net/heartbeat.ts'
+import { acceptedMessages } from '../../shared/io/net/accepted-messages.ts'
 import { Outbox } from '../../shared/io/net/outbox.ts'
 import { isFrameTooLarge, rawDataToString } from '../../shared/io/net/raw-data.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
@@ -107,17 +108,8 @@ export class AcceptorServer {
 
   private onFrame(data: string | undefined): void {
     const decoded = data === undefined ? ({ ok: false, error: 'binary frame' } as const) : decodeToParticipant(data)
-    if (!decoded.ok) {
-      this.refusedFrames++
-      this.logger.warn({ code: 'bad_frame', error: decoded.error }, 'refused a malformed frame on the acceptor link')
-      return
-    }
-    for (const refused of decoded.refused) {
-      this.refusedMessages++
-      this.logger.warn({ code: 'bad_frame', error: refused.error }, 'refused a malformed message on the acceptor link; the rest of its frame is handled')
-    }
     const messages: PaxosMsg[] = []
-    for (const msg of decoded.messages) {
+    for (const msg of acceptedMessages(decoded, this, { logger: this.logger, on: ' on the acceptor link' })) {
       if (isPaxos(msg)) messages.push(msg)
       else {
         this.refusedMessages++

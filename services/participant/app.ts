@@ -8,8 +8,7 @@ import type { Logger } from '../../shared/io/runtime/logger.ts'
 import type { Store } from '../../shared/core/store.ts'
 import type { ParticipantDriver } from './driver.ts'
 import type { PeerServer } from './peer-server.ts'
-import type { AcceptorServer } from './acceptor-server.ts'
-import type { ParticipantLink } from '../../shared/io/net/participant-link.ts'
+import type { AcceptorNetwork } from './acceptor-network.ts'
 
 export interface ParticipantAppDeps {
   id: string
@@ -18,7 +17,7 @@ export interface ParticipantAppDeps {
   peer: PeerServer
   logger: Logger
   /** Paxos Commit: the acceptor endpoint, and the links this node dialled to the other participants. */
-  paxos?: { acceptor: AcceptorServer; links: ReadonlyMap<string, ParticipantLink> }
+  paxos?: Pick<AcceptorNetwork, 'acceptor' | 'links'>
 }
 
 /** Health, readiness and inspection endpoints of a participant; the peer socket shares this port. */

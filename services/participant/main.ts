@@ -8,16 +8,8 @@ import { buildParticipantApp } from './app.ts'
 import { loadParticipantConfig } from './config.ts'
 import { ParticipantDriver } from './driver.ts'
 import { PeerServer } from './peer-server.ts'
-import { ACCEPTOR_PATH, AcceptorServer } from './acceptor-server.ts'
-import { ParticipantLink } from '../../shared/io/net/participant-link.ts'
+import { AcceptorNetwork } from './acceptor-network.ts'
 import { recoverReplica } from './recovery.ts'
-
-/** A participant's acceptor endpoint, from the URL PEERS gives for it (its HTTP port, any path replaced). */
-function acceptorUrl(url: string): string {
-  const u = new URL(url)
-  u.pathname = ACCEPTOR_PATH
-  return u.toString()
-}
 
 async function main(): Promise<void> {
   const config = loadParticipantConfig(process.env)
@@ -52,29 +44,19 @@ async function main(): Promise<void> {
   driver.sender = (msg) => peer.send(msg)
 
   // Paxos Commit: this node's acceptor endpoint, and a link to every other participant's.
-  const acceptor = new AcceptorServer(config.id, config.token, (msg) => { driver.onMessage(msg) }, logger, { heartbeatMs: 2000, maxConnections: 2 * config.peers.length })
-  const peerLinks = new Map(
-    config.commitProtocol === 'paxos-commit'
-      ? config.peers.filter((p) => p.name !== config.id).map((p) => [p.name, new ParticipantLink(p.name, acceptorUrl(p.url), config.token, {
-        connected: () => undefined,
-        disconnected: () => undefined,
-        message: (name, msg) => { logger.warn({ peer: name, type: msg.type }, 'an acceptor sent a message on the link this node dialled; ignored') },
-      }, logger)] as const)
-      : [],
-  )
-  driver.peerSender = (to, msg) => peerLinks.get(to)?.send(msg) ?? false
+  const paxos = config.commitProtocol === 'paxos-commit' ? new AcceptorNetwork(config.id, config.peers, config.token, (msg) => { driver.onMessage(msg) }, logger) : undefined
+  if (paxos) driver.peerSender = (to, msg) => paxos.send(to, msg)
 
-  const app = buildParticipantApp({ id: config.id, driver, store, peer, logger, ...(config.commitProtocol === 'paxos-commit' ? { paxos: { acceptor, links: peerLinks } } : {}) })
-  peer.attach(app.server, config.commitProtocol === 'paxos-commit' ? { [ACCEPTOR_PATH]: acceptor.onUpgrade } : {})
+  const app = buildParticipantApp({ id: config.id, driver, store, peer, logger, ...(paxos ? { paxos } : {}) })
+  peer.attach(app.server, paxos?.upgrades)
   app.addHook('onClose', async () => {
     driver.stop()
     peer.close()
-    acceptor.close()
-    for (const link of peerLinks.values()) link.close()
+    paxos?.close()
     await store.close()
   })
   await app.listen({ host: config.host, port: config.port })
-  for (const link of peerLinks.values()) link.start()
+  paxos?.start()
   const address = app.server.address()
   logger.info({ port: typeof address === 'object' && address ? address.port : config.port, keys: replica.entries.length, protocol: config.commitProtocol }, 'participant listening')
 

@@ -6,6 +6,7 @@ import { apiErrors, errorBody, type ApiErrorCode } from '../../shared/core/api-e
 import { decodeToParticipant } from '../../shared/core/protocol/codec.ts'
 import { limits, type ToCoordinator, type ToParticipant } from '../../shared/core/protocol/messages.ts'
 import { Heartbeat } from '../../shared/io/net/heartbeat.ts'
+import { acceptedMessages } from '../../shared/io/net/accepted-messages.ts'
 import { Outbox } from '../../shared/io/net/outbox.ts'
 import { isFrameTooLarge, rawDataToString } from '../../shared/io/net/raw-data.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
@@ -163,18 +164,10 @@ export class PeerServer {
 
   private onFrame(data: string | undefined): void {
     const decoded = data === undefined ? ({ ok: false, error: 'binary frame' } as const) : decodeToParticipant(data)
-    if (!decoded.ok) {
-      this.refusedFrames++
-      this.logger.warn({ code: 'bad_frame', error: decoded.error }, 'refused a malformed frame')
-      return
-    }
-    for (const refused of decoded.refused) {
-      this.refusedMessages++
-      this.logger.warn({ code: 'bad_frame', error: refused.error }, 'refused a malformed message; the rest of its frame is handled')
-    }
-    if (decoded.messages.length === 0) return
-    marks.frame('recv', decoded.messages)
-    for (const msg of decoded.messages) this.events.message(msg)
+    const messages = acceptedMessages(decoded, this, { logger: this.logger })
+    if (messages.length === 0) return
+    marks.frame('recv', messages)
+    for (const msg of messages) this.events.message(msg)
   }
 
   /** Ends a link for good: the machine learns at once, and nothing queued for it is sent anywhere. */

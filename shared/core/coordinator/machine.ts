@@ -334,7 +334,7 @@ export class CoordinatorMachine {
         if (!this.paxos) this.log('warn', `${msg.type} message under 2PC; ignored`, { txId: msg.txId, participant: from })
         else if (msg.type === 'phase1b') this.onPhase1b(msg)
         else if (msg.type === 'phase2b') this.onPhase2b(msg)
-        else if (msg.type === 'resolved') this.onResolvedAsk(msg)
+        else if (msg.type === 'resolved') this.onResolvedAsk(from, msg)
         else this.onOutcome(msg.txId, msg.outcome)
     }
   }
@@ -344,23 +344,16 @@ export class CoordinatorMachine {
    * and asks whether this coordinator could still lead a ballot for it: it
    * could after a power loss, from its synced begin record, if its unsynced
    * decision was lost. So the record is written again, synced (or, without
-   * one, a delete is: nothing of it can come back), and then every participant
-   * is told; a transaction still being decided is answered when asked again.
+   * one, a delete is: nothing of it can come back), and then the asker is
+   * told; a transaction still being decided is answered when asked again.
    */
-  private onResolvedAsk(msg: Extract<ToCoordinator, { type: 'resolved' }>): void {
+  private onResolvedAsk(from: string, msg: Extract<ToCoordinator, { type: 'resolved' }>): void {
     if (!msg.ask) return
     const txn = this.state.txns.get(msg.txId)
     if (txn !== undefined && txn.phase !== 'committed' && txn.phase !== 'aborted') return
     invariant(txn === undefined || txn.phase === msg.outcome, () => `${msg.txId}: ${msg.from} resolved it ${msg.outcome}, this coordinator ${txn!.phase}`)
     const op: StoreOp = txn ? { type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) } : { type: 'del', key: decisionKey(msg.txId) }
-    this.state.confirming.set(this.persist('confirm', true, [op], msg.txId), msg.outcome)
-  }
-
-  /** The answer to a participant's ask is durable: every participant may count this coordinator. */
-  private confirmed(txId: string, outcome: Outcome): void {
-    for (const participant of this.options.participants) {
-      this.out.push({ type: 'send', to: participant, msg: { type: 'resolved', txId, from: COORDINATOR_NODE, outcome, ask: false } })
-    }
+    this.state.confirming.set(this.persist('confirm', true, [op], msg.txId), { to: from, outcome: msg.outcome })
   }
 
   private onVote(from: string, txId: string, vote: Extract<ToCoordinator, { type: 'vote' }>): void {
@@ -554,10 +547,11 @@ export class CoordinatorMachine {
     const pending = this.state.pending.get(token)
     if (!pending) return
     this.state.pending.delete(token)
-    const confirmed = this.state.confirming.get(token)
-    if (confirmed !== undefined) {
+    const answer = this.state.confirming.get(token)
+    if (answer !== undefined) {
+      // The answer to a participant's ask is durable: it may count this coordinator.
       this.state.confirming.delete(token)
-      this.confirmed(pending.txId!, confirmed)
+      this.out.push({ type: 'send', to: answer.to, msg: { type: 'resolved', txId: pending.txId!, from: COORDINATOR_NODE, outcome: answer.outcome, ask: false } })
       return
     }
     if (pending.kind === 'begin' && this.paxos) {

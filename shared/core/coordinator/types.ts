@@ -128,6 +128,6 @@ export interface CoordinatorState {
   reads: Map<number, { participant: string }>
   /** Round-robin position over the connected participants, for reads. */
   readCursor: number
-  /** Paxos Commit: the outcome each `confirm` write answers with, by its token, once durable. */
-  confirming: Map<number, Outcome>
+  /** Paxos Commit: whom each `confirm` write answers, with which outcome, by its token, once durable. */
+  confirming: Map<number, { to: string; outcome: Outcome }>
 }

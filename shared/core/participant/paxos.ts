@@ -131,9 +131,9 @@ export class ParticipantPaxos {
    * the transaction from its synced begin record (found by the swarm, seed
    * 7). So it stays until every peer and the coordinator have said they hold
    * the outcome durably; until then they are asked, again every re-ask
-   * interval, and at most MAX_ASKS_PER_SWEEP markers at a time. A peer that never comes back keeps the markers of the
-   * transactions it left in doubt: they are few, because no transaction
-   * commits without it.
+   * interval, and at most MAX_ASKS_PER_SWEEP markers at a time. A peer that
+   * never comes back keeps the markers of the transactions it left in doubt:
+   * they are few, because no transaction commits without it.
    */
   mayForget(record: ResolvedRecord): boolean {
     const s = this.host.state

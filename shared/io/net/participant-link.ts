@@ -3,6 +3,7 @@ import { decodeToCoordinator } from '../../core/protocol/codec.ts'
 import { marks } from '../runtime/marks.ts'
 import { limits, type ToCoordinator, type ToParticipant } from '../../core/protocol/messages.ts'
 import { Heartbeat } from './heartbeat.ts'
+import { acceptedMessages } from './accepted-messages.ts'
 import { Outbox } from './outbox.ts'
 import { isFrameTooLarge, rawDataToString } from './raw-data.ts'
 import type { Logger } from '../runtime/logger.ts'
@@ -141,18 +142,10 @@ export class ParticipantLink {
   }
 
   private onFrame(data: string): void {
-    const decoded = decodeToCoordinator(data)
-    if (!decoded.ok) {
-      this.refusedFrames++
-      this.logger.warn({ participant: this.name, code: 'bad_frame', error: decoded.error }, 'refused a malformed frame')
-      return
-    }
-    for (const refused of decoded.refused) {
-      this.refusedMessages++
-      this.logger.warn({ participant: this.name, code: 'bad_frame', error: refused.error }, 'refused a malformed message; the rest of its frame is handled')
-    }
-    marks.frame('recv', decoded.messages)
-    for (const msg of decoded.messages) {
+    const messages = acceptedMessages(decodeToCoordinator(data), this, { logger: this.logger, fields: { participant: this.name } })
+    if (messages.length === 0) return
+    marks.frame('recv', messages)
+    for (const msg of messages) {
       if (msg.type === 'hello') {
         this.onHello(msg.participant)
       } else if (this.ready) {
