@@ -10,9 +10,12 @@ import { LocalCluster } from './lib/local-cluster.ts'
  */
 async function main(): Promise<void> {
   const participants = Number(process.env.PARTICIPANT_COUNT ?? 3)
+  const coordinators = Number(process.env.COORDINATOR_COUNT ?? 1)
+  if (!Number.isInteger(coordinators) || coordinators < 1 || coordinators > 8) throw new Error(`COORDINATOR_COUNT must be an integer from 1 to 8 (got ${process.env.COORDINATOR_COUNT})`)
   const cluster = await LocalCluster.create({
     dataRoot: resolve(process.env.DATA_ROOT ?? 'data'),
     participants,
+    coordinators,
     token: process.env.CLUSTER_TOKEN ?? 'local-dev-token-change-me',
     basePort: Number(process.env.BASE_PORT ?? 8080),
     logs: 'inherit',
@@ -38,7 +41,7 @@ async function main(): Promise<void> {
   process.stderr.write(
     [
       '',
-      `2PC cluster is up: coordinator ${url}, participants ${cluster.participantNames.map((p) => `${p} ${cluster.urlOf(p)}`).join(', ')}`,
+      `${protocolName()} cluster is up: ${cluster.coordinatorNames.length === 1 ? `coordinator ${url}` : `coordinators ${cluster.coordinatorNames.map((c) => `${c} ${cluster.urlOf(c)}`).join(', ')}`}, participants ${cluster.participantNames.map((p) => `${p} ${cluster.urlOf(p)}`).join(', ')}`,
       'try:',
       `  curl -s -X POST ${url}/v1/transactions -H 'content-type: application/json' -d '{"writes":[{"key":"greeting","value":"hello"}]}'`,
       `  curl -s ${url}/v1/keys/greeting`,
@@ -47,6 +50,10 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   )
+}
+
+function protocolName(): string {
+  return process.env.COMMIT_PROTOCOL === 'paxos-commit' ? 'Paxos Commit' : '2PC'
 }
 
 main().catch((err: unknown) => {

@@ -18,6 +18,8 @@ export interface NodeSpec {
 export interface ClusterOptions {
   dataRoot: string
   participants?: number
+  /** How many coordinators: one is named `coordinator`; several are c1…cK, each a transaction's own coordinator for those it starts. */
+  coordinators?: number
   token?: string
   /** Extra environment for every node, or per node name. */
   env?: Record<string, string>
@@ -77,8 +79,8 @@ export class LocalCluster {
   readonly nodes = new Map<string, NodeSpec>()
   private readonly procs = new Map<string, ChildProcess>()
   private readonly logStreams = new Map<string, WriteStream>()
-  /** Per participant, the relay the coordinator dials instead of the participant (partitionable clusters). */
-  private readonly links = new Map<string, LinkProxy>()
+  /** Per coordinator and participant, the relay the coordinator dials instead of the participant (partitionable clusters). */
+  private readonly links = new Map<string, { coordinator: string; participant: string; proxy: LinkProxy }>()
   private readonly partitioned = new Set<string>()
   readonly token: string
   readonly host: string
@@ -96,9 +98,20 @@ export class LocalCluster {
     for (const [i, name] of participantNames.entries()) {
       cluster.nodes.set(name, { name, role: 'participant', port: await port(i + 1), dataDir: join(options.dataRoot, name), env: {} })
     }
-    cluster.nodes.set('coordinator', { name: 'coordinator', role: 'coordinator', port: await port(0), dataDir: join(options.dataRoot, 'coordinator'), env: {} })
+    const coordinators = options.coordinators ?? 1
+    const coordinatorNames = coordinators === 1 ? ['coordinator'] : Array.from({ length: coordinators }, (_, i) => `c${i + 1}`)
+    for (const [i, name] of coordinatorNames.entries()) {
+      // Ports below the first participant's stay BASE_PORT for the first coordinator; the others go after the participants.
+      const index = i === 0 ? 0 : count + i
+      cluster.nodes.set(name, { name, role: 'coordinator', port: await port(index), dataDir: join(options.dataRoot, name), env: {} })
+    }
     if (options.partitionable === true) {
-      for (const name of participantNames) cluster.links.set(name, await LinkProxy.start(cluster.host, () => cluster.spec(name).port))
+      for (const coordinator of coordinatorNames) {
+        for (const participant of participantNames) {
+          const proxy = await LinkProxy.start(cluster.host, () => cluster.spec(participant).port)
+          cluster.links.set(linkKey(coordinator, participant), { coordinator, participant, proxy })
+        }
+      }
     }
     return cluster
   }
@@ -107,8 +120,13 @@ export class LocalCluster {
     return [...this.nodes.values()].filter((n) => n.role === 'participant').map((n) => n.name)
   }
 
+  get coordinatorNames(): string[] {
+    return [...this.nodes.values()].filter((n) => n.role === 'coordinator').map((n) => n.name)
+  }
+
+  /** The first coordinator's URL (the only one's, in a cluster of one). */
   get url(): string {
-    return this.urlOf('coordinator')
+    return this.urlOf(this.coordinatorNames[0]!)
   }
 
   urlOf(name: string): string {
@@ -137,15 +155,15 @@ export class LocalCluster {
     if (spec.role === 'participant') {
       // Every participant, in configuration order: Paxos Commit's acceptors dial each other directly (2PC ignores it).
       const peers = this.participantNames.map((p) => `${p}=ws://${this.host}:${this.spec(p).port}`).join(',')
-      return { PEERS: peers, ...common, PARTICIPANT_ID: spec.name, PARTICIPANT_HOST: this.host, PARTICIPANT_PORT: String(spec.port) }
+      return { PEERS: peers, COORDINATORS: this.coordinatorNames.join(','), ...common, PARTICIPANT_ID: spec.name, PARTICIPANT_HOST: this.host, PARTICIPANT_PORT: String(spec.port) }
     }
-    const participants = this.participantNames.map((p) => `${p}=ws://${this.host}:${this.links.get(p)?.port ?? this.spec(p).port}/v1/peer`).join(',')
-    return { ...common, COORDINATOR_HOST: this.host, COORDINATOR_PORT: String(spec.port), PARTICIPANTS: participants }
+    const participants = this.participantNames.map((p) => `${p}=ws://${this.host}:${this.links.get(linkKey(spec.name, p))?.proxy.port ?? this.spec(p).port}/v1/peer`).join(',')
+    return { COORDINATOR_ID: spec.name, COORDINATORS: this.coordinatorNames.join(','), ...common, COORDINATOR_HOST: this.host, COORDINATOR_PORT: String(spec.port), PARTICIPANTS: participants }
   }
 
   async startAll(): Promise<void> {
     for (const name of this.participantNames) this.launch(name)
-    this.launch('coordinator')
+    for (const name of this.coordinatorNames) this.launch(name)
     await this.waitReady()
   }
 
@@ -197,9 +215,10 @@ export class LocalCluster {
   }
 
   /**
-   * Cuts a node off: a participant from the coordinator, the coordinator from
+   * Cuts a node off: a participant from every coordinator, a coordinator from
    * every participant (clients still reach its HTTP port, as clients on the
-   * coordinator's side of the cut would). Needs `partitionable`.
+   * coordinator's side of the cut would). Needs `partitionable`. Peer links
+   * between participants (Paxos Commit) are not cut.
    */
   partition(name: string): void {
     this.spec(name)
@@ -218,10 +237,10 @@ export class LocalCluster {
   }
 
   private applyPartitions(): void {
-    for (const [participant, link] of this.links) {
-      const cut = this.partitioned.has(participant) || this.partitioned.has('coordinator')
-      if (cut && !link.isCut) link.partition()
-      if (!cut && link.isCut) link.heal()
+    for (const { coordinator, participant, proxy } of this.links.values()) {
+      const cut = this.partitioned.has(participant) || this.partitioned.has(coordinator)
+      if (cut && !proxy.isCut) proxy.partition()
+      if (!cut && proxy.isCut) proxy.heal()
     }
   }
 
@@ -241,13 +260,15 @@ export class LocalCluster {
   }
 
   async waitNode(name: string, timeoutMs = 30000): Promise<void> {
-    const path = name === 'coordinator' ? '/healthz' : '/readyz'
+    const path = this.spec(name).role === 'coordinator' ? '/healthz' : '/readyz'
     await waitFor(async () => (await probe(`${this.urlOf(name)}${path}`)) === 200, timeoutMs, `${name} to be up`)
   }
 
   async waitReady(timeoutMs = 30000): Promise<void> {
     for (const name of this.participantNames) await this.waitNode(name, timeoutMs)
-    await waitFor(async () => (await probe(`${this.url}/readyz`)) === 200, timeoutMs, 'the coordinator to be ready')
+    for (const name of this.coordinatorNames) {
+      await waitFor(async () => (await probe(`${this.urlOf(name)}/readyz`)) === 200, timeoutMs, `${name} to be ready`)
+    }
   }
 
   async stopAll(): Promise<void> {
@@ -259,7 +280,7 @@ export class LocalCluster {
 
   /** The link relays and the log files, once every node is gone. */
   private async releaseResources(): Promise<void> {
-    await Promise.all([...this.links.values()].map(async (link) => link.close()))
+    await Promise.all([...this.links.values()].map(async ({ proxy }) => proxy.close()))
     this.links.clear()
     for (const stream of this.logStreams.values()) stream.end()
     this.logStreams.clear()
@@ -327,4 +348,8 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((ok) => setTimeout(ok, 50))
   }
+}
+
+function linkKey(coordinator: string, participant: string): string {
+  return `${coordinator}>${participant}`
 }

@@ -24,7 +24,7 @@ export function buildCoordinatorApp({ config, driver, store, logger }: Coordinat
     return reply.code(ready ? 200 : 503).send({ ready, participants: config.participants.length, connected })
   })
   app.get('/v1/status', async () => {
-    return { ...driver.machine.status(), links: driver.linkStatus(), store: store.stats }
+    return { coordinator: config.id, coordinators: config.coordinators, ...driver.machine.status(), links: driver.linkStatus(), store: store.stats }
   })
   void app.register(transactionRoutes, { driver, config })
   return app

@@ -2,6 +2,9 @@ import Type from 'typebox'
 import { limits } from '../../shared/core/protocol/messages.ts'
 import { ConfigError, loadConfig } from '../../shared/io/runtime/config.ts'
 import { parseNodeList, type NamedUrl } from '../../shared/io/runtime/node-list.ts'
+import { parseCoordinators } from '../../shared/io/runtime/coordinator-list.ts'
+import { COORDINATOR_NODE } from '../../shared/core/protocol/messages.ts'
+import { COORDINATOR_NAME_PATTERN } from '../../shared/core/protocol/tx-id.ts'
 
 /** The largest body whose PREPARE still fits in one frame (64 KiB left for the message around the writes). */
 export const MAX_BODY_LIMIT_BYTES = limits.maxFrameBytes - 64 * 1024
@@ -25,6 +28,8 @@ const Schema = Type.Object(
     failpoints: Type.String({ default: '' }),
     checkInvariants: Type.Boolean({ default: false }),
     commitProtocol: Type.Union([Type.Literal('2pc'), Type.Literal('paxos-commit')], { default: '2pc' }),
+    id: Type.String({ default: COORDINATOR_NODE }),
+    coordinators: Type.String({ default: '' }),
   },
   { additionalProperties: false },
 )
@@ -48,6 +53,8 @@ export const coordinatorEnv = {
   failpoints: 'TXN_FAILPOINTS',
   checkInvariants: 'CHECK_INVARIANTS',
   commitProtocol: 'COMMIT_PROTOCOL',
+  id: 'COORDINATOR_ID',
+  coordinators: 'COORDINATORS',
 } as const
 
 export interface CoordinatorConfig {
@@ -69,6 +76,10 @@ export interface CoordinatorConfig {
   checkInvariants: boolean
   /** '2pc': this coordinator decides. 'paxos-commit': the participants choose, as acceptors (they need PEERS). */
   commitProtocol: '2pc' | 'paxos-commit'
+  /** This coordinator's name: in its transaction ids, its logs, and the `?coordinator=` of its links. */
+  id: string
+  /** Every coordinator, this one included, in the same order on every node (the order gives each its ballots). */
+  coordinators: string[]
 }
 
 export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig {
@@ -80,7 +91,14 @@ export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig
   if (c.bodyLimitBytes > MAX_BODY_LIMIT_BYTES) {
     throw new ConfigError(`invalid configuration: BODY_LIMIT_BYTES must be <= ${MAX_BODY_LIMIT_BYTES} (a PREPARE must fit in one ${limits.maxFrameBytes}-byte frame) (got ${c.bodyLimitBytes})`)
   }
-  return Object.freeze({ ...c, participants: parseParticipants(c.participants) })
+  if (!COORDINATOR_NAME_PATTERN.test(c.id)) {
+    throw new ConfigError(`invalid configuration: COORDINATOR_ID must be a coordinator name, ${COORDINATOR_NAME_PATTERN.source} (got ${JSON.stringify(c.id)})`)
+  }
+  const coordinators = parseCoordinators(c.coordinators === '' ? c.id : c.coordinators)
+  if (!coordinators.includes(c.id)) {
+    throw new ConfigError(`invalid configuration: COORDINATORS (${coordinators.join(',')}) must list this coordinator's COORDINATOR_ID (${c.id})`)
+  }
+  return Object.freeze({ ...c, participants: parseParticipants(c.participants), coordinators })
 }
 
 /** PARTICIPANTS: "p1=ws://127.0.0.1:7001,p2=ws://…" → named WebSocket URLs. */

@@ -10,17 +10,18 @@ import { CoordinatorDriver } from './driver.ts'
 import { ParticipantLink } from '../../shared/io/net/participant-link.ts'
 import { recoverCoordinatorLog } from './recovery.ts'
 
-/** Where a participant's peer endpoint lives when the URL gives no path. */
-function peerUrl(url: string): string {
+/** Where a participant's peer endpoint lives when the URL gives no path, and which coordinator dials it. */
+function peerUrl(url: string, coordinator: string): string {
   const u = new URL(url)
   if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/peer'
+  u.searchParams.set('coordinator', coordinator)
   return u.toString()
 }
 
 async function main(): Promise<void> {
   const config = loadCoordinatorConfig(process.env)
   const failpoints = new Failpoints(config.failpoints)
-  const logger = createLogger('coordinator', config.logLevel)
+  const logger = createLogger(config.id, config.logLevel)
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'failpoints armed')
 
   const store = new LevelStore(config.dataDir, failpoints)
@@ -28,6 +29,8 @@ async function main(): Promise<void> {
   const log = await recoverCoordinatorLog(store, Date.now())
 
   const machine = new CoordinatorMachine({
+    name: config.id,
+    coordinators: config.coordinators,
     participants: config.participants.map((p) => p.name),
     defaultTimeoutMs: config.voteTimeoutMs,
     maxInFlight: config.maxInFlight,
@@ -42,7 +45,7 @@ async function main(): Promise<void> {
 
   const links = config.participants.map(
     (p) =>
-      new ParticipantLink(p.name, peerUrl(p.url), config.token, {
+      new ParticipantLink(p.name, peerUrl(p.url, config.id), config.token, {
         connected: (name) => { driver.onConnected(name) },
         disconnected: (name) => { driver.onDisconnected(name) },
         message: (name, msg) => { driver.onMessage(name, msg) },
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
   for (const link of links) link.start()
   const address = await app.listen({ host: config.host, port: config.port })
   const bound = app.server.address()
-  logger.info({ address, port: typeof bound === 'object' && bound ? bound.port : config.port, epoch: log.epoch, protocol: config.commitProtocol }, 'coordinator listening')
+  logger.info({ address, port: typeof bound === 'object' && bound ? bound.port : config.port, coordinator: config.id, epoch: log.epoch, protocol: config.commitProtocol }, 'coordinator listening')
 
   closeOnSignals(app, logger)
 }

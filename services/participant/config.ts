@@ -1,6 +1,8 @@
 import Type from 'typebox'
 import { ConfigError, loadConfig } from '../../shared/io/runtime/config.ts'
 import { parseNodeList } from '../../shared/io/runtime/node-list.ts'
+import { parseCoordinators } from '../../shared/io/runtime/coordinator-list.ts'
+import { COORDINATOR_NODE } from '../../shared/core/protocol/messages.ts'
 
 const Schema = Type.Object(
   {
@@ -21,6 +23,7 @@ const Schema = Type.Object(
     commitProtocol: Type.Union([Type.Literal('2pc'), Type.Literal('paxos-commit')], { default: '2pc' }),
     peers: Type.String({ default: '' }),
     recoveryAfterMs: Type.Integer({ minimum: 1, default: 1000 }),
+    coordinators: Type.String({ default: COORDINATOR_NODE }),
   },
   { additionalProperties: false },
 )
@@ -43,6 +46,7 @@ export const participantEnv = {
   commitProtocol: 'COMMIT_PROTOCOL',
   peers: 'PEERS',
   recoveryAfterMs: 'RECOVERY_AFTER_MS',
+  coordinators: 'COORDINATORS',
 } as const
 
 export type ParticipantConfig = ReturnType<typeof loadParticipantConfig>
@@ -51,7 +55,8 @@ export type ParticipantConfig = ReturnType<typeof loadParticipantConfig>
  * Under Paxos Commit, PEERS lists every participant (this one too) in the
  * coordinator's PARTICIPANTS order, the same on every node: the order gives
  * each its ballots. Each URL is that participant's HTTP port; its acceptor
- * endpoint is `/v1/acceptor` there.
+ * endpoint is `/v1/acceptor` there. COORDINATORS names every coordinator,
+ * in the same order on every node (the order gives each its ballots).
  */
 export function loadParticipantConfig(env: NodeJS.ProcessEnv) {
   const c = loadConfig(Schema, env, participantEnv)
@@ -60,5 +65,5 @@ export function loadParticipantConfig(env: NodeJS.ProcessEnv) {
     if (!peers.some((p) => p.name === c.id)) throw new ConfigError(`invalid configuration: under COMMIT_PROTOCOL=paxos-commit, PEERS must list every participant, ${c.id} included`)
     if (peers.length < 2) throw new ConfigError('invalid configuration: Paxos Commit needs at least 2 participants in PEERS')
   }
-  return Object.freeze({ ...c, peers })
+  return Object.freeze({ ...c, peers, coordinators: parseCoordinators(c.coordinators) })
 }

@@ -13,7 +13,8 @@ import { EffectRunner, type PersistCrashPoints } from '../../shared/io/runtime/e
 export class ParticipantDriver {
   readonly machine: ParticipantMachine
   private stopped = false
-  sender: (msg: ToCoordinator) => boolean = () => false
+  /** To a coordinator, over its link (false when it is down: dropped). */
+  sender: (to: string, msg: ToCoordinator) => boolean = () => false
   /** Paxos Commit: to another participant, over the link this one dialled (false when it is down: dropped). */
   peerSender: (to: string, msg: ToParticipant) => boolean = () => false
   private readonly runner: EffectRunner<ParticipantTimer>
@@ -35,8 +36,9 @@ export class ParticipantDriver {
     })
   }
 
-  onMessage(msg: ToParticipant): void {
-    this.dispatch({ type: 'message', msg })
+  /** `from`: the coordinator whose link carried it; absent for a peer's message (which names its sender). */
+  onMessage(msg: ToParticipant, from?: string): void {
+    this.dispatch(from === undefined ? { type: 'message', msg } : { type: 'message', msg, from })
   }
 
   stop(): void {
@@ -53,7 +55,7 @@ export class ParticipantDriver {
     for (const effect of effects) {
       switch (effect.type) {
         case 'send':
-          if (!this.sender(effect.msg)) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type }, 'coordinator not connected; message dropped')
+          if (!this.sender(effect.to, effect.msg)) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type, coordinator: effect.to }, 'coordinator not connected; message dropped')
           break
         case 'sendPeer':
           // Lost like any message on a link that is down: the protocol re-sends or a recovery ballot follows.

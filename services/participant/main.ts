@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     retentionMs: config.retentionMs,
     maxRemembered: config.maxRemembered,
     checkInvariants: config.checkInvariants,
+    coordinators: config.coordinators,
     ...(config.commitProtocol === 'paxos-commit'
       ? { protocol: 'paxos-commit' as const, name: config.id, participants: config.peers.map((p) => p.name), recoveryAfterMs: config.recoveryAfterMs }
       : {}),
@@ -36,12 +37,12 @@ async function main(): Promise<void> {
   driver.dispatch({ type: 'start', ...replica })
   if (replica.prepared.length > 0) logger.warn({ inDoubt: replica.prepared.length }, 'in-doubt transactions after restart; waiting for the coordinator')
 
-  const peer = new PeerServer(config.id, config.token, {
-    connected: () => { driver.dispatch({ type: 'connected' }) },
-    disconnected: () => { driver.dispatch({ type: 'disconnected' }) },
-    message: (msg) => { driver.onMessage(msg) },
+  const peer = new PeerServer(config.id, config.token, config.coordinators, {
+    connected: (coordinator) => { driver.dispatch({ type: 'connected', coordinator }) },
+    disconnected: (coordinator) => { driver.dispatch({ type: 'disconnected', coordinator }) },
+    message: (msg, coordinator) => { driver.onMessage(msg, coordinator) },
   }, logger)
-  driver.sender = (msg) => peer.send(msg)
+  driver.sender = (to, msg) => peer.send(to, msg)
 
   // Paxos Commit: this node's acceptor endpoint, and a link to every other participant's.
   const paxos = config.commitProtocol === 'paxos-commit' ? new AcceptorNetwork(config.id, config.peers, config.token, (msg) => { driver.onMessage(msg) }, logger) : undefined

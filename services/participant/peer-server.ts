@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { apiErrors, errorBody, type ApiErrorCode } from '../../shared/core/api-errors.ts'
 import { decodeToParticipant } from '../../shared/core/protocol/codec.ts'
-import { limits, type ToCoordinator, type ToParticipant } from '../../shared/core/protocol/messages.ts'
+import { COORDINATOR_NODE, limits, type ToCoordinator, type ToParticipant } from '../../shared/core/protocol/messages.ts'
 import { Heartbeat } from '../../shared/io/net/heartbeat.ts'
 import { acceptedMessages } from '../../shared/io/net/accepted-messages.ts'
 import { Outbox } from '../../shared/io/net/outbox.ts'
@@ -14,10 +14,11 @@ import { marks } from '../../shared/io/runtime/marks.ts'
 
 export const PEER_PATH = '/v1/peer'
 
+/** Each names the coordinator whose link it is about. */
 export interface PeerEvents {
-  connected: () => void
-  disconnected: () => void
-  message: (msg: ToParticipant) => void
+  connected: (coordinator: string) => void
+  disconnected: (coordinator: string) => void
+  message: (msg: ToParticipant, coordinator: string) => void
 }
 
 export interface PeerServerOptions {
@@ -37,6 +38,7 @@ export function tokenMatches(header: string | undefined, token: string): boolean
 
 /** One accepted coordinator connection, with its own outbox: nothing queued for it can leave on another. */
 interface PeerConnection {
+  readonly coordinator: string
   readonly ws: WebSocket
   readonly outbox: Outbox
   heartbeat: Heartbeat
@@ -46,8 +48,11 @@ interface PeerConnection {
  * The participant's end of the coordinator link, on the participant's HTTP
  * port. Only an upgrade with the cluster token is accepted (else 401).
  *
- * One coordinator link at a time, and a healthy one is never displaced: a
- * second upgrade with the token makes the server ping the current link; if it
+ * A coordinator names itself in the upgrade's query (`?coordinator=c1`;
+ * without it, COORDINATOR_NODE), and must be one of `coordinators` (else 404
+ * unknown_node). One link per coordinator at a time, and a healthy one is
+ * never displaced: a second upgrade with the token and the same name makes
+ * the server ping the current link; if it
  * answers within `probeMs`, the newcomer is refused with `409 peer_busy`. If
  * it does not (the coordinator died without closing, froze, or was cut off),
  * the old link is dropped (the machine sees it disconnect) and the newcomer
@@ -57,7 +62,8 @@ interface PeerConnection {
 export class PeerServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes })
   private readonly options: PeerServerOptions
-  private current: PeerConnection | undefined
+  /** The link of each coordinator that has one. */
+  private readonly current = new Map<string, PeerConnection>()
   /** Whole frames refused (not JSON, not an array of 1..N messages, binary). */
   refusedFrames = 0
   /** Messages refused one by one inside otherwise good frames. */
@@ -68,6 +74,7 @@ export class PeerServer {
   constructor(
     private readonly participant: string,
     private readonly token: string,
+    private readonly coordinators: readonly string[],
     private readonly events: PeerEvents,
     private readonly logger: Logger,
     options: Partial<PeerServerOptions> = {},
@@ -75,13 +82,19 @@ export class PeerServer {
     this.options = { ...DEFAULT_OPTIONS, ...options }
   }
 
+  /** Whether any coordinator's link is up. */
   get isConnected(): boolean {
-    return this.current !== undefined
+    return this.current.size > 0
   }
 
-  /** Queues a message for the current link; false when there is none (the message is dropped). */
-  send(msg: ToCoordinator): boolean {
-    return this.current?.outbox.push(msg) ?? false
+  /** The coordinators whose link is up, in configuration order. */
+  get connectedCoordinators(): string[] {
+    return this.coordinators.filter((c) => this.current.has(c))
+  }
+
+  /** Queues a message for a coordinator's link; false when it has none (the message is dropped). */
+  send(coordinator: string, msg: ToCoordinator): boolean {
+    return this.current.get(coordinator)?.outbox.push(msg) ?? false
   }
 
   /** Takes the HTTP server's upgrades: its own path, and those of `others` (path → handler), which share the port. */
@@ -94,7 +107,7 @@ export class PeerServer {
   }
 
   close(): void {
-    this.current?.heartbeat.stop()
+    for (const conn of this.current.values()) conn.heartbeat.stop()
     for (const client of this.wss.clients) client.terminate()
     this.wss.close()
   }
@@ -109,40 +122,49 @@ export class PeerServer {
       refuseUpgrade(socket, 'unauthorized')
       return
     }
-    const incumbent = this.current
+    const coordinator = coordinatorNamed(request)
+    if (!this.coordinators.includes(coordinator)) {
+      this.refusedConnections++
+      this.logger.warn({ remote: request.socket.remoteAddress, coordinator: coordinator.slice(0, 64), code: 'unknown_node' }, 'refused a coordinator connection: not one of COORDINATORS')
+      refuseUpgrade(socket, 'unknown_node')
+      return
+    }
+    const incumbent = this.current.get(coordinator)
     if (incumbent && (await answersPing(incumbent.ws, this.options.probeMs))) {
       this.refusedConnections++
-      this.logger.warn({ remote: request.socket.remoteAddress, code: 'peer_busy' }, 'refused a second coordinator connection: the current one answers its heartbeat')
+      this.logger.warn({ remote: request.socket.remoteAddress, coordinator, code: 'peer_busy' }, 'refused a second connection of a coordinator: its current one answers its heartbeat')
       refuseUpgrade(socket, 'peer_busy')
       return
     }
-    if (this.current !== incumbent || socket.destroyed) {
+    if (this.current.get(coordinator) !== incumbent || socket.destroyed) {
       // Another newcomer took the place while this one waited, or this one gave up.
       refuseUpgrade(socket, 'peer_busy')
       return
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => {
-      this.onConnection(ws)
+      this.onConnection(coordinator, ws)
     })
   }
 
-  private onConnection(ws: WebSocket): void {
-    if (this.current) {
-      this.logger.warn('the coordinator link did not answer a ping; a new connection replaces it')
-      this.drop(this.current)
+  private onConnection(coordinator: string, ws: WebSocket): void {
+    const incumbent = this.current.get(coordinator)
+    if (incumbent) {
+      this.logger.warn({ coordinator }, 'the coordinator link did not answer a ping; a new connection replaces it')
+      this.drop(incumbent)
     }
     const conn: PeerConnection = {
+      coordinator,
       ws,
       outbox: new Outbox(() => ws, this.logger),
       heartbeat: new Heartbeat(ws, this.options.heartbeatMs, () => {
-        this.logger.warn('the coordinator missed a heartbeat; dropping its connection')
+        this.logger.warn({ coordinator }, 'the coordinator missed a heartbeat; dropping its connection')
         this.drop(conn)
       }),
     }
-    this.current = conn
+    this.current.set(coordinator, conn)
     ws.on('message', (data, isBinary) => {
       conn.heartbeat.heardFrom()
-      if (this.current === conn) this.onFrame(isBinary ? undefined : rawDataToString(data))
+      if (this.current.get(coordinator) === conn) this.onFrame(coordinator, isBinary ? undefined : rawDataToString(data))
     })
     ws.on('error', (err) => {
       if (isFrameTooLarge(err)) {
@@ -150,33 +172,33 @@ export class PeerServer {
         this.logger.warn({ code: 'frame_too_large', maxFrameBytes: limits.maxFrameBytes }, 'refused a frame over the size limit; ws closes the connection (1009), the coordinator dials again')
         return
       }
-      this.logger.debug({ err: err.message }, 'coordinator connection error')
+      this.logger.debug({ err: err.message, coordinator }, 'coordinator connection error')
     })
     ws.on('close', () => {
-      if (this.current !== conn) return
-      this.logger.warn('coordinator disconnected')
+      if (this.current.get(coordinator) !== conn) return
+      this.logger.warn({ coordinator }, 'coordinator disconnected')
       this.drop(conn)
     })
     conn.outbox.push({ type: 'hello', participant: this.participant })
-    this.logger.info('coordinator connected')
-    this.events.connected()
+    this.logger.info({ coordinator }, 'coordinator connected')
+    this.events.connected(coordinator)
   }
 
-  private onFrame(data: string | undefined): void {
+  private onFrame(coordinator: string, data: string | undefined): void {
     const decoded = data === undefined ? ({ ok: false, error: 'binary frame' } as const) : decodeToParticipant(data)
     const messages = acceptedMessages(decoded, this, { logger: this.logger })
     if (messages.length === 0) return
     marks.frame('recv', messages)
-    for (const msg of messages) this.events.message(msg)
+    for (const msg of messages) this.events.message(msg, coordinator)
   }
 
   /** Ends a link for good: the machine learns at once, and nothing queued for it is sent anywhere. */
   private drop(conn: PeerConnection): void {
     conn.heartbeat.stop()
     conn.ws.terminate()
-    if (this.current !== conn) return
-    this.current = undefined
-    this.events.disconnected()
+    if (this.current.get(conn.coordinator) !== conn) return
+    this.current.delete(conn.coordinator)
+    this.events.disconnected(conn.coordinator)
   }
 }
 
@@ -184,6 +206,12 @@ export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Bu
 
 function pathOf(request: IncomingMessage): string {
   return (request.url ?? '').split('?')[0]!
+}
+
+/** The coordinator an upgrade says it is: `?coordinator=` (COORDINATOR_NODE without it). */
+function coordinatorNamed(request: IncomingMessage): string {
+  const query = (request.url ?? '').split('?')[1] ?? ''
+  return new URLSearchParams(query).get('coordinator') ?? COORDINATOR_NODE
 }
 
 /** Resolves true if the peer answers a ping within `timeoutMs`. */
@@ -208,9 +236,11 @@ function answersPing(ws: WebSocket, timeoutMs: number): Promise<boolean> {
   })
 }
 
-export function refuseUpgrade(socket: Duplex, code: Extract<ApiErrorCode, 'unauthorized' | 'peer_busy'>): void {
+const REASON_PHRASES = { 401: 'Unauthorized', 404: 'Not Found', 409: 'Conflict' } as const
+
+export function refuseUpgrade(socket: Duplex, code: Extract<ApiErrorCode, 'unauthorized' | 'peer_busy' | 'unknown_node'>): void {
   const body = JSON.stringify(errorBody(code))
   const status = apiErrors[code].statusCode
-  const reason = status === 401 ? 'Unauthorized' : 'Conflict'
+  const reason = REASON_PHRASES[status]
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
 }

@@ -353,7 +353,7 @@ const PEER_LINK = 'peer'
 function perform(config: SimConfig, world: World, node: SimNode, effect: CoordinatorEffect | ParticipantEffect): void {
   switch (effect.type) {
     case 'send': {
-      const to = 'to' in effect ? effect.to : COORDINATOR
+      const to = effect.to
       const p = node.role === 'coordinator' ? to : node.name
       const link = world.links[p]
       if (effect.msg.type === 'vote' && effect.msg.yes) {

@@ -49,6 +49,11 @@ export async function submit(cluster: LocalCluster, writes: unknown[], extra: Re
   return http<TxnResponse>(`${cluster.url}/v1/transactions`, { body: { writes, ...extra } })
 }
 
+/** The same, through one coordinator of several. */
+export async function submitAt(cluster: LocalCluster, coordinator: string, writes: unknown[], extra: Record<string, unknown> = {}): Promise<HttpResult<TxnResponse>> {
+  return http<TxnResponse>(`${cluster.urlOf(coordinator)}/v1/transactions`, { body: { writes, ...extra } })
+}
+
 export interface Replica {
   participant: string
   entries: Record<string, { value: string; version: number }>

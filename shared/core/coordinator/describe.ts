@@ -1,6 +1,6 @@
 import { keyedObject, objectFromMap } from '../protocol/keyed-object.ts'
 import type { VersionsObject } from '../protocol/types.ts'
-import { epochOf } from './tx-id.ts'
+import { coordinatorOf, epochOf } from '../protocol/tx-id.ts'
 import type { CoordinatorState, Txn } from './types.ts'
 
 /** What `GET /v1/transactions/:txId` shows. */
@@ -33,10 +33,12 @@ export function describeTxn(
   txId: string,
   now: number,
   retentionMs: number,
+  name: string,
 ): TxnDescription | undefined {
   const txn = state.txns.get(txId)
   if (txn) return describe(txn, participants)
-  const epoch = epochOf(txId)
+  // Presumed abort covers this coordinator's own transactions only.
+  const epoch = coordinatorOf(txId) === name ? epochOf(txId) : undefined
   if (epoch === undefined || epoch >= state.epoch) return undefined
   const record = state.epochs.find((e) => e.epoch === epoch)
   if (!record || record.startedAt < now - retentionMs) return undefined

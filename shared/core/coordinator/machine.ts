@@ -2,8 +2,8 @@ import { abortReasons } from '../abort-reasons.ts'
 import { explainToParticipant } from '../protocol/codec.ts'
 import { assertSendable } from '../protocol/sendable.ts'
 import { logEffect, persistEffect } from '../protocol/persist.ts'
-import { formatTxId } from './tx-id.ts'
-import { coordinatorMinRound, leaderIndex, nextBallot, quorumSize, ROUNDS_PER_EPOCH } from '../paxos/ballot.ts'
+import { coordinatorOf, formatTxId } from '../protocol/tx-id.ts'
+import { coordinatorMinRound, leaderCount, leaderIndex, nextBallot, quorumSize, ROUNDS_PER_EPOCH, type Leaders } from '../paxos/ballot.ts'
 import { beginBallot, neededAcceptances, onAccepted, onPromise } from '../paxos/leader.ts'
 import { invariant } from '../protocol/invariant.ts'
 import { describeByClientId, describeTxn, type TxnDescription } from './describe.ts'
@@ -53,10 +53,16 @@ export class CoordinatorMachine {
   private out: CoordinatorEffect[] = []
   private now = 0
   private readonly paxos: boolean
+  /** Its name, in its transaction ids and in the `from` of its messages. */
+  readonly name: string
+  private readonly leaders: Leaders
 
   constructor(options: CoordinatorOptions, state?: CoordinatorState) {
     this.options = options
     this.paxos = options.protocol === 'paxos-commit'
+    this.name = options.name ?? COORDINATOR_NODE
+    this.leaders = { coordinators: options.coordinators ?? [this.name], participants: options.participants }
+    invariant(this.leaders.coordinators.includes(this.name), () => `coordinator ${this.name} is not among the coordinators ${this.leaders.coordinators.join(',')}`)
     this.state = state ?? {
       epoch: 0,
       nextSeq: 1,
@@ -81,7 +87,7 @@ export class CoordinatorMachine {
 
   /** What `GET /v1/transactions/:txId` shows, or undefined when nothing is known of it. */
   describe(txId: string, now: number): TxnDescription | undefined {
-    return describeTxn(this.state, this.options.participants, txId, now, this.options.retentionMs)
+    return describeTxn(this.state, this.options.participants, txId, now, this.options.retentionMs, this.name)
   }
 
   /** The same, looked up by client id. */
@@ -168,7 +174,7 @@ export class CoordinatorMachine {
       this.out.push({ type: 'reply', reqId, body: { ok: false, error: 'overloaded' } })
       return
     }
-    const txId = formatTxId(s.epoch, s.nextSeq++)
+    const txId = formatTxId(this.name, s.epoch, s.nextSeq++)
     const txn = newTxn(txId, this.now, {
       writes,
       // Only a client id is ever matched against it: no digest to compute without one.
@@ -348,7 +354,8 @@ export class CoordinatorMachine {
    * told; a transaction still being decided is answered when asked again.
    */
   private onResolvedAsk(from: string, msg: Extract<ToCoordinator, { type: 'resolved' }>): void {
-    if (!msg.ask) return
+    // Only a transaction's own coordinator is asked: no other ever holds a record of it.
+    if (!msg.ask || coordinatorOf(msg.txId) !== this.name) return
     const txn = this.state.txns.get(msg.txId)
     if (txn !== undefined && txn.phase !== 'committed' && txn.phase !== 'aborted') return
     invariant(txn === undefined || txn.phase === msg.outcome, () => `${msg.txId}: ${msg.from} resolved it ${msg.outcome}, this coordinator ${txn!.phase}`)
@@ -423,8 +430,8 @@ export class CoordinatorMachine {
     const rounds = (txn.recovery?.rounds ?? 0) + 1
     const max = this.options.maxRecoveryRounds
     const above = Math.max(txn.recovery?.highestSeen ?? 0, txn.recovery?.ballot ?? 0)
-    const ballot = nextBallot(this.options.participants, leaderIndex(this.options.participants, undefined), above, coordinatorMinRound(this.state.epoch))
-    invariant(ballot < coordinatorMinRound(this.state.epoch + 1) * (this.options.participants.length + 1), () => `${txn.txId}: ballot ${ballot} is past epoch ${this.state.epoch}'s ${ROUNDS_PER_EPOCH} rounds`)
+    const ballot = nextBallot(this.leaders, leaderIndex(this.leaders, this.name), above, coordinatorMinRound(this.state.epoch))
+    invariant(ballot < coordinatorMinRound(this.state.epoch + 1) * leaderCount(this.leaders), () => `${txn.txId}: ballot ${ballot} is past epoch ${this.state.epoch}'s ${ROUNDS_PER_EPOCH} rounds`)
     txn.recovery = beginBallot(txn.txId, ballot, rounds, above)
     this.log('info', 'vote timer fired: leading a ballot for the transaction', { txId: txn.txId, ballot })
     for (const p of this.state.connected) this.out.push({ type: 'send', to: p, msg: { type: 'phase1a', txId: txn.txId, ballot } })
@@ -491,8 +498,9 @@ export class CoordinatorMachine {
   private onQuery(from: string, txId: string): void {
     const txn = this.state.txns.get(txId)
     if (txn === undefined && this.paxos) {
-      // Bounded like client requests: the participant asks again later.
-      if (this.state.inFlight < this.options.maxInFlight) this.recoverUnknown(txId)
+      // Bounded like client requests: the participant asks again later. Another coordinator's transaction
+      // is not this one's to lead (participants ask its own coordinator, or lead its recovery themselves).
+      if (this.state.inFlight < this.options.maxInFlight && coordinatorOf(txId) === this.name) this.recoverUnknown(txId)
       return
     }
     if (txn?.phase === 'preparing') {
@@ -509,7 +517,8 @@ export class CoordinatorMachine {
   private tellOutcome(to: string, txId: string, txn: Txn | undefined): void {
     if (txn?.phase === 'committing') return
     // Paxos Commit: nothing is presumed; a transaction this coordinator does not know is the acceptors' to settle.
-    if (this.paxos && txn === undefined) return
+    // Nor of another coordinator's transaction: that one decides it.
+    if (txn === undefined && (this.paxos || coordinatorOf(txId) !== this.name)) return
     const type = txn?.phase === 'committed' ? 'commit' : 'abort' // unknown → presumed abort
     this.out.push({ type: 'send', to, msg: { type, txId } })
   }
@@ -551,7 +560,7 @@ export class CoordinatorMachine {
     if (answer !== undefined) {
       // The answer to a participant's ask is durable: it may count this coordinator.
       this.state.confirming.delete(token)
-      this.out.push({ type: 'send', to: answer.to, msg: { type: 'resolved', txId: pending.txId!, from: COORDINATOR_NODE, outcome: answer.outcome, ask: false } })
+      this.out.push({ type: 'send', to: answer.to, msg: { type: 'resolved', txId: pending.txId!, from: this.name, outcome: answer.outcome, ask: false } })
       return
     }
     if (pending.kind === 'begin' && this.paxos) {

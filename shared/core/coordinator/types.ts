@@ -6,6 +6,10 @@ import type { AbortReason, Entry, Outcome, Versions, VersionsObject, Write } fro
 import type { ApiErrorCode } from '../api-errors.ts'
 
 export interface CoordinatorOptions {
+  /** This coordinator's name, in its transaction ids (default COORDINATOR_NODE, which ids leave out). */
+  name?: string
+  /** Every coordinator's name, this one's included, in configuration order: they lead ballots too (default [name]). */
+  coordinators?: readonly string[]
   /** Names of every participant; a transaction commits only with a YES from each. */
   participants: readonly string[]
   defaultTimeoutMs: number

@@ -2,11 +2,12 @@ import { abortReasons } from '../abort-reasons.ts'
 import { explainToCoordinator, explainToParticipant } from '../protocol/codec.ts'
 import type { AcceptorRecord } from '../paxos/acceptor.ts'
 import { ballotOwner } from '../paxos/ballot.ts'
+import { coordinatorOf } from '../protocol/tx-id.ts'
 import { ParticipantPaxos } from './paxos.ts'
 import { assertSendable } from '../protocol/sendable.ts'
 import { logEffect, persistEffect } from '../protocol/persist.ts'
 import { assertParticipantEffects, assertParticipantState } from './invariants.ts'
-import { COORDINATOR_NODE, type PrepareMsg, type ToParticipant, type VoteReason } from '../protocol/messages.ts'
+import { COORDINATOR_NODE, type PrepareMsg, type ToCoordinator, type ToParticipant, type VoteReason } from '../protocol/messages.ts'
 import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
 import { entryKey, preparedKey, resolvedKey } from '../record-keys.ts'
 import type { Outcome, Versions, Write } from '../protocol/types.ts'
@@ -18,13 +19,14 @@ import type {
   ParticipantOptions,
   ParticipantPersistKind,
   ParticipantState,
+  PendingRead,
   PreparedRecord,
   PreparedTxn,
   ResolvedRecord,
 } from './types.ts'
 
 const SWEEP_TIMER: ParticipantTimer = { kind: 'sweep' }
-const readTimer = (reqId: number): ParticipantTimer => ({ kind: 'read', reqId })
+const readTimer = (read: { reqId: number; from: string }): ParticipantTimer => ({ kind: 'read', reqId: read.reqId, from: read.from })
 const DEFAULT_MAX_WAITING_READS = 10_000
 
 /**
@@ -44,7 +46,7 @@ export class ParticipantMachine {
     this.options = options
     this.state = state ?? {
       started: false,
-      connected: false,
+      connected: [],
       nextToken: 1,
       kv: new Map(),
       prepared: new Map(),
@@ -106,16 +108,20 @@ export class ParticipantMachine {
       case 'start':
         this.onStart(event.entries, event.prepared, event.resolved, event.acceptors ?? [])
         break
-      case 'connected':
-        this.state.connected = true
-        this.queryInDoubt(() => true)
+      case 'connected': {
+        const coordinator = event.coordinator ?? COORDINATOR_NODE
+        if (!this.state.connected.includes(coordinator)) this.state.connected.push(coordinator)
+        this.queryInDoubt((txn) => coordinatorOf(txn.txId) === coordinator)
         break
-      case 'disconnected':
-        this.state.connected = false
-        this.dropReads()
+      }
+      case 'disconnected': {
+        const coordinator = event.coordinator ?? COORDINATOR_NODE
+        this.state.connected = this.state.connected.filter((c) => c !== coordinator)
+        this.dropReads(coordinator)
         break
+      }
       case 'message':
-        this.onMessage(event.msg)
+        this.onMessage(event.msg, event.from ?? COORDINATOR_NODE)
         break
       case 'timer':
         this.onTimer(event.timer)
@@ -147,7 +153,17 @@ export class ParticipantMachine {
     this.out.push({ type: 'setTimer', timer: SWEEP_TIMER, afterMs: this.options.sweepIntervalMs })
   }
 
-  private onMessage(msg: ToParticipant): void {
+  /** Whether the link to this transaction's coordinator is up. */
+  private coordinatorConnected(txId: string): boolean {
+    return this.state.connected.includes(coordinatorOf(txId))
+  }
+
+  /** To the coordinator that started the transaction (named in its id). */
+  private toCoordinator(msg: Extract<ToCoordinator, { txId: string }>): void {
+    this.out.push({ type: 'send', to: coordinatorOf(msg.txId), msg })
+  }
+
+  private onMessage(msg: ToParticipant, from: string): void {
     switch (msg.type) {
       case 'prepare':
         this.onPrepare(msg)
@@ -159,7 +175,7 @@ export class ParticipantMachine {
         this.onAbort(msg.txId)
         break
       case 'read':
-        this.onRead(msg.reqId, msg.key)
+        this.onRead({ reqId: msg.reqId, key: msg.key, from })
         break
       default:
         if (this.paxos) this.paxos.onMessage(msg)
@@ -251,12 +267,12 @@ export class ParticipantMachine {
   }
 
   private voteYes(txn: PreparedTxn): void {
-    this.out.push({ type: 'send', msg: { type: 'vote', txId: txn.txId, yes: true, versions: objectFromMap(txn.versions) } })
+    this.toCoordinator({ type: 'vote', txId: txn.txId, yes: true, versions: objectFromMap(txn.versions) })
   }
 
   private voteNo(txId: string, why: VoteReason): void {
     this.log('debug', 'vote no', { txId, code: why.code })
-    this.out.push({ type: 'send', msg: { type: 'vote', txId, yes: false, reason: why } })
+    this.toCoordinator({ type: 'vote', txId, yes: false, reason: why })
   }
 
   // ---- phase 2 ------------------------------------------------------------------
@@ -270,7 +286,7 @@ export class ParticipantMachine {
         return
       }
       // Applied before (the marker may be past retention): acknowledge again.
-      this.out.push({ type: 'send', msg: { type: 'ack', txId } })
+      this.toCoordinator({ type: 'ack', txId })
       return
     }
     if (txn.phase !== 'prepared') {
@@ -337,7 +353,7 @@ export class ParticipantMachine {
     } else if (pending.kind === 'apply') {
       for (const w of txn.writes) this.state.kv.set(w.key, { value: w.value, version: txn.versions.get(w.key)! })
       this.finish(txn, 'committed')
-      this.out.push({ type: 'send', msg: { type: 'ack', txId: txn.txId } })
+      this.toCoordinator({ type: 'ack', txId: txn.txId })
     } else {
       this.finish(txn, 'aborted')
     }
@@ -369,21 +385,21 @@ export class ParticipantMachine {
 
   // ---- reads --------------------------------------------------------------------
 
-  private onRead(reqId: number, key: string): void {
-    if (!this.state.locks.has(key)) {
-      this.answerRead(reqId, key, false)
+  private onRead(read: PendingRead): void {
+    if (!this.state.locks.has(read.key)) {
+      this.answerRead(read, false)
       return
     }
     if (this.state.waitingReads >= (this.options.maxWaitingReads ?? DEFAULT_MAX_WAITING_READS)) {
-      this.answerRead(reqId, key, true) // full: the coordinator answers 503 key_in_doubt, the client retries
+      this.answerRead(read, true) // full: the coordinator answers 503 key_in_doubt, the client retries
       return
     }
     // Read-your-writes: a held key may be about to change; wait for its outcome (bounded).
     this.state.waitingReads++
-    const queue = this.state.reads.get(key) ?? []
-    queue.push({ reqId, key })
-    this.state.reads.set(key, queue)
-    this.out.push({ type: 'setTimer', timer: readTimer(reqId), afterMs: this.options.readWaitMs })
+    const queue = this.state.reads.get(read.key) ?? []
+    queue.push(read)
+    this.state.reads.set(read.key, queue)
+    this.out.push({ type: 'setTimer', timer: readTimer(read), afterMs: this.options.readWaitMs })
   }
 
   /**
@@ -391,12 +407,14 @@ export class ParticipantMachine {
    * nothing on the next one (a restarted coordinator numbers its reads from 1
    * again, and would take the answer for another key's read).
    */
-  private dropReads(): void {
-    for (const queue of this.state.reads.values()) {
-      for (const read of queue) this.out.push({ type: 'cancelTimer', timer: readTimer(read.reqId) })
+  private dropReads(coordinator: string): void {
+    for (const [key, queue] of this.state.reads) {
+      const kept = queue.filter((read) => read.from !== coordinator)
+      for (const read of queue) if (read.from === coordinator) this.out.push({ type: 'cancelTimer', timer: readTimer(read) })
+      this.state.waitingReads -= queue.length - kept.length
+      if (kept.length === 0) this.state.reads.delete(key)
+      else this.state.reads.set(key, kept)
     }
-    this.state.reads.clear()
-    this.state.waitingReads = 0
   }
 
   private answerReads(key: string): void {
@@ -405,18 +423,19 @@ export class ParticipantMachine {
     this.state.reads.delete(key)
     this.state.waitingReads -= queue.length
     for (const read of queue) {
-      this.out.push({ type: 'cancelTimer', timer: readTimer(read.reqId) })
-      this.answerRead(read.reqId, key, false)
+      this.out.push({ type: 'cancelTimer', timer: readTimer(read) })
+      this.answerRead(read, false)
     }
   }
 
-  private answerRead(reqId: number, key: string, inDoubt: boolean): void {
+  /** On the link of the coordinator that asked. */
+  private answerRead({ reqId, key, from }: PendingRead, inDoubt: boolean): void {
     const entry = this.state.kv.get(key)
     if (inDoubt) {
-      this.out.push({ type: 'send', msg: { type: 'readResult', reqId, entry: null, inDoubt: true } })
+      this.out.push({ type: 'send', to: from, msg: { type: 'readResult', reqId, entry: null, inDoubt: true } })
       return
     }
-    this.out.push({ type: 'send', msg: { type: 'readResult', reqId, entry: entry ? { value: entry.value, version: entry.version } : null } })
+    this.out.push({ type: 'send', to: from, msg: { type: 'readResult', reqId, entry: entry ? { value: entry.value, version: entry.version } : null } })
   }
 
   // ---- timers ---------------------------------------------------------------------
@@ -433,14 +452,13 @@ export class ParticipantMachine {
       this.paxos?.onRecoverTimer(timer.txId)
       return
     }
-    const { reqId } = timer
     for (const [key, queue] of this.state.reads) {
-      const index = queue.findIndex((r) => r.reqId === reqId)
+      const index = queue.findIndex((r) => r.reqId === timer.reqId && r.from === timer.from)
       if (index < 0) continue
-      queue.splice(index, 1)
+      const [read] = queue.splice(index, 1)
       this.state.waitingReads--
       if (queue.length === 0) this.state.reads.delete(key)
-      this.answerRead(reqId, key, true)
+      this.answerRead(read!, true)
       return
     }
   }
@@ -455,16 +473,16 @@ export class ParticipantMachine {
       count++
       oldestAgeMs = Math.max(oldestAgeMs, ageMs)
     }
-    if (count > 0) this.log('warn', 'transactions in doubt', { inDoubt: count, oldestAgeMs, coordinatorConnected: this.state.connected })
+    if (count > 0) this.log('warn', 'transactions in doubt', { inDoubt: count, oldestAgeMs, coordinatorsConnected: this.state.connected })
   }
 
-  /** Ask the coordinator for the outcome of prepared transactions: the in-doubt ones. */
+  /** Ask each in-doubt transaction's coordinator, if its link is up, for the outcome. */
   private queryInDoubt(due: (txn: PreparedTxn) => boolean): void {
-    if (!this.state.connected) return
+    if (this.state.connected.length === 0) return
     for (const txn of this.state.prepared.values()) {
-      if (txn.phase !== 'prepared' || !due(txn)) continue
+      if (txn.phase !== 'prepared' || !due(txn) || !this.coordinatorConnected(txn.txId)) continue
       txn.lastQueryAt = this.now
-      this.out.push({ type: 'send', msg: { type: 'query', txId: txn.txId } })
+      this.toCoordinator({ type: 'query', txId: txn.txId })
     }
   }
 
@@ -519,7 +537,7 @@ export interface InDoubtTxn {
 }
 
 /** What `GET /v1/in-doubt` lists: every prepared transaction waiting for its outcome. */
-export function describeInDoubt(state: ParticipantState, now: number, options: Pick<ParticipantOptions, 'name' | 'participants'> = {}): InDoubtTxn[] {
+export function describeInDoubt(state: ParticipantState, now: number, options: Pick<ParticipantOptions, 'name' | 'participants' | 'coordinators'> = {}): InDoubtTxn[] {
   return [...state.prepared.values()]
     .filter((t) => t.phase !== 'logging')
     .map((t) => {
@@ -530,10 +548,10 @@ export function describeInDoubt(state: ParticipantState, now: number, options: P
     })
 }
 
-function recoveryOf(state: ParticipantState, txId: string, { name, participants }: Pick<ParticipantOptions, 'name' | 'participants'>): InDoubtTxn['recovery'] {
+function recoveryOf(state: ParticipantState, txId: string, { name, participants, coordinators }: Pick<ParticipantOptions, 'name' | 'participants' | 'coordinators'>): InDoubtTxn['recovery'] {
   if (name === undefined || participants === undefined) return undefined
   const leading = state.leading.get(txId)
   if (leading) return { leader: name, ballot: leading.ballot, phase: leading.phase, rounds: leading.rounds }
   const promised = state.acceptors.get(txId)?.promised ?? 0
-  return promised > 0 ? { leader: ballotOwner(participants, promised) ?? COORDINATOR_NODE, ballot: promised } : undefined
+  return promised > 0 ? { leader: ballotOwner({ coordinators: coordinators ?? [COORDINATOR_NODE], participants }, promised)!, ballot: promised } : undefined
 }

@@ -1,5 +1,7 @@
 import { accept, copyAccepted, copyRecord, newAcceptorRecord, promise, type AcceptorRecord } from '../paxos/acceptor.ts'
-import { ballotOwner, leaderIndex, nextBallot, quorumSize } from '../paxos/ballot.ts'
+import { ballotOwner, isCoordinator, leaderIndex, nextBallot, quorumSize, type Leaders } from '../paxos/ballot.ts'
+import { COORDINATOR_NODE } from '../protocol/messages.ts'
+import { coordinatorOf } from '../protocol/tx-id.ts'
 import { beginBallot, neededAcceptances, onAccepted, onPromise, proposal } from '../paxos/leader.ts'
 import type { InstanceValues } from '../paxos/values.ts'
 import { invariant } from '../protocol/invariant.ts'
@@ -48,6 +50,15 @@ export class ParticipantPaxos {
 
   private get participants(): readonly string[] {
     return this.host.options.participants!
+  }
+
+  private get leaders(): Leaders {
+    return { coordinators: this.host.options.coordinators ?? [COORDINATOR_NODE], participants: this.participants }
+  }
+
+  /** Whether the link to this transaction's coordinator is up. */
+  private coordinatorConnected(txId: string): boolean {
+    return this.host.state.connected.includes(coordinatorOf(txId))
   }
 
   private get quorum(): number {
@@ -179,7 +190,7 @@ export class ParticipantPaxos {
       for (const p of this.participants) {
         if (p !== this.me && !confirmed.peers.includes(p)) asks.push({ to: p, msg: ask })
       }
-      if (!confirmed.coordinator && s.connected) asks.push({ msg: ask })
+      if (!confirmed.coordinator && this.coordinatorConnected(r.txId)) asks.push({ msg: ask })
     }
     this.sendAfter(token, asks)
   }
@@ -208,12 +219,13 @@ export class ParticipantPaxos {
     this.sendAfter(token, [{ to: msg.from, msg: { type: 'resolved', txId: msg.txId, from: this.me, outcome: msg.outcome, ask: false } }])
   }
 
-  /** A peer (or, named otherwise, the coordinator) resolved the transaction durably: counted while this node keeps its marker. */
+  /** A peer (or the transaction's coordinator) resolved the transaction durably: counted while this node keeps its marker. */
   private confirm(txId: string, from: string): void {
     const s = this.host.state
     if (!s.resolved.has(txId)) return
     const known = s.confirmations.get(txId) ?? { peers: [], coordinator: false, askedAt: -Infinity }
-    if (!this.participants.includes(from)) known.coordinator = true
+    if (from === coordinatorOf(txId)) known.coordinator = true
+    else if (!this.participants.includes(from)) return
     else if (!known.peers.includes(from)) known.peers.push(from)
     s.confirmations.set(txId, known)
   }
@@ -226,7 +238,7 @@ export class ParticipantPaxos {
    */
   private armRecovery(txId: string, rounds = 0): void {
     const base = this.recoveryBaseMs
-    const stagger = Math.floor((base * (leaderIndex(this.participants, this.me) - 1)) / this.participants.length)
+    const stagger = Math.floor((base * this.participants.indexOf(this.me)) / this.participants.length)
     this.host.emit({ type: 'setTimer', timer: recoverTimer(txId), afterMs: base * 2 ** Math.min(rounds, 6) + stagger })
   }
 
@@ -276,7 +288,7 @@ export class ParticipantPaxos {
   private toldOutcome(txId: string, ballot: number): boolean {
     const outcome = this.knownOutcome(txId)
     if (outcome === undefined) return false
-    this.deliver({ to: ballotOwner(this.participants, ballot), msg: { type: 'outcome', txId, from: this.me, outcome } })
+    this.deliver({ to: ballotOwner(this.leaders, ballot), msg: { type: 'outcome', txId, from: this.me, outcome } })
     return true
   }
 
@@ -284,7 +296,7 @@ export class ParticipantPaxos {
     if (this.toldOutcome(txId, ballot)) return
     const s = this.host.state
     const record = s.acceptors.get(txId) ?? newAcceptorRecord(txId)
-    const owner = ballotOwner(this.participants, ballot)
+    const owner = ballotOwner(this.leaders, ballot)
     const result = promise(record, ballot)
     if (result === 'repeat') return // its 1b is on its way (or was lost with a connection: the leader tries a higher ballot)
     if (result === 'stale') {
@@ -303,7 +315,7 @@ export class ParticipantPaxos {
     if (!accept(record, ballot, values, this.participants)) return // a higher ballot was promised: its leader goes on
     s.acceptors.set(txId, record)
     const token = this.host.persist('accept', true, [{ type: 'put', key: acceptorKey(txId), value: copyRecord(record) }], txId)
-    const reply: Outgoing = { to: ballotOwner(this.participants, ballot), msg: { type: 'phase2b', txId, ballot, from: this.me, values } }
+    const reply: Outgoing = { to: ballotOwner(this.leaders, ballot), msg: { type: 'phase2b', txId, ballot, from: this.me, values } }
     if (this.bugs?.acceptBeforeDurable === true) this.deliver(reply)
     else this.sendAfter(token, [reply])
   }
@@ -323,10 +335,10 @@ export class ParticipantPaxos {
     const txn = s.prepared.get(txId)
     if (txn?.phase !== 'prepared') return
     const base = this.recoveryBaseMs
-    if (s.connected && this.host.now - txn.preparedAt < 4 * base) {
-      // The coordinator is there to lead (it starts a ballot for a transaction it does not know): ask it.
+    if (this.coordinatorConnected(txId) && this.host.now - txn.preparedAt < 4 * base) {
+      // Its coordinator is there to lead (it starts a ballot for a transaction it does not know): ask it.
       // Lead only without it, or once it has had long enough (it may reach too few acceptors to finish).
-      this.host.emit({ type: 'send', msg: { type: 'query', txId } })
+      this.host.emit({ type: 'send', to: coordinatorOf(txId), msg: { type: 'query', txId } })
       this.armRecovery(txId)
       return
     }
@@ -337,7 +349,7 @@ export class ParticipantPaxos {
     const own = s.acceptors.get(txId)
     // Above anything this node promised (its own promise is durable, so a restart never reuses a ballot) or saw refused.
     const above = Math.max(own?.promised ?? 0, before?.highestSeen ?? 0, before?.ballot ?? 0)
-    const ballot = nextBallot(this.participants, leaderIndex(this.participants, this.me), above)
+    const ballot = nextBallot(this.leaders, leaderIndex(this.leaders, this.me), above)
     const leader = beginBallot(txId, ballot, rounds, above)
     s.leading.set(txId, leader)
     this.host.emit({ type: 'log', level: 'warn', msg: 'leading the recovery of a transaction in doubt', txId, ballot })
@@ -380,13 +392,13 @@ export class ParticipantPaxos {
     this.broadcast(msg.txId, outcome)
   }
 
-  /** To the other participants, and to the coordinator if it is there: its client may still be waiting. */
+  /** To the other participants, and to its coordinator if it is there: its client may still be waiting. */
   private broadcast(txId: string, outcome: Outcome): void {
     const msg = { type: 'outcome', txId, from: this.me, outcome } as const
     for (const p of this.participants) {
       if (p !== this.me) this.host.emit({ type: 'sendPeer', to: p, msg })
     }
-    if (this.host.state.connected) this.host.emit({ type: 'send', msg })
+    if (this.coordinatorConnected(txId)) this.host.emit({ type: 'send', to: coordinatorOf(txId), msg })
   }
 
   /** To every acceptor, this node's own included (delivered to itself at once). */
@@ -410,10 +422,12 @@ export class ParticipantPaxos {
     for (const m of messages) this.deliver(m)
   }
 
-  /** To the coordinator, to another participant, or to this node's own leader role. */
+  /** To a coordinator (the transaction's, without `to`), to another participant, or to this node's own leader role. */
   private deliver(m: Outgoing): void {
     if (m.to === this.me) this.onMessage(m.msg as PaxosMsg)
-    else if (m.to === undefined) this.host.emit({ type: 'send', msg: m.msg as Extract<Outgoing['msg'], { type: 'vote' | 'phase1b' | 'phase2b' | 'outcome' | 'resolved' }> })
-    else this.host.emit({ type: 'sendPeer', to: m.to, msg: m.msg as PaxosMsg })
+    else if (m.to === undefined || isCoordinator(this.leaders, m.to)) {
+      const msg = m.msg as Extract<Outgoing['msg'], { type: 'vote' | 'phase1b' | 'phase2b' | 'outcome' | 'resolved' }>
+      this.host.emit({ type: 'send', to: m.to ?? coordinatorOf(msg.txId), msg })
+    } else this.host.emit({ type: 'sendPeer', to: m.to, msg: m.msg as PaxosMsg })
   }
 }

@@ -21,6 +21,8 @@ export interface ParticipantOptions {
   maxWaitingReads?: number
   /** '2pc' (the default): the coordinator decides. 'paxos-commit': each vote is chosen by the participants as acceptors. */
   protocol?: '2pc' | 'paxos-commit'
+  /** Every coordinator's name, in configuration order (default [COORDINATOR_NODE]): a transaction's is in its id. */
+  coordinators?: readonly string[]
   /** Paxos Commit: this participant's name, and every participant's (the acceptors), in configuration order. */
   name?: string
   participants?: readonly string[]
@@ -77,15 +79,17 @@ export interface PreparedTxn {
 
 export type ParticipantEvent =
   | { type: 'start'; now: number; entries: [string, Entry][]; prepared: PreparedRecord[]; resolved: ResolvedRecord[]; acceptors?: AcceptorRecord[] }
-  | { type: 'connected'; now: number }
-  | { type: 'disconnected'; now: number }
-  | { type: 'message'; now: number; msg: ToParticipant }
+  /** A coordinator's link is up, or down (`coordinator` absent: COORDINATOR_NODE). */
+  | { type: 'connected'; now: number; coordinator?: string }
+  | { type: 'disconnected'; now: number; coordinator?: string }
+  /** `from`: the coordinator whose link carried it (absent: COORDINATOR_NODE, or a peer's message, which names its sender). */
+  | { type: 'message'; now: number; msg: ToParticipant; from?: string }
   | { type: 'timer'; now: number; timer: ParticipantTimer }
   | { type: 'persisted'; now: number; token: number }
 
-export type ParticipantEffect = CommonEffect<ParticipantTimer> | { type: 'send'; msg: ToCoordinator } | { type: 'sendPeer'; to: string; msg: ToParticipant }
+export type ParticipantEffect = CommonEffect<ParticipantTimer> | { type: 'send'; to: string; msg: ToCoordinator } | { type: 'sendPeer'; to: string; msg: ToParticipant }
 
-/** A message that waits for a write: to the coordinator (`to` absent) or to a participant (this one included). */
+/** A message that waits for a write: to a coordinator (`to` absent: the transaction's own) or to a participant (this one included). */
 export interface Outgoing {
   to?: string | undefined
   msg: ToCoordinator | ToParticipant
@@ -94,11 +98,14 @@ export interface Outgoing {
 export interface PendingRead {
   reqId: number
   key: string
+  /** The coordinator that asked: it numbers its reads, and gets the answer. */
+  from: string
 }
 
 export interface ParticipantState {
   started: boolean
-  connected: boolean
+  /** The coordinators whose link is up. */
+  connected: string[]
   nextToken: number
   kv: Map<string, Entry>
   prepared: Map<string, PreparedTxn>
@@ -128,7 +135,7 @@ export interface ParticipantState {
 export interface Confirmations {
   /** The other participants that said so. */
   peers: string[]
-  /** The coordinator said so: it holds the outcome durably, or has no record of the transaction. */
+  /** The transaction's coordinator said so: it holds the outcome durably, or has no record of the transaction. */
   coordinator: boolean
   askedAt: number
 }

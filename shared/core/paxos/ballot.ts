@@ -4,8 +4,8 @@ import { invariant } from '../protocol/invariant.ts'
  * Ballot numbers of Paxos Commit. Ballot 0 of instance (transaction, i) is
  * participant i's own: it proposes its vote there without phase 1. Every
  * higher ballot belongs to one would-be recovery leader, so that two leaders
- * never use the same ballot: ballot = round × leaders + leader index, where
- * index 0 is the coordinator and index i is participant i (1-based).
+ * never use the same ballot: ballot = round × leaders + leader index (see
+ * Leaders: the coordinators first, then the participants).
  */
 
 /** How many acceptors make a quorum: a majority, so that any two quorums meet. With 2F+1 acceptors, F+1. */
@@ -13,32 +13,47 @@ export function quorumSize(acceptors: number): number {
   return Math.floor(acceptors / 2) + 1
 }
 
-/** Who may lead ballots: the coordinator, then the participants in configuration order. */
-export function leaderCount(participants: readonly string[]): number {
-  return participants.length + 1
+/**
+ * Who may lead ballots: every coordinator, then every participant, each in
+ * configuration order. Every node is configured with the same two lists.
+ */
+export interface Leaders {
+  coordinators: readonly string[]
+  participants: readonly string[]
 }
 
-/** The leader index of a participant (1-based), or 0 for the coordinator. */
-export function leaderIndex(participants: readonly string[], name: string | undefined): number {
-  if (name === undefined) return 0
-  const i = participants.indexOf(name)
-  invariant(i >= 0, () => `${name} is not a participant`)
-  return i + 1
+export function leaderCount(leaders: Leaders): number {
+  return leaders.coordinators.length + leaders.participants.length
 }
 
-/** The node that owns a ballot: undefined for the coordinator (which also learns ballot 0), else a participant's name. */
-export function ballotOwner(participants: readonly string[], ballot: number): string | undefined {
+/** A leader's index: coordinators from 0, then participants. */
+export function leaderIndex(leaders: Leaders, name: string): number {
+  const c = leaders.coordinators.indexOf(name)
+  if (c >= 0) return c
+  const p = leaders.participants.indexOf(name)
+  invariant(p >= 0, () => `${name} is neither a coordinator nor a participant`)
+  return leaders.coordinators.length + p
+}
+
+/** The node that owns a ballot; undefined for ballot 0, whose 2b goes to the transaction's own coordinator. */
+export function ballotOwner(leaders: Leaders, ballot: number): string | undefined {
   if (ballot === 0) return undefined
-  const index = ballot % leaderCount(participants)
-  return index === 0 ? undefined : participants[index - 1]
+  const index = ballot % leaderCount(leaders)
+  const c = leaders.coordinators.length
+  return index < c ? leaders.coordinators[index] : leaders.participants[index - c]
+}
+
+/** Whether a leader is a coordinator (its messages travel on coordinator links). */
+export function isCoordinator(leaders: Leaders, name: string): boolean {
+  return leaders.coordinators.includes(name)
 }
 
 /**
  * The lowest ballot of this leader above `above`, in round `minRound` or
  * later. Rounds start at 1: ballot 0 is never a leader's.
  */
-export function nextBallot(participants: readonly string[], index: number, above: number, minRound = 1): number {
-  const k = leaderCount(participants)
+export function nextBallot(leaders: Leaders, index: number, above: number, minRound = 1): number {
+  const k = leaderCount(leaders)
   // round × k > above already, whatever the index.
   const round = Math.max(minRound, Math.floor(above / k) + 1)
   return round * k + index

@@ -16,8 +16,8 @@ export type CoordinatorTimer =
 export type ParticipantTimer =
   /** Ask about in-doubt transactions, forget old resolved ids. */
   | { kind: 'sweep' }
-  /** A read waiting on a held key is due an answer. */
-  | { kind: 'read'; reqId: number }
+  /** A read waiting on a held key is due an answer; each coordinator numbers its reads, so its name goes with the id. */
+  | { kind: 'read'; reqId: number; from: string }
   /** Paxos Commit: a prepared transaction has waited long enough for its outcome; lead its recovery. */
   | { kind: 'recover'; txId: string }
 
@@ -30,7 +30,7 @@ export function timerKey(timer: Timer): string {
     case 'recover':
       return `recover:${timer.txId}`
     case 'read':
-      return `read:${timer.reqId}`
+      return 'from' in timer ? `read:${timer.from}:${timer.reqId}` : `read:${timer.reqId}`
     case 'resend':
       return `resend:${timer.participant}`
     case 'gc':

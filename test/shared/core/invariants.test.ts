@@ -61,13 +61,13 @@ function participantWith(txn?: Partial<PreparedTxn>): ParticipantState {
 }
 
 t.test('participant effects: a YES only once the PREPARED record is durable, an ACK only once applied', async (t) => {
-  t.throws(() => { assertParticipantEffects(participantWith({ phase: 'logging' }), [{ type: 'send', msg: { type: 'vote', txId: '1.1', yes: true } }], participantOptions) }, violation(/YES vote sent for 1\.1 in phase logging: its PREPARED record is not durable/))
-  t.throws(() => { assertParticipantEffects(participantWith(), [{ type: 'send', msg: { type: 'vote', txId: '2.2', yes: true } }], participantOptions) }, violation(/in phase unknown/))
-  t.throws(() => { assertParticipantEffects(participantWith({ phase: 'applying' }), [{ type: 'send', msg: { type: 'ack', txId: '1.1' } }], participantOptions) }, violation(/ACK sent for 1\.1, which is not applied/))
+  t.throws(() => { assertParticipantEffects(participantWith({ phase: 'logging' }), [{ type: 'send', to: 'coordinator', msg: { type: 'vote', txId: '1.1', yes: true } }], participantOptions) }, violation(/YES vote sent for 1\.1 in phase logging: its PREPARED record is not durable/))
+  t.throws(() => { assertParticipantEffects(participantWith(), [{ type: 'send', to: 'coordinator', msg: { type: 'vote', txId: '2.2', yes: true } }], participantOptions) }, violation(/in phase unknown/))
+  t.throws(() => { assertParticipantEffects(participantWith({ phase: 'applying' }), [{ type: 'send', to: 'coordinator', msg: { type: 'ack', txId: '1.1' } }], participantOptions) }, violation(/ACK sent for 1\.1, which is not applied/))
   const aborted = participantWith()
   aborted.resolved.set('3.3', { txId: '3.3', outcome: 'aborted', at: 0 })
-  t.throws(() => { assertParticipantEffects(aborted, [{ type: 'send', msg: { type: 'ack', txId: '3.3' } }], participantOptions) }, violation(/ACK sent for 3\.3, which is not applied/))
-  assertParticipantEffects(participantWith({ phase: 'logging' }), [{ type: 'send', msg: { type: 'vote', txId: '1.1', yes: true } }, { type: 'send', msg: { type: 'vote', txId: '1.1', yes: false } }, { type: 'send', msg: { type: 'query', txId: '1.1' } }, { type: 'send', msg: { type: 'ack', txId: '2.2' } }, { type: 'log', level: 'info', msg: 'x' }], { ...participantOptions, unsafeBugs: { voteBeforeDurable: true } })
+  t.throws(() => { assertParticipantEffects(aborted, [{ type: 'send', to: 'coordinator', msg: { type: 'ack', txId: '3.3' } }], participantOptions) }, violation(/ACK sent for 3\.3, which is not applied/))
+  assertParticipantEffects(participantWith({ phase: 'logging' }), [{ type: 'send', to: 'coordinator', msg: { type: 'vote', txId: '1.1', yes: true } }, { type: 'send', to: 'coordinator', msg: { type: 'vote', txId: '1.1', yes: false } }, { type: 'send', to: 'coordinator', msg: { type: 'query', txId: '1.1' } }, { type: 'send', to: 'coordinator', msg: { type: 'ack', txId: '2.2' } }, { type: 'log', level: 'info', msg: 'x' }], { ...participantOptions, unsafeBugs: { voteBeforeDurable: true } })
   t.pass('the flawed test-only variant is let through, for the simulator to catch')
 })
 
@@ -76,11 +76,11 @@ t.test('participant state: every broken invariant is named', async (t) => {
   orphan.locks.set('b', '7.7')
   t.throws(() => { assertParticipantState(orphan) }, violation(/key b is locked by 7\.7, which is not a prepared transaction writing it/))
   const waiting = participantWith()
-  waiting.reads.set('z', [{ reqId: 1, key: 'z' }])
+  waiting.reads.set('z', [{ reqId: 1, key: 'z', from: 'coordinator' }])
   waiting.waitingReads = 1
   t.throws(() => { assertParticipantState(waiting) }, violation(/reads wait on key z, which is not locked/))
   const miscounted = participantWith({})
-  miscounted.reads.set('a', [{ reqId: 1, key: 'a' }])
+  miscounted.reads.set('a', [{ reqId: 1, key: 'a', from: 'coordinator' }])
   t.throws(() => { assertParticipantState(miscounted) }, violation(/waitingReads is 0 but 1 reads wait/))
   const both = participantWith({})
   both.resolved.set('1.1', { txId: '1.1', outcome: 'aborted', at: 0 })

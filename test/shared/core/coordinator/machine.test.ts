@@ -1,6 +1,6 @@
 import t from 'tap'
 import { CoordinatorMachine } from '../../../../shared/core/coordinator/machine.ts'
-import { epochOf, formatTxId } from '../../../../shared/core/coordinator/tx-id.ts'
+import { COORDINATOR_NAME_PATTERN, coordinatorOf, epochOf, formatTxId } from '../../../../shared/core/protocol/tx-id.ts'
 import { describeByClientId, describeTxn } from '../../../../shared/core/coordinator/describe.ts'
 import type { CoordinatorEffect, CoordinatorEvent, DecisionRecord } from '../../../../shared/core/coordinator/types.ts'
 
@@ -33,10 +33,16 @@ function onlyPersist(effects: CoordinatorEffect[]): Extract<CoordinatorEffect, {
 const writes = [{ key: 'a', value: '1' }]
 const yes = (txId: string, from: string) => ({ type: 'message' as const, from, msg: { type: 'vote' as const, txId, yes: true, versions: { a: 1 } } })
 
-t.test('txIds carry the epoch so they never repeat across restarts', async (t) => {
-  t.equal(formatTxId(7, 42), '7.42')
+t.test('txIds carry the epoch so they never repeat across restarts, and name their coordinator', async (t) => {
+  t.equal(formatTxId('coordinator', 7, 42), '7.42', 'the unnamed single coordinator leaves its name out')
+  t.equal(formatTxId('c2', 7, 42), 'c2:7.42')
   t.equal(epochOf('7.42'), 7)
+  t.equal(epochOf('c2:7.42'), 7)
+  t.equal(coordinatorOf('7.42'), 'coordinator')
+  t.equal(coordinatorOf('c2:7.42'), 'c2')
   t.equal(epochOf('nonsense'), undefined)
+  t.ok(COORDINATOR_NAME_PATTERN.test('c2') && COORDINATOR_NAME_PATTERN.test('coordinator'))
+  t.notOk(COORDINATOR_NAME_PATTERN.test('c:2') || COORDINATOR_NAME_PATTERN.test('') || COORDINATOR_NAME_PATTERN.test('C1'))
 })
 
 t.test('start arms the garbage collector and logs the recovery', async (t) => {
@@ -59,7 +65,7 @@ t.test('all YES votes: decision logged with sync, then reply and COMMIT to all, 
   t.match(decision, { kind: 'commit-decision', sync: true, ops: [{ type: 'put', key: 'tx/3.1', value: { outcome: 'committed' } }] })
   t.same(replies(decide), [], 'no reply before the decision is durable')
   t.same(sends(decide), [], 'no COMMIT before the decision is durable')
-  t.same(describeTxn(m.state, P, '3.1', 1000, 1000)?.state, 'preparing')
+  t.same(describeTxn(m.state, P, '3.1', 1000, 1000, 'coordinator')?.state, 'preparing')
   const committed = step({ type: 'persisted', token: decision!.token })
   t.match(replies(committed), [{ reqId: 1, body: { ok: true, result: { txId: '3.1', outcome: 'committed', versions: { a: 1 } } } }])
   t.same(sends(committed, 'commit').map((s) => s.to), P)
@@ -71,7 +77,7 @@ t.test('all YES votes: decision logged with sync, then reply and COMMIT to all, 
   t.match(persists(end), [{ kind: 'end', sync: false, ops: [{ value: { ended: true } }] }])
   t.same(step({ type: 'message', from: 'p3', msg: { type: 'ack', txId: '3.1' } }), [], 'late ACK after END is ignored')
   t.equal(m.state.inFlight, 0)
-  t.match(describeTxn(m.state, P, '3.1', 1000, 1000), { state: 'committed', ended: true, acks: { p1: true, p2: true, p3: true } })
+  t.match(describeTxn(m.state, P, '3.1', 1000, 1000, 'coordinator'), { state: 'committed', ended: true, acks: { p1: true, p2: true, p3: true } })
 })
 
 t.test('a NO vote aborts at once with its reason, and ABORT goes to all', async (t) => {
@@ -203,13 +209,13 @@ t.test('recovery: a logged COMMIT without END is re-sent on connect; outcomes st
   const { step, m } = setup({}, records)
   const e = step({ type: 'connected', participant: 'p1' })
   t.match(sends(e), [{ to: 'p1', msg: { type: 'commit', txId: '2.1' } }])
-  t.match(describeTxn(m.state, P, '2.1', 1000, 1000), { state: 'committed', id: 'c9', ended: false })
-  t.notOk(describeTxn(m.state, P, '2.1', 1000, 1000)?.votes, 'votes are not logged, so not shown after a restart')
-  t.match(describeTxn(m.state, P, '2.7', 1000, 1000), { state: 'aborted', presumed: true })
-  t.equal(describeTxn(m.state, P, '1.7', 1000, 1000), undefined, 'an epoch we have no record of is unknown')
-  t.equal(describeTxn(m.state, P, '2.7', 5000, 1000), undefined, 'past retention, we cannot tell')
-  t.equal(describeTxn(m.state, P, '3.99', 1000, 1000), undefined, 'the current epoch never presumes')
-  t.equal(describeTxn(m.state, P, 'junk', 1000, 1000), undefined)
+  t.match(describeTxn(m.state, P, '2.1', 1000, 1000, 'coordinator'), { state: 'committed', id: 'c9', ended: false })
+  t.notOk(describeTxn(m.state, P, '2.1', 1000, 1000, 'coordinator')?.votes, 'votes are not logged, so not shown after a restart')
+  t.match(describeTxn(m.state, P, '2.7', 1000, 1000, 'coordinator'), { state: 'aborted', presumed: true })
+  t.equal(describeTxn(m.state, P, '1.7', 1000, 1000, 'coordinator'), undefined, 'an epoch we have no record of is unknown')
+  t.equal(describeTxn(m.state, P, '2.7', 5000, 1000, 'coordinator'), undefined, 'past retention, we cannot tell')
+  t.equal(describeTxn(m.state, P, '3.99', 1000, 1000, 'coordinator'), undefined, 'the current epoch never presumes')
+  t.equal(describeTxn(m.state, P, 'junk', 1000, 1000, 'coordinator'), undefined)
   for (const p of P) step({ type: 'message', from: p, msg: { type: 'ack', txId: '2.1' } })
   t.equal(m.state.txns.get('2.1')?.ended, true)
 })
@@ -253,9 +259,9 @@ t.test('a status description shows pending votes while preparing and hides nothi
   connectAll()
   step({ type: 'request', reqId: 1, writes, clientId: 'c' })
   step(yes('3.1', 'p1'))
-  t.match(describeTxn(m.state, P, '3.1', 1000, 1000), { state: 'preparing', id: 'c', votes: { p1: 'yes', p2: 'pending', p3: 'pending' } })
+  t.match(describeTxn(m.state, P, '3.1', 1000, 1000, 'coordinator'), { state: 'preparing', id: 'c', votes: { p1: 'yes', p2: 'pending', p3: 'pending' } })
   step({ type: 'timer', timer: { kind: 'vote', txId: '3.1' } })
-  const d = describeTxn(m.state, P, '3.1', 1000, 1000)
+  const d = describeTxn(m.state, P, '3.1', 1000, 1000, 'coordinator')
   t.match(d, { state: 'aborted', reasons: [{ code: 'vote_timeout' }], decidedAt: /T/ })
   t.notOk(d?.acks)
   t.notOk(d?.versions)

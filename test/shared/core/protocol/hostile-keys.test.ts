@@ -61,7 +61,7 @@ t.test('a coordinator keeps every hostile key in its decision, its reply, its re
   t.same(Object.entries(JSON.parse(JSON.stringify(body?.versions)) as object), HOSTILE.map((k) => [k, 7]), 'the client is told every version')
   const [, record] = onDisk(decision!.ops)[0]!
   t.same(Object.entries((record as DecisionRecord).versions!), HOSTILE.map((k) => [k, 7]), 'the decision record keeps them')
-  const status = describeTxn(m.state, ['p1'], '1.1', 5, 1000)
+  const status = describeTxn(m.state, ['p1'], '1.1', 5, 1000, 'coordinator')
   t.same(Object.entries(JSON.parse(JSON.stringify(status?.versions)) as object), HOSTILE.map((k) => [k, 7]), 'the status answer shows them')
 })
 

@@ -50,3 +50,12 @@ t.test('COMMIT_PROTOCOL and PEERS: Paxos Commit needs every participant listed, 
   t.equal(loadCoordinatorConfig({ ...base, COMMIT_PROTOCOL: 'paxos-commit' }).commitProtocol, 'paxos-commit')
   t.equal(loadCoordinatorConfig(base).commitProtocol, '2pc', 'classic 2PC stays the default until Paxos Commit meets its figures in the services')
 })
+
+t.test('COORDINATOR_ID and COORDINATORS: one name each, this one among them', async (t) => {
+  t.match(loadCoordinatorConfig(base), { id: 'coordinator', coordinators: ['coordinator'] }, 'one coordinator, unnamed in its transaction ids')
+  t.match(loadCoordinatorConfig({ ...base, COORDINATOR_ID: 'c2' }), { id: 'c2', coordinators: ['c2'] }, 'COORDINATORS defaults to this one')
+  t.match(loadCoordinatorConfig({ ...base, COORDINATOR_ID: 'c2', COORDINATORS: 'c1, c2' }), { id: 'c2', coordinators: ['c1', 'c2'] })
+  t.throws(() => loadCoordinatorConfig({ ...base, COORDINATOR_ID: 'c3', COORDINATORS: 'c1,c2' }), /^invalid configuration: COORDINATORS \(c1,c2\) must list this coordinator's COORDINATOR_ID \(c3\)$/)
+  t.throws(() => loadCoordinatorConfig({ ...base, COORDINATOR_ID: 'C1' }), /^invalid configuration: COORDINATOR_ID must be a coordinator name, .* \(got "C1"\)$/)
+  t.throws(() => loadCoordinatorConfig({ ...base, COORDINATOR_ID: 'c1', COORDINATORS: 'c1,c1' }), /duplicate/)
+})

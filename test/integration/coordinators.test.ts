@@ -1,0 +1,62 @@
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import WebSocket from 'ws'
+import { http, replicas, startCluster, submitAt, waitSettled } from '../helpers/cluster.ts'
+
+const PAXOS = { COMMIT_PROTOCOL: 'paxos-commit', RECOVERY_AFTER_MS: '300' }
+
+t.test('two coordinators (2PC): each commits with its own transaction ids, on the same keys, and the replicas agree; a stranger is refused', async (t) => {
+  const cluster = await startCluster(t, { coordinators: 2 })
+  t.same(cluster.coordinatorNames, ['c1', 'c2'])
+  const atC1 = await submitAt(cluster, 'c1', [{ key: 'mc/a', value: '1' }])
+  const atC2 = await submitAt(cluster, 'c2', [{ key: 'mc/a', value: '2', ifVersion: 1 }])
+  t.match(atC1.body, { outcome: 'committed', txId: /^c1:\d+\.1$/ }, 'c1 names its transactions')
+  t.match(atC2.body, { outcome: 'committed', txId: /^c2:\d+\.1$/, versions: { 'mc/a': 2 } }, "c2 names its own, and sees c1's write")
+  const racing = await Promise.all(
+    Array.from({ length: 20 }, async (_, i) => submitAt(cluster, i % 2 === 0 ? 'c1' : 'c2', [{ key: `mc/k${i % 3}`, value: String(i) }])),
+  )
+  t.ok(racing.every((r) => r.status === 200 && ['committed', 'aborted'].includes(r.body.outcome)), 'twenty at once through both, on three keys: each answered with an outcome')
+  t.ok(racing.some((r) => r.body.outcome === 'committed'))
+  const all = await waitSettled(cluster)
+  for (const r of all.slice(1)) t.same(r.entries, all[0]!.entries, `${r.participant} holds what ${all[0]!.participant} holds`)
+  t.match((await http(`${cluster.urlOf('c2')}/v1/status`)).body, { coordinator: 'c2', coordinators: ['c1', 'c2'] })
+
+  await t.test('a coordinator not in COORDINATORS: 404 unknown_node, logged', async (t) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${cluster.spec('p1').port}/v1/peer?coordinator=c9`, { headers: { authorization: `Bearer ${cluster.token}` } })
+    ws.on('error', () => undefined) // terminated while connecting, below
+    const [, refused] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }]
+    t.equal(refused.statusCode, 404)
+    ws.terminate()
+    const logFile = join(cluster.options.dataRoot, 'p1.log')
+    // The log reaches its file through a pipe: wait for the line rather than race it.
+    for (let i = 0; i < 100 && !readFileSync(logFile, 'utf8').includes('not one of COORDINATORS'); i++) await new Promise((ok) => setTimeout(ok, 50))
+    t.match(readFileSync(logFile, 'utf8'), /"coordinator":"c9","code":"unknown_node".*"msg":"refused a coordinator connection: not one of COORDINATORS"/)
+    t.equal((await submitAt(cluster, 'c1', [{ key: 'mc/after', value: 'ok' }])).body.outcome, 'committed', "and c1's link was untouched")
+  })
+
+  await t.test('c1 killed for good: c2 goes on committing', async (t) => {
+    await cluster.kill('c1')
+    const after = await submitAt(cluster, 'c2', [{ key: 'mc/a', value: '3', ifVersion: 2 }])
+    t.match(after.body, { outcome: 'committed', versions: { 'mc/a': 3 } })
+  })
+})
+
+t.test("two coordinators (Paxos Commit): c1 dies once its commit is chosen and never returns; the participants finish c1's transaction while c2 goes on committing", async (t) => {
+  const cluster = await startCluster(t, { coordinators: 2, env: PAXOS, nodeEnv: { c1: { TXN_FAILPOINTS: 'coordinator.beforeDecisionLogged=crash' } } })
+  t.match((await submitAt(cluster, 'c2', [{ key: 'mp/c2', value: 'before' }])).body, { outcome: 'committed', txId: /^c2:/ })
+  await t.rejects(submitAt(cluster, 'c1', [{ key: 'mp/orphan', value: 'v' }]), "c1's client is cut off")
+  await cluster.waitExit('c1')
+  // c2 stays linked to every participant throughout: they must still lead c1's transaction's recovery themselves.
+  const during = await submitAt(cluster, 'c2', [{ key: 'mp/c2', value: 'during', ifVersion: 1 }])
+  t.match(during.body, { outcome: 'committed', txId: /^c2:/ }, 'c2 commits with c1 gone')
+  const all = await waitSettled(cluster, 30000)
+  for (const r of all) t.same(r.entries['mp/orphan'], { value: 'v', version: 1 }, `c1's transaction committed on ${r.participant}, without c1`)
+  for (const r of all.slice(1)) t.same(r.entries, all[0]!.entries, `${r.participant} holds what ${all[0]!.participant} holds`)
+  for (const p of cluster.participantNames) t.equal((await http<{ count: number }>(`${cluster.urlOf(p)}/v1/in-doubt`)).body.count, 0, `${p} has nothing in doubt`)
+  const next = await submitAt(cluster, 'c2', [{ key: 'mp/orphan', value: 'w', ifVersion: 1 }])
+  t.match(next.body, { outcome: 'committed' }, "c2 writes the key c1's transaction held: its locks are gone")
+  t.notOk(cluster.isRunning('c1'), 'c1 never came back')
+  t.equal((await replicas(cluster)).length, 3)
+})
