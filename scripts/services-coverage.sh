@@ -27,6 +27,8 @@ else
 fi
 npm run build >/dev/null
 if ! TXN_NODE_COVERAGE="$dir/nodes" TXN_RUNTIME=dist npx tap --disable-coverage "${@:-test/integration}" >"$dir/tap.log" 2>&1; then
+  # The failures first (the tail alone may show only passing files), then the end of the run.
+  grep -n -B2 -A30 '^\s*not ok' "$dir/tap.log" | head -200 || true
   tail -50 "$dir/tap.log"
   if [ ${#check[@]} -gt 0 ]; then echo "FAIL: tests failed while measuring coverage"; exit 1; fi
   echo "(some tests failed; coverage is still reported)"

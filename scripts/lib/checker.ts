@@ -1,11 +1,14 @@
 import { ownValue } from '../../shared/core/protocol/keyed-object.ts'
 import type { Violation } from '../../shared/sim/violation.ts'
 import type { TxnRecord } from './history.ts'
+import { claimKey, isClaimKey, parseClaim } from '../../shared/core/protocol/client-id-claim.ts'
 
 /** A participant's replica as `/v1/replica` shows it after the run. */
 export interface ReplicaState {
   participant: string
   entries: Record<string, { value: string; version: number }>
+  /** Reserved keys: client ids' claims (shared/core/protocol/client-id-claim.ts). */
+  reserved?: Record<string, { value: string; version: number }>
   prepared: string[]
   locks: number
 }
@@ -34,6 +37,7 @@ export type ViolationCode =
   | 'version-went-back'
   | 'server-error'
   | 'request-refused'
+  | 'client-id-claim'
 
 /** A guarantee a real run broke, in the simulator's vocabulary (shared/sim/violation.ts). */
 export interface RunViolation extends Violation {
@@ -93,6 +97,7 @@ export function checkRun(records: readonly TxnRecord[], replicas: readonly Repli
   if (first) {
     checkValues(records, replicas, flag)
     checkFinalState(first, writers, flag)
+    checkClaims(records, first, flag)
   }
   checkRealTime(writers, flag)
   checkRejections(records, flag)
@@ -126,6 +131,7 @@ function checkReplicas(replicas: readonly ReplicaState[], flag: Flag): void {
   const reference = JSON.stringify(sorted(first.entries))
   for (const r of replicas) {
     if (r.prepared.length > 0 || r.locks > 0) flag('in-doubt-left', `${r.participant} still holds ${r.prepared.length} PREPARED records and ${r.locks} locks`)
+    if (JSON.stringify(sorted(r.reserved ?? {})) !== JSON.stringify(sorted(first.reserved ?? {}))) flag('replicas-differ', `${r.participant}'s client-id claims differ from ${first.participant}'s`)
     if (JSON.stringify(sorted(r.entries)) !== reference) flag('replicas-differ', `${r.participant} differs from ${first.participant}: ${diffEntries(first.entries, r.entries)}`)
   }
 }
@@ -185,6 +191,27 @@ function checkFinalState(replica: ReplicaState, writers: Writers, flag: Flag): v
     const expected = topOp?.writes.find((w) => w.key === key)?.value
     if (entry && finalVersion === top && expected !== undefined && entry.value !== expected) {
       flag('wrong-final-value', `key ${key}: replicas hold "${entry.value}", the last commit (op ${topOp?.n}) wrote "${expected}"`, topOp?.n, key)
+    }
+  }
+}
+
+/**
+ * A client id's claim (shared/core/protocol/client-id-claim.ts) is on the
+ * replicas exactly when a transaction with that id committed: once, by the
+ * operation of that id, under the txId its client was told.
+ */
+function checkClaims(records: readonly TxnRecord[], replica: ReplicaState, flag: Flag): void {
+  const byId = new Map(records.map((op) => [op.id, op]))
+  for (const [key, entry] of Object.entries(replica.reserved ?? {})) {
+    const id = isClaimKey(key) ? key.slice(claimKey('').length) : undefined
+    const op = id === undefined ? undefined : byId.get(id)
+    const claim = parseClaim(entry.value)
+    if (op === undefined || claim === undefined) {
+      flag('client-id-claim', `${replica.participant} holds the reserved key ${JSON.stringify(key)}="${entry.value}", which no operation of the run claimed`, undefined, key)
+    } else if (op.outcome !== 'committed' && op.outcome !== 'unknown') {
+      flag('client-id-claim', `client id ${op.id} is claimed by ${claim.txId}, but op ${op.n} ended ${op.outcome}`, op.n, key)
+    } else if (entry.version !== 1 || (op.txId !== undefined && op.txId !== claim.txId)) {
+      flag('client-id-claim', `client id ${op.id} is claimed by ${claim.txId} at version ${entry.version}; op ${op.n} was told ${String(op.txId)}`, op.n, key)
     }
   }
 }

@@ -31,6 +31,8 @@ async function main(): Promise<void> {
   const machine = new CoordinatorMachine({
     name: config.id,
     coordinators: config.coordinators,
+    // A client id is claimed in the replicas themselves: a retry at any coordinator never runs it twice.
+    clientIdClaims: true,
     participants: config.participants.map((p) => p.name),
     defaultTimeoutMs: config.voteTimeoutMs,
     maxInFlight: config.maxInFlight,

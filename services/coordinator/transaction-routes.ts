@@ -6,6 +6,7 @@ import type { Write } from '../../shared/core/protocol/types.ts'
 import type { CoordinatorDriver } from './driver.ts'
 import type { CoordinatorConfig } from './config.ts'
 import { marks } from '../../shared/io/runtime/marks.ts'
+import { claimKey, isReservedKey, parseClaim } from '../../shared/core/protocol/client-id-claim.ts'
 
 export interface TransactionRouteOptions {
   driver: CoordinatorDriver
@@ -21,6 +22,7 @@ function checkWrites(writes: Write[]): void {
   for (const w of writes) {
     // Stored as UTF-8, "\ud800" and "\udbff" would both become "\ufffd": two keys in memory, one on disk.
     if (LONE_SURROGATE.test(w.key) || LONE_SURROGATE.test(w.value)) throw new CodedError('bad_request', `the ${LONE_SURROGATE.test(w.key) ? 'key' : 'value'} of write ${JSON.stringify(w.key)} is not well-formed Unicode (a lone surrogate)`)
+    if (isReservedKey(w.key)) throw new CodedError('bad_request', `key ${JSON.stringify(w.key)} is reserved: keys may not start with U+0000`)
     if (seen.has(w.key)) throw new CodedError('duplicate_key', `key "${w.key}" appears more than once`)
     seen.add(w.key)
     if (w.ifAbsent !== undefined && w.ifVersion !== undefined) {
@@ -49,6 +51,8 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
       marks.mark('http request')
       const { writes, id, timeoutMs } = request.body
       checkWrites(writes)
+      // The id becomes a key (its claim): the same UTF-8 rule as keys.
+      if (id !== undefined && LONE_SURROGATE.test(id)) throw new CodedError('bad_request', 'the client id is not well-formed Unicode (a lone surrogate)')
       const body = await driver.submit(writes, id, timeoutMs)
       marks.mark('http reply')
       if (!body.ok) throw new CodedError(body.error, body.message)
@@ -72,8 +76,16 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
     { schema: { querystring: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }) } },
     async (request) => {
       const d = driver.machine.describeClient(request.query.id)
-      if (!d) throw new CodedError('unknown_transaction', 'no transaction with this client id is known')
-      return d
+      if (d) return d
+      // Not one of this coordinator's (or past its retention): the replicas hold the id's claim if a
+      // transaction with it committed (client-id-claim.ts). Read like any key: a claim still held by a
+      // transaction in doubt answers 503 id_in_doubt after READ_WAIT_MS.
+      const answer = await driver.read(claimKey(request.query.id))
+      if (!answer.ok && answer.error === 'key_in_doubt') throw new CodedError('id_in_doubt', 'the replica asked holds this client id for a transaction still being decided, or did not answer in time; retry later')
+      if (!answer.ok) throw new CodedError(answer.error, answer.message)
+      const claim = answer.entry === null ? undefined : parseClaim(answer.entry.value)
+      if (!claim) throw new CodedError('unknown_transaction', 'no transaction with this client id is known here, and none with it committed')
+      return { txId: claim.txId, id: request.query.id, state: 'committed', claimed: true }
     },
   )
 
@@ -81,6 +93,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
     '/v1/keys/:key',
     { schema: { params: Type.Object({ key: Type.String({ minLength: 1, maxLength: limits.maxKeyLength }) }) } },
     async (request) => {
+      if (isReservedKey(request.params.key)) throw new CodedError('bad_request', 'keys starting with U+0000 are reserved')
       const answer = await driver.read(request.params.key)
       if (!answer.ok) throw new CodedError(answer.error, answer.message)
       const { entry } = answer

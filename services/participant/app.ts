@@ -3,6 +3,7 @@ import Type from 'typebox'
 import { createJsonApp } from '../../shared/io/http/json-app.ts'
 import { keyedObject } from '../../shared/core/protocol/keyed-object.ts'
 import { entryKey } from '../../shared/core/record-keys.ts'
+import { claimKey, isReservedKey } from '../../shared/core/protocol/client-id-claim.ts'
 import type { Entry } from '../../shared/core/protocol/types.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
 import type { Store } from '../../shared/core/store.ts'
@@ -39,8 +40,16 @@ export function buildParticipantApp({ id, driver, store, peer, logger, paxos }: 
       const { prepared, locks } = driver.machine.status()
       const prefix = entryKey(request.query.prefix)
       const entries = keyedObject<Entry>()
-      for (const [key, value] of await store.scan(prefix)) entries[key.slice(entryKey('').length)] = value as Entry
-      return { participant: id, entries, prepared, locks }
+      // Client ids' claims (client-id-claim.ts) apart: no client wrote them.
+      const reserved = keyedObject<Entry>()
+      // A prefix selects client ids under it too (a chaos run tags its keys and its ids alike).
+      const claims = request.query.prefix === '' ? [] : await store.scan(entryKey(claimKey(request.query.prefix)))
+      for (const [key, value] of [...(await store.scan(prefix)), ...claims]) {
+        const name = key.slice(entryKey('').length)
+        if (isReservedKey(name)) reserved[name] = value as Entry
+        else entries[name] = value as Entry
+      }
+      return { participant: id, entries, reserved, prepared, locks }
     },
   )
 

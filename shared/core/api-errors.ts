@@ -22,6 +22,7 @@ export const apiErrors = {
   unknown_transaction: { statusCode: 404, message: 'No transaction with this id is known (never seen, or past retention)' },
   key_not_found: { statusCode: 404, message: 'The key has no committed value' },
   id_conflict: { statusCode: 409, message: 'This client id was already used for a different transaction' },
+  id_in_doubt: { statusCode: 503, message: 'A transaction with this client id is still being decided; retry later' },
   overloaded: { statusCode: 503, message: 'Too many transactions in flight; retry later' },
   key_in_doubt: { statusCode: 503, message: 'The key is held by a transaction whose outcome is not yet known; retry later' },
   no_replica: { statusCode: 503, message: 'No participant is connected to serve the read' },

@@ -276,6 +276,8 @@ export function swarmConfig(seed: number, participants = 5, protocol: '2pc' | 'p
     const retention = prng.pick([0, 100, 400])
     if (retention > 0) config.participantRetentionMs = retention
   }
+  // Drawn after everything else: half the seeds claim client ids in the replicas, as the services do.
+  if (prng.pick([false, true])) config.clientIdClaims = true
   return { config, options: { maxSteps: 200_000, faultSteps: prng.int(100, 1500), rates: { crash: rate, disconnect: rate, duplicate: rate * 2 } } }
 }
 

@@ -69,6 +69,8 @@ export interface SimConfig {
    * opposite outcome).
    */
   participantRetentionMs?: number
+  /** The coordinator claims each client id in the replicas (CoordinatorOptions.clientIdClaims), as the services do. */
+  clientIdClaims?: boolean
   bugs?: {
     replyBeforeDurable?: boolean
     voteBeforeDurable?: boolean

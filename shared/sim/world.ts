@@ -22,6 +22,7 @@ export function coordinatorOptions(config: SimConfig): CoordinatorOptions {
   const bugs = config.bugs ?? {}
   if (bugs.replyBeforeDurable === true) o.unsafeBugs = { replyBeforeDurable: true }
   if (bugs.decisionWithoutSync === true) o.unsafeBugs = { ...o.unsafeBugs, decisionWithoutSync: true }
+  if (config.clientIdClaims === true) o.clientIdClaims = true
   if (config.protocol === 'paxos-commit') {
     o.protocol = 'paxos-commit'
     o.maxRecoveryRounds = config.maxRecoveryRounds ?? 1

@@ -57,6 +57,8 @@ export async function submitAt(cluster: LocalCluster, coordinator: string, write
 export interface Replica {
   participant: string
   entries: Record<string, { value: string; version: number }>
+  /** Client ids' claims (shared/core/protocol/client-id-claim.ts). */
+  reserved: Record<string, { value: string; version: number }>
   prepared: string[]
   locks: number
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import WebSocket from 'ws'
 import { http, replicas, startCluster, submitAt, waitSettled } from '../helpers/cluster.ts'
+import { writesDigest } from '../../shared/core/protocol/hash.ts'
 
 const PAXOS = { COMMIT_PROTOCOL: 'paxos-commit', RECOVERY_AFTER_MS: '300' }
 
@@ -22,6 +23,24 @@ t.test('two coordinators (2PC): each commits with its own transaction ids, on th
   const all = await waitSettled(cluster)
   for (const r of all.slice(1)) t.same(r.entries, all[0]!.entries, `${r.participant} holds what ${all[0]!.participant} holds`)
   t.match((await http(`${cluster.urlOf('c2')}/v1/status`)).body, { coordinator: 'c2', coordinators: ['c1', 'c2'] })
+
+  await t.test("a client id is claimed in the replicas: a retry at the other coordinator returns the one outcome and runs nothing twice", async (t) => {
+    const first = await submitAt(cluster, 'c1', [{ key: 'mc/once', value: 'v' }], { id: 'order-1' })
+    t.match(first.body, { outcome: 'committed', txId: /^c1:/, id: 'order-1', versions: { 'mc/once': 1 } })
+    const retry = await submitAt(cluster, 'c2', [{ key: 'mc/once', value: 'v' }], { id: 'order-1' })
+    t.equal(retry.status, 200)
+    t.same(retry.body, { txId: first.body.txId, id: 'order-1', outcome: 'committed' }, "c2 answers with c1's transaction (its versions stay with c1)")
+    const other = await submitAt(cluster, 'c2', [{ key: 'mc/once', value: 'else' }], { id: 'order-1' })
+    t.same((await http(`${cluster.urlOf('c2')}/v1/transactions?id=order-1`)).body, { txId: first.body.txId, id: 'order-1', state: 'committed', claimed: true }, "c2's status lookup by id: read from the claim")
+    t.match(await http(`${cluster.urlOf('c2')}/v1/transactions?id=never-used`), { status: 404, body: { error: 'unknown_transaction' } })
+    t.match(other, { status: 409, body: { error: 'id_conflict', message: new RegExp(`transaction ${first.body.txId} with other writes`) } })
+    const all = await waitSettled(cluster)
+    for (const r of all) t.same(r.entries['mc/once'], { value: 'v', version: 1 }, `applied once on ${r.participant}`)
+    for (const r of all) t.same(r.reserved['\u0000client-id/order-1'], { value: JSON.stringify([first.body.txId, writesDigest([{ key: 'mc/once', value: 'v' }])]), version: 1 }, `${r.participant} holds the claim, apart from the client keys`)
+    t.notOk(Object.keys(all[0]!.entries).some((k) => k.startsWith('\u0000')), 'no reserved key among the entries')
+    t.match((await submitAt(cluster, 'c1', [{ key: '\u0000client-id/order-1', value: 'forged' }])).body, { error: 'bad_request', message: /reserved/ }, 'no client writes a reserved key')
+    t.match((await http(`${cluster.urlOf('c2')}/v1/keys/%00client-id%2Forder-1`)), { status: 400, body: { error: 'bad_request', message: /reserved/ } }, 'or reads one')
+  })
 
   await t.test('a coordinator not in COORDINATORS: 404 unknown_node, logged', async (t) => {
     const ws = new WebSocket(`ws://127.0.0.1:${cluster.spec('p1').port}/v1/peer?coordinator=c9`, { headers: { authorization: `Bearer ${cluster.token}` } })
@@ -46,7 +65,7 @@ t.test('two coordinators (2PC): each commits with its own transaction ids, on th
 t.test("two coordinators (Paxos Commit): c1 dies once its commit is chosen and never returns; the participants finish c1's transaction while c2 goes on committing", async (t) => {
   const cluster = await startCluster(t, { coordinators: 2, env: PAXOS, nodeEnv: { c1: { TXN_FAILPOINTS: 'coordinator.beforeDecisionLogged=crash' } } })
   t.match((await submitAt(cluster, 'c2', [{ key: 'mp/c2', value: 'before' }])).body, { outcome: 'committed', txId: /^c2:/ })
-  await t.rejects(submitAt(cluster, 'c1', [{ key: 'mp/orphan', value: 'v' }]), "c1's client is cut off")
+  await t.rejects(submitAt(cluster, 'c1', [{ key: 'mp/orphan', value: 'v' }], { id: 'orphan-1' }), "c1's client is cut off")
   await cluster.waitExit('c1')
   // c2 stays linked to every participant throughout: they must still lead c1's transaction's recovery themselves.
   const during = await submitAt(cluster, 'c2', [{ key: 'mp/c2', value: 'during', ifVersion: 1 }])
@@ -55,6 +74,15 @@ t.test("two coordinators (Paxos Commit): c1 dies once its commit is chosen and n
   for (const r of all) t.same(r.entries['mp/orphan'], { value: 'v', version: 1 }, `c1's transaction committed on ${r.participant}, without c1`)
   for (const r of all.slice(1)) t.same(r.entries, all[0]!.entries, `${r.participant} holds what ${all[0]!.participant} holds`)
   for (const p of cluster.participantNames) t.equal((await http<{ count: number }>(`${cluster.urlOf(p)}/v1/in-doubt`)).body.count, 0, `${p} has nothing in doubt`)
+  // The cut-off client retries at c2: 503 id_in_doubt while c1's transaction is in doubt, then its one outcome.
+  let retry = await submitAt(cluster, 'c2', [{ key: 'mp/orphan', value: 'v' }], { id: 'orphan-1' })
+  for (let i = 0; i < 100 && retry.status === 503; i++) {
+    await new Promise((ok) => setTimeout(ok, 100))
+    retry = await submitAt(cluster, 'c2', [{ key: 'mp/orphan', value: 'v' }], { id: 'orphan-1' })
+  }
+  t.match(retry, { status: 200, body: { outcome: 'committed', txId: /^c1:/, id: 'orphan-1' } }, "the client's retry at c2 gets c1's transaction, committed")
+  t.match((await http(`${cluster.urlOf('c2')}/v1/transactions?id=orphan-1`)).body, { txId: retry.body.txId, state: 'committed', claimed: true }, 'and so does its status lookup at c2')
+  for (const r of await replicas(cluster)) t.same(r.entries['mp/orphan'], { value: 'v', version: 1 }, `still applied once on ${r.participant}`)
   const next = await submitAt(cluster, 'c2', [{ key: 'mp/orphan', value: 'w', ifVersion: 1 }])
   t.match(next.body, { outcome: 'committed' }, "c2 writes the key c1's transaction held: its locks are gone")
   t.notOk(cluster.isRunning('c1'), 'c1 never came back')

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { checkRun, type ReplicaState } from '../../scripts/lib/checker.ts'
 import { foldHistory, type HistoryEvent, type HistoryWrite } from '../../scripts/lib/history.ts'
+import { claimKey, claimValue } from '../../shared/core/protocol/client-id-claim.ts'
 
 const replica = (participant: string, entries: ReplicaState['entries'], extra: Partial<ReplicaState> = {}): ReplicaState => ({ participant, entries, prepared: [], locks: 0, ...extra })
 const w = (key: string, value: string, extra: Partial<HistoryWrite> = {}): HistoryWrite => ({ key, value, ...extra })
@@ -139,4 +140,21 @@ t.test('answers other than 200: a 503 is counted as busy; any other 5xx, or a 4x
   t.same(report.counts.rejectedBy, { '503 overloaded': 1, '500 internal': 1, '400 bad_request': 1 })
   const busyOnly = checkRun(foldHistory([...clean, invoke(6, 140, [w('e', 'v6')]), { type: 'rejected', t: 145, n: 6, status: 503, code: 'shutting_down' }, fail(6, 150)]), [replica('p1', cleanEntries)])
   t.same(codes(busyOnly), [], 'a 503 alone is no violation')
+})
+
+t.test("client-id claims: on the replicas exactly for the committed operations' ids, once, under the txId the client was told", async (t) => {
+  const records = foldHistory(clean)
+  const claim = (id: string, txId: string, version = 1) => ({ [claimKey(id)]: { value: claimValue({ txId, digest: 'd' }), version } })
+  const check = (reserved: ReplicaState['entries']) => codes(checkRun(records, [replica('p1', cleanEntries, { reserved }), replica('p2', cleanEntries, { reserved })]))
+  t.same(check({ ...claim('op0', '1.0'), ...claim('op3', '1.3'), ...claim('op4', '1.4') }), [], 'committed ops, their own txIds: nothing to report')
+  t.same(check(claim('op1', '1.1')), ['client-id-claim'], 'an aborted operation holds a claim')
+  t.same(check(claim('op5', '1.5')), ['client-id-claim'], 'an operation that never started holds one')
+  t.same(check(claim('op0', '2.9')), ['client-id-claim'], 'claimed by a transaction its client was not told')
+  t.same(check(claim('op0', '1.0', 2)), ['client-id-claim'], 'claimed twice')
+  t.same(check(claim('nobody', '1.0')), ['client-id-claim'], 'an id no operation used')
+  t.same(check({ '\u0000other': { value: 'x', version: 1 } }), ['client-id-claim'], 'a reserved key that is no claim')
+  t.same(codes(checkRun(records, [replica('p1', cleanEntries, { reserved: claim('op0', '1.0') }), replica('p2', cleanEntries)])), ['replicas-differ'], 'a claim on one replica only')
+  const unknown = foldHistory([...clean, invoke(6, 600, [w('e', 'v6')]), { type: 'info', t: 610, n: 6, error: 'TimeoutError' }])
+  const claimsOf = (report: ReturnType<typeof checkRun>) => codes(report).filter((c) => c === 'client-id-claim')
+  t.same(claimsOf(checkRun(unknown, [replica('p1', cleanEntries, { reserved: claim('op6', '1.6') })])), [], 'an operation whose outcome is unknown may hold a claim, under any txId')
 })

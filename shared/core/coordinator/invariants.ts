@@ -21,7 +21,9 @@ export function assertCoordinatorEffects(state: CoordinatorState, effects: reado
       invariant(txn?.phase === 'preparing', () => `PREPARE sent for ${msg.txId} in phase ${txn?.phase ?? 'unknown'}`)
     } else if (effect.type === 'reply' && effect.body.ok && effect.body.result.outcome === 'committed') {
       const { txId } = effect.body.result
-      invariant(state.txns.get(txId)?.phase === 'committed', () => `client told ${txId} committed before its decision was durable`)
+      // A transaction it holds no record of was named by a client id's claim, which the replicas hold only once it committed.
+      const txn = state.txns.get(txId)
+      invariant(txn === undefined || txn.phase === 'committed', () => `client told ${txId} committed before its decision was durable`)
     }
   }
 }
@@ -37,7 +39,8 @@ export function assertCoordinatorState(state: CoordinatorState, options: Coordin
       invariant(missing.length === 0, () => `${txn.txId} is ${txn.phase} without a YES from ${missing.join(',')}`)
     }
     invariant(txn.phase !== 'aborted' || txn.ended, () => `${txn.txId} is aborted but not ended`)
-    invariant(txn.waiters.length === 0 || txn.phase === 'preparing' || txn.phase === 'committing', () => `${txn.txId} is ${txn.phase} with clients still waiting`)
+    // An attempt whose client id was claimed already keeps its waiters until its abort is durable (onClaimTaken).
+    invariant(txn.waiters.length === 0 || txn.phase === 'preparing' || txn.phase === 'committing' || txn.claimTaken !== undefined, () => `${txn.txId} is ${txn.phase} with clients still waiting`)
   }
   invariant(state.inFlight === undecided, () => `inFlight is ${state.inFlight} but ${undecided} transactions are undecided`)
   for (const [clientId, txId] of state.byClientId) {

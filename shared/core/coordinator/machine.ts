@@ -3,6 +3,7 @@ import { explainToParticipant } from '../protocol/codec.ts'
 import { assertSendable } from '../protocol/sendable.ts'
 import { logEffect, persistEffect } from '../protocol/persist.ts'
 import { coordinatorOf, formatTxId } from '../protocol/tx-id.ts'
+import { claimKey, claimValue, isReservedKey, parseClaim } from '../protocol/client-id-claim.ts'
 import { coordinatorMinRound, leaderCount, leaderIndex, nextBallot, quorumSize, ROUNDS_PER_EPOCH, type Leaders } from '../paxos/ballot.ts'
 import { beginBallot, neededAcceptances, onAccepted, onPromise } from '../paxos/leader.ts'
 import { invariant } from '../protocol/invariant.ts'
@@ -23,6 +24,7 @@ import type {
   CoordinatorState,
   DecisionRecord,
   EpochRecord,
+  ReplyBody,
   Txn,
   TxnResult,
 } from './types.ts'
@@ -175,10 +177,12 @@ export class CoordinatorMachine {
       return
     }
     const txId = formatTxId(this.name, s.epoch, s.nextSeq++)
+    // Only a client id is ever matched against it: no digest to compute without one.
+    const digest = clientId === undefined ? '' : writesDigest(writes)
+    const claim = clientId !== undefined && this.options.clientIdClaims === true ? [{ key: claimKey(clientId), value: claimValue({ txId, digest }), ifAbsent: true }] : []
     const txn = newTxn(txId, this.now, {
-      writes,
-      // Only a client id is ever matched against it: no digest to compute without one.
-      writesHash: clientId === undefined ? '' : writesDigest(writes),
+      writes: [...writes, ...claim],
+      writesHash: digest,
       keys: writes.map((w) => w.key),
       waiters: [reqId],
       recovered: false,
@@ -372,6 +376,7 @@ export class CoordinatorMachine {
     }
     if (txn.votes.has(from) || !this.options.participants.includes(from)) return
     txn.votes.set(from, vote.yes ? 'yes' : 'no')
+    if (!vote.yes && txn.clientId !== undefined && vote.reason?.key === claimKey(txn.clientId) && this.onClaimTaken(txn, from, vote.reason)) return
     if (!vote.yes) {
       const r: AbortReason = {
         participant: from,
@@ -382,13 +387,43 @@ export class CoordinatorMachine {
       this.abort(txn, [r])
       return
     }
-    for (const [key, version] of Object.entries(vote.versions ?? {})) txn.versions.set(key, version)
+    for (const [key, version] of Object.entries(vote.versions ?? {})) if (!isReservedKey(key)) txn.versions.set(key, version)
     if (this.paxos) {
       // Its YES is its own acceptance of `prepared` at ballot 0, for its own instance.
       this.acceptedAtZero(txn, from, from)
       return
     }
     if (this.options.participants.every((p) => txn.votes.get(p) === 'yes')) this.decideCommit(txn)
+  }
+
+  /**
+   * A participant says this transaction's client id is claimed: by a committed transaction (the claim's
+   * value names it), or by one still in doubt (it holds the claim's lock). This attempt aborts, and its
+   * waiters hear about the id instead: the committed transaction, `id_conflict` if that one had other
+   * writes, or `id_in_doubt`. The attempt forgets the id (a later retry asks the replicas again), and the
+   * answer waits for that forgetting to be durable, so that no restart can answer the id with this
+   * attempt's abort after the client heard otherwise. Returns false for a NO it cannot read.
+   */
+  private onClaimTaken(txn: Txn, from: string, why: NonNullable<Extract<ToCoordinator, { type: 'vote' }>['reason']>): boolean {
+    const clientId = txn.clientId!
+    const claim = why.code === 'precondition_failed' && why.found !== undefined ? parseClaim(why.found) : undefined
+    let answer: ReplyBody
+    if (claim !== undefined) {
+      invariant(claim.txId !== txn.txId, () => `${txn.txId}: its own client id claim is committed while it is still preparing`)
+      answer = claim.digest === txn.writesHash
+        ? { ok: true, result: { txId: claim.txId, id: clientId, outcome: 'committed' } }
+        : { ok: false, error: 'id_conflict', message: `client id was used for transaction ${claim.txId} with other writes` }
+    } else if (why.code === 'conflict') {
+      answer = { ok: false, error: 'id_in_doubt', message: `a transaction with this client id is still being decided (${why.message} at ${from}); retry later` }
+    } else {
+      return false
+    }
+    this.log('debug', 'client id already claimed: the retry is answered from the replicas', { txId: txn.txId, claimedBy: claim?.txId ?? null })
+    if (this.state.byClientId.get(clientId) === txn.txId) this.state.byClientId.delete(clientId)
+    delete txn.clientId
+    txn.claimTaken = answer
+    this.abort(txn, [{ participant: from, code: why.code, key: why.key!, message: why.message }])
+    return true
   }
 
   // ---- Paxos Commit -------------------------------------------------------------
@@ -570,6 +605,11 @@ export class CoordinatorMachine {
       if (txn?.phase === 'preparing' && txn.recovery === undefined) this.sendPrepares(txn)
       return
     }
+    if (pending.kind === 'abort-decision') {
+      const txn = this.state.txns.get(pending.txId!)
+      if (txn?.claimTaken !== undefined) this.answerClaimTaken(txn, txn.claimTaken)
+      return
+    }
     if (pending.kind !== 'commit-decision') return
     const txn = this.state.txns.get(pending.txId!)
     if (txn?.phase !== 'committing') return
@@ -606,15 +646,20 @@ export class CoordinatorMachine {
     txn.endedAt = this.now
     this.state.inFlight--
     this.out.push({ type: 'cancelTimer', timer: voteTimer(txn.txId) })
-    this.replyAll(txn)
+    if (txn.claimTaken === undefined) this.replyAll(txn)
     if (wasPreparing && reasons.every((r) => r.code !== 'participant_unavailable')) {
       for (const participant of this.options.participants) {
         this.out.push({ type: 'send', to: participant, msg: { type: 'abort', txId: txn.txId } })
       }
     }
-    // Presumed abort: the record only serves status lookups and client retries, so no fsync.
-    this.persist('abort-decision', false, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
+    // Presumed abort: the record only serves status lookups and client retries, so no fsync (but see onClaimTaken).
+    this.persist('abort-decision', txn.claimTaken !== undefined, [{ type: 'put', key: decisionKey(txn.txId), value: recordOf(txn) }], txn.txId)
     this.log('debug', 'transaction aborted', { txId: txn.txId, reasons: reasons.map((r) => `${r.participant}:${r.code}`) })
+  }
+
+  private answerClaimTaken(txn: Txn, body: ReplyBody): void {
+    for (const reqId of txn.waiters) this.out.push({ type: 'reply', reqId, body })
+    txn.waiters = []
   }
 
   private replyAll(txn: Txn): void {

@@ -10,6 +10,12 @@ export interface CoordinatorOptions {
   name?: string
   /** Every coordinator's name, this one's included, in configuration order: they lead ballots too (default [name]). */
   coordinators?: readonly string[]
+  /**
+   * Write each client id's claim in its transaction (client-id-claim.ts), so that a retry at any
+   * coordinator, or after retention, never runs it twice. The services always do; off, a client id is
+   * remembered by this coordinator's records alone.
+   */
+  clientIdClaims?: boolean
   /** Names of every participant; a transaction commits only with a YES from each. */
   participants: readonly string[]
   defaultTimeoutMs: number
@@ -83,6 +89,11 @@ export interface Txn {
   accepted0?: Map<string, string[]>
   /** Paxos Commit: the recovery ballot this coordinator leads for it (after its vote timer fired). */
   recovery?: LeaderBallot
+  /**
+   * Its client id was claimed already (client-id-claim.ts): what its waiters are told instead of its
+   * own abort, once that abort, recorded without the client id, is durable.
+   */
+  claimTaken?: ReplyBody
 }
 
 export interface TxnResult {

@@ -3,6 +3,7 @@ import { explainToCoordinator, explainToParticipant } from '../protocol/codec.ts
 import type { AcceptorRecord } from '../paxos/acceptor.ts'
 import { ballotOwner } from '../paxos/ballot.ts'
 import { coordinatorOf } from '../protocol/tx-id.ts'
+import { isClaimKey } from '../protocol/client-id-claim.ts'
 import { ParticipantPaxos } from './paxos.ts'
 import { assertSendable } from '../protocol/sendable.ts'
 import { logEffect, persistEffect } from '../protocol/persist.ts'
@@ -234,7 +235,13 @@ export class ParticipantMachine {
     }
   }
 
+  /** Why this participant must vote NO, if it must: a client id's claim first (see client-id-claim.ts), then the client's keys. */
   private checkWrites(txId: string, writes: Write[]): VoteReason | undefined {
+    const claims = writes.filter((w) => isClaimKey(w.key))
+    return this.checkWriteSet(txId, claims) ?? this.checkWriteSet(txId, claims.length === 0 ? writes : writes.filter((w) => !isClaimKey(w.key)))
+  }
+
+  private checkWriteSet(txId: string, writes: Write[]): VoteReason | undefined {
     for (const w of writes) {
       const holder = this.state.locks.get(w.key)
       if (holder !== undefined && holder !== txId && this.state.prepared.get(holder)?.phase !== 'applying') {
@@ -244,7 +251,10 @@ export class ParticipantMachine {
     for (const w of writes) {
       const version = this.versionOf(w.key)
       if (w.ifAbsent === true && version !== 0) {
-        return { code: 'precondition_failed', key: w.key, message: `key exists at version ${version}` }
+        const why: VoteReason = { code: 'precondition_failed', key: w.key, message: `key exists at version ${version}` }
+        // The claim's value tells the coordinator which transaction holds the id, and with which writes.
+        if (isClaimKey(w.key)) why.found = this.valueOf(w.key)
+        return why
       }
       if (w.ifVersion !== undefined && w.ifVersion !== version) {
         return { code: 'precondition_failed', key: w.key, message: `expected version ${w.ifVersion}, found ${version}` }
@@ -264,6 +274,14 @@ export class ParticipantMachine {
     const applying = holder === undefined ? undefined : this.state.prepared.get(holder)
     if (applying?.phase === 'applying') return applying.versions.get(key)!
     return this.state.kv.get(key)?.version ?? 0
+  }
+
+  /** A key's value as the next transaction must see it (as versionOf), for a key that exists. */
+  private valueOf(key: string): string {
+    const holder = this.state.locks.get(key)
+    const applying = holder === undefined ? undefined : this.state.prepared.get(holder)
+    if (applying?.phase === 'applying') return applying.writes.find((w) => w.key === key)!.value
+    return this.state.kv.get(key)!.value
   }
 
   private voteYes(txn: PreparedTxn): void {

@@ -33,6 +33,8 @@ const Reason = Type.Object(
     code: Type.Union([Type.Literal('conflict'), Type.Literal('precondition_failed'), Type.Literal('already_resolved')]),
     key: Type.Optional(Key),
     message: Type.String({ maxLength: 1024 }),
+    /** A client id's claim that exists already: its value (client-id-claim.ts). */
+    found: Type.Optional(Type.String({ maxLength: 1024 })),
   },
   { additionalProperties: false },
 )
@@ -44,7 +46,8 @@ export const PrepareMsg = Type.Object(
   {
     type: Type.Literal('prepare'),
     txId: TxId,
-    writes: Type.Array(WriteSchema, { minItems: 1, maxItems: limits.maxWritesPerTxn }),
+    // The client's writes, and the claim of its client id (client-id-claim.ts).
+    writes: Type.Array(WriteSchema, { minItems: 1, maxItems: limits.maxWritesPerTxn + 1 }),
   },
   { additionalProperties: false },
 )

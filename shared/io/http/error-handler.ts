@@ -23,7 +23,7 @@ function codeOf(err: FastifyError): ApiErrorCode {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof CodedError) {
-      if (err.code === 'overloaded' || err.code === 'key_in_doubt' || err.code === 'no_replica') reply.header('retry-after', '1')
+      if (err.code === 'overloaded' || err.code === 'key_in_doubt' || err.code === 'id_in_doubt' || err.code === 'no_replica') reply.header('retry-after', '1')
       return reply.code(err.statusCode).send(errorBody(err.code, err.message))
     }
     const code = codeOf(err)
