@@ -21,7 +21,7 @@ t.test('2PC blocks while the coordinator is down: prepared participants stay in 
     t.equal(doubt.count, 1, `${p} lists the in-doubt transaction`)
     t.match(doubt.transactions[0], { keys: ['blocked'], ageMs: Number })
     const replica = (await http<{ locks: number; entries: Record<string, unknown> }>(`${cluster.urlOf(p)}/v1/replica`)).body
-    t.equal(replica.locks, 1, `${p} keeps the lock`)
+    t.equal(replica.locks, 2, `${p} keeps the locks: the key and its client id's claim`)
     t.notOk(replica.entries.blocked, `${p} has not applied it`)
   }
 
