@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     step('the sidecar restarted p1; it is back')
     for (let i = 0; i < 5; i++) expect(await txn(), 'committed', 'with p1 back, transactions commit again')
 
-    const judged = await judgeRun(url, replicaUrls, history, startedAt, 'smoke-')
+    const judged = await judgeRun([url], replicaUrls, history, startedAt, 'smoke-')
     if (judged.violations.length > 0) throw new Error(`checker: ${judged.violations.map((v) => `${v.code}: ${v.detail}`).join('; ')}`)
     step(`checker: ${judged.counts.committed} committed, ${judged.counts.aborted} aborted, replicas identical, no violation`)
     const events = await chaos.events()

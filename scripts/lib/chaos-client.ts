@@ -1,4 +1,5 @@
 import type { ChaosEvent, ClusterNode, Fault, FaultKind, NodeRole } from '../../services/chaos/faults.ts'
+import type { HealAllResult } from '../../services/chaos/engine.ts'
 import type { ScheduleStatus } from '../../services/chaos/random-schedule.ts'
 import type { ScheduleOptions } from '../../services/chaos/schedule.ts'
 
@@ -10,7 +11,7 @@ export class ChaosClient {
     return (await this.call<{ nodes: ClusterNode[] }>('GET', '/v1/nodes')).nodes
   }
 
-  async inject(request: { kind: FaultKind; node?: string; role?: NodeRole; durationMs?: number }): Promise<Fault> {
+  async inject(request: { kind: FaultKind; node?: string; role?: NodeRole; durationMs?: number; permanent?: boolean }): Promise<Fault> {
     return this.call<Fault>('POST', '/v1/faults', request)
   }
 
@@ -22,9 +23,9 @@ export class ChaosClient {
     return (await this.call<{ healed: Fault }>('DELETE', `/v1/faults/${encodeURIComponent(id)}`)).healed
   }
 
-  /** A partial heal answers 502 with what failed: the caller reads `failed`. */
-  async healAll(): Promise<{ healed: Fault[]; failed: { fault: Fault; error: string }[] }> {
-    return this.call('POST', '/v1/heal', undefined, [502])
+  /** A partial heal answers 502 with what failed: the caller reads `failed`. Kills for good stay down (`kept`) unless `permanentToo`. */
+  async healAll(permanentToo = false): Promise<HealAllResult> {
+    return this.call('POST', `/v1/heal${permanentToo ? '?all=true' : ''}`, undefined, [502])
   }
 
   async events(): Promise<ChaosEvent[]> {

@@ -1,15 +1,23 @@
 import { writeFileSync } from 'node:fs'
 import type { ScheduleOptions } from '../../services/chaos/schedule.ts'
 import type { ChaosClient } from './chaos-client.ts'
-import type { FaultMark } from './checker.ts'
+import type { FaultMark, RunViolation } from './checker.ts'
+import { measureFailover, sampleInDoubt, type FailoverReport } from './failover.ts'
 import type { HistoryLine } from './history.ts'
 import { judgeRun, waitAllReady, type Judgement } from './judge-run.ts'
 import { runWorkload } from './workload.ts'
 
+/** A node's name in the chaos API and its HTTP base URL. */
+export interface NamedUrl {
+  name: string
+  url: string
+}
+
 export interface ChaosRunOptions {
-  coordinatorUrl: string
-  /** Every participant's HTTP base URL (for /readyz and /v1/replica). */
-  replicaUrls: string[]
+  /** Every coordinator: the clients spread over them and fail over between them. */
+  coordinators: NamedUrl[]
+  /** Every participant (for /readyz, /v1/in-doubt and /v1/replica). */
+  participants: NamedUrl[]
   chaos: ChaosClient
   durationMs: number
   seed: number
@@ -19,6 +27,13 @@ export interface ChaosRunOptions {
   /** Where the history goes (JSON lines: operations and faults). */
   historyPath?: string
   onProgress?: (progress: ChaosProgress) => void
+  /**
+   * Fail the run (as violations) when a coordinator killed for good left
+   * transactions in doubt longer than `resolveWithinMs` after the kill, or
+   * the commits per second without it fell below `minRatio` of the run's
+   * fault-free rate.
+   */
+  requireFailover?: { resolveWithinMs: number; minRatio: number }
 }
 
 export interface ChaosProgress {
@@ -36,6 +51,9 @@ export interface ChaosRunReport extends Judgement {
   tag: string
   durationMs: number
   faultLog: FaultMark[]
+  /** Nodes killed for good and left down, to the end of the run. */
+  killedForGood: string[]
+  failover: FailoverReport
 }
 
 /**
@@ -52,11 +70,12 @@ export async function chaosRun(o: ChaosRunOptions): Promise<ChaosRunReport> {
     progress.elapsedMs = Date.now() - startedAt
     o.onProgress?.({ ...progress })
   }, 500)
+  const inDoubt = o.schedule.killForGood ? sampleInDoubt(o.participants.map((p) => p.url), startedAt) : undefined
   try {
-    await o.chaos.healAll() // a clean start: no fault left from before, no schedule running
+    await o.chaos.healAll(true) // a clean start: no fault left from before (kills for good too), no schedule running
     await o.chaos.startSchedule({ ...o.schedule, seed: o.seed })
     const history = await runWorkload({
-      url: o.coordinatorUrl,
+      urls: o.coordinators.map((c) => c.url),
       seed: o.seed,
       tag,
       clients: o.clients,
@@ -74,18 +93,42 @@ export async function chaosRun(o: ChaosRunOptions): Promise<ChaosRunReport> {
         else if (e.type === 'info') progress.info++
       },
     })
+    const workloadEndMs = Date.now() - startedAt
+    const samples = await inDoubt?.stop()
     progress.phase = 'healing'
     const healed = await o.chaos.healAll()
     if (healed.failed.length > 0) throw new Error(`could not heal: ${healed.failed.map((f) => `${f.fault.kind} ${f.fault.node}: ${f.error}`).join('; ')}`)
-    await waitAllReady([...o.replicaUrls.map((u) => `${u}/readyz`), `${o.coordinatorUrl}/readyz`])
+    // A node killed for good stays down: the run is judged by the nodes left, as a cluster that lost a machine would be.
+    const gone = new Set(healed.kept.map((f) => f.node))
+    const coordinators = o.coordinators.filter((c) => !gone.has(c.name))
+    const participants = o.participants.filter((p) => !gone.has(p.name))
+    await waitAllReady([...participants.map((p) => `${p.url}/readyz`), ...coordinators.map((c) => `${c.url}/readyz`)])
     progress.phase = 'checking'
     const faultLog = (await o.chaos.events()).map((e) => ({ t: Date.parse(e.at) - startedAt, event: e.event, kind: e.kind, node: e.node })).filter((f) => f.t >= 0)
-    const judged = await judgeRun(o.coordinatorUrl, o.replicaUrls, history, startedAt, `${tag}-`, faultLog)
+    const judged = await judgeRun(coordinators.map((c) => c.url), participants.map((p) => p.url), history, startedAt, `${tag}-`, faultLog)
+    const failover = measureFailover(history, faultLog, workloadEndMs, gone, samples)
+    if (o.requireFailover) judged.violations.push(...failoverViolations(failover, o.requireFailover))
     if (o.historyPath !== undefined) writeHistory(o.historyPath, judged, faultLog)
-    return { ...judged, seed: o.seed, tag, durationMs: Date.now() - startedAt, faultLog }
+    return { ...judged, seed: o.seed, tag, durationMs: Date.now() - startedAt, faultLog, killedForGood: [...gone], failover }
   } finally {
     clearInterval(tick)
+    await inDoubt?.stop()
   }
+}
+
+/** The failover targets as violations, so that a run that misses them fails like one that breaks a guarantee. */
+function failoverViolations(f: FailoverReport, want: NonNullable<ChaosRunOptions['requireFailover']>): RunViolation[] {
+  const violations: RunViolation[] = []
+  for (const k of f.inDoubtAfterKill) {
+    if (k.resolvedWithinMs === undefined || k.resolvedWithinMs > want.resolveWithinMs) {
+      violations.push({ code: 'in-doubt-too-long', detail: `${k.node} killed for good at +${k.killedAtMs} ms left ${k.transactions} transaction(s) in doubt, ${k.resolvedWithinMs === undefined ? `${k.unresolved} still at the end of the workload` : `resolved ${k.resolvedWithinMs} ms after the kill`} (want ≤ ${want.resolveWithinMs} ms)` })
+    }
+  }
+  if (f.inDoubtAfterKill.length === 0) violations.push({ code: 'failover-too-slow', detail: 'no coordinator was killed for good: nothing to measure' })
+  else if (f.ratioToFaultFree === undefined || f.ratioToFaultFree < want.minRatio) {
+    violations.push({ code: 'failover-too-slow', detail: `commits per second without the killed node: ${f.onlyKilledForGood?.perSecond.toFixed(1) ?? 'none'}, fault-free ${f.faultFree.perSecond.toFixed(1)} (ratio ${f.ratioToFaultFree?.toFixed(2) ?? 'none'}, want ≥ ${want.minRatio})` })
+  }
+  return violations
 }
 
 function writeHistory(path: string, judged: Judgement, faults: FaultMark[]): void {

@@ -38,6 +38,8 @@ export type ViolationCode =
   | 'server-error'
   | 'request-refused'
   | 'client-id-claim'
+  | 'in-doubt-too-long'
+  | 'failover-too-slow'
 
 /** A guarantee a real run broke, in the simulator's vocabulary (shared/sim/violation.ts). */
 export interface RunViolation extends Violation {
@@ -92,11 +94,11 @@ export function checkRun(records: readonly TxnRecord[], replicas: readonly Repli
   }
 
   checkReplicas(replicas, flag)
-  const writers = checkCommits(records, flag)
+  const { writers, unplaced } = checkCommits(records, flag)
   const first = replicas[0]
   if (first) {
     checkValues(records, replicas, flag)
-    checkFinalState(first, writers, flag)
+    checkFinalState(first, writers, unplaced, flag)
     checkClaims(records, first, flag)
   }
   checkRealTime(writers, flag)
@@ -136,11 +138,23 @@ function checkReplicas(replicas: readonly ReplicaState[], flag: Flag): void {
   }
 }
 
-function checkCommits(records: readonly TxnRecord[], flag: Flag): Writers {
+/**
+ * Commits known without their versions: a retry answered from the id's claim
+ * at a coordinator that did not run the first attempt learns its txId, not
+ * its versions. Per key, they fill the versions no other commit explains.
+ */
+type Unplaced = Map<string, TxnRecord[]>
+
+function checkCommits(records: readonly TxnRecord[], flag: Flag): { writers: Writers; unplaced: Unplaced } {
   const writers: Writers = new Map()
+  const unplaced: Unplaced = new Map()
   for (const op of records) {
     if (op.outcome === 'unknown') flag('no-outcome', `op ${op.n} (${op.id}) never got a definite outcome`, op.n)
     if (op.outcome !== 'committed') continue
+    if (op.versions === undefined) {
+      for (const w of op.writes) unplaced.set(w.key, [...(unplaced.get(w.key) ?? []), op])
+      continue
+    }
     for (const w of op.writes) {
       const version = ownValue(op.versions, w.key)
       if (version === undefined) {
@@ -156,7 +170,7 @@ function checkCommits(records: readonly TxnRecord[], flag: Flag): Writers {
       writers.set(w.key, byVersion)
     }
   }
-  return writers
+  return { writers, unplaced }
 }
 
 /** Every value on every replica must come from a committed operation. */
@@ -176,21 +190,27 @@ function checkValues(records: readonly TxnRecord[], replicas: readonly ReplicaSt
   }
 }
 
-function checkFinalState(replica: ReplicaState, writers: Writers, flag: Flag): void {
-  const keys = new Set([...writers.keys(), ...Object.keys(replica.entries)])
+function checkFinalState(replica: ReplicaState, writers: Writers, unplaced: Unplaced, flag: Flag): void {
+  const keys = new Set([...writers.keys(), ...unplaced.keys(), ...Object.keys(replica.entries)])
   for (const key of keys) {
     const byVersion = writers.get(key) ?? new Map<number, TxnRecord>()
+    const without = unplaced.get(key) ?? []
     const entry = ownValue(replica.entries, key)
     const finalVersion = entry?.version ?? 0
     const top = Math.max(0, ...byVersion.keys())
     const topOp = byVersion.get(top)
     if (finalVersion < top) flag('lost-commit', `key ${key}: replicas at version ${finalVersion}, but op ${topOp?.n} committed version ${top}`, topOp?.n, key)
-    for (let v = 1; v <= finalVersion; v++) {
-      if (!byVersion.has(v)) flag('unexplained-version', `key ${key}: version ${v} is on the replicas but no committed operation wrote it`, undefined, key)
-    }
+    const gaps = Array.from({ length: finalVersion }, (_, i) => i + 1).filter((v) => !byVersion.has(v))
+    // Each commit without a known version explains one of the gaps, no more.
+    for (const v of gaps.slice(without.length)) flag('unexplained-version', `key ${key}: version ${v} is on the replicas but no committed operation wrote it`, undefined, key)
+    const short = without.slice(gaps.length)
+    for (const op of short) flag('lost-commit', `key ${key}: op ${op.n} committed (its version unknown), but the replicas hold no version of ${key} that no other commit explains`, op.n, key)
     const expected = topOp?.writes.find((w) => w.key === key)?.value
     if (entry && finalVersion === top && expected !== undefined && entry.value !== expected) {
       flag('wrong-final-value', `key ${key}: replicas hold "${entry.value}", the last commit (op ${topOp?.n}) wrote "${expected}"`, topOp?.n, key)
+    }
+    if (entry && finalVersion > top && !without.some((op) => op.writes.some((w) => w.key === key && w.value === entry.value))) {
+      flag('wrong-final-value', `key ${key}: replicas hold "${entry.value}" at version ${finalVersion}, which no commit without a known version wrote`, undefined, key)
     }
   }
 }

@@ -19,7 +19,7 @@ export type Outcome = 'committed' | 'aborted'
  */
 export type HistoryEvent =
   | { type: 'invoke'; t: number; n: number; client: number; id: string; writes: HistoryWrite[] }
-  | { type: 'ok'; t: number; n: number; txId: string; versions: Record<string, number>; attempts: number }
+  | { type: 'ok'; t: number; n: number; txId: string; versions?: Record<string, number>; attempts: number; coordinator?: number }
   | { type: 'fail'; t: number; n: number; txId?: string; reason: string; attempts: number }
   | { type: 'info'; t: number; n: number; error: string }
   | { type: 'rejected'; t: number; n: number; status: number; code: string }
@@ -64,8 +64,9 @@ export function foldHistory(events: readonly HistoryEvent[]): TxnRecord[] {
       r.completedAt = e.t
       r.resolvedBy = r.cutOffs > 0 ? 'retry' : 'reply'
       if (e.txId !== undefined) r.txId = e.txId
-      if (e.type === 'ok') r.versions = e.versions
-      else r.reason = e.reason
+      if (e.type === 'ok') {
+        if (e.versions) r.versions = e.versions
+      } else r.reason = e.reason
     } else {
       r.outcome = e.outcome
       r.resolvedBy = 'status'

@@ -16,8 +16,8 @@ const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, 
  * holds a PREPARED record or a lock (nothing in doubt), read every replica
  * (the run's keys only) and check the history against them.
  */
-export async function judgeRun(coordinatorUrl: string, replicaUrls: readonly string[], history: readonly HistoryEvent[], startedAt: number, keyPrefix: string, faults: readonly FaultMark[] = []): Promise<Judgement> {
-  const full = [...history, ...(await resolveUnknown(coordinatorUrl, [...history], startedAt))]
+export async function judgeRun(coordinatorUrls: readonly string[], replicaUrls: readonly string[], history: readonly HistoryEvent[], startedAt: number, keyPrefix: string, faults: readonly FaultMark[] = []): Promise<Judgement> {
+  const full = [...history, ...(await resolveUnknown(coordinatorUrls, [...history], startedAt))]
   const replicas = await settledReplicas(replicaUrls, keyPrefix)
   return { ...checkRun(foldHistory(full), replicas, faults), history: full, replicas }
 }

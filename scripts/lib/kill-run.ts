@@ -77,7 +77,7 @@ export async function killRun(cluster: LocalCluster, options: KillRunOptions): P
   }
   const killing = killer()
   const history = await runWorkload({
-    url: cluster.url,
+    urls: [cluster.url],
     seed: options.seed,
     tag,
     clients: options.clients,
@@ -99,7 +99,7 @@ export async function killRun(cluster: LocalCluster, options: KillRunOptions): P
   await killing
   for (const name of cluster.nodes.keys()) if (!cluster.isRunning(name)) await cluster.start(name)
   await cluster.waitReady(60000)
-  const judged = await judgeRun(cluster.url, cluster.participantNames.map((p) => cluster.urlOf(p)), history, startedAt, `${tag}-`)
+  const judged = await judgeRun([cluster.url], cluster.participantNames.map((p) => cluster.urlOf(p)), history, startedAt, `${tag}-`)
   const c = judged.counts
   return { seed: options.seed, kills, tried: c.tried, committed: c.committed, aborted: c.aborted, neverStarted: c.neverStarted, resolvedByRetry: c.resolvedByRetry, resolvedByStatus: c.resolvedByStatus, violations: judged.violations }
 }

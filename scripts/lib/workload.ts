@@ -1,9 +1,12 @@
 import { Prng } from '../../shared/core/prng.ts'
-import type { HistoryEvent, HistoryWrite } from './history.ts'
+import type { HistoryEvent, HistoryWrite, Outcome } from './history.ts'
 
 export interface WorkloadOptions {
-  /** The coordinator's base URL. */
-  url: string
+  /**
+   * The coordinators' base URLs. Client i starts at the (i mod K)th; a client
+   * cut off retries at the next one, with the same id.
+   */
+  urls: readonly string[]
   seed: number
   /** Keys and ids carry this tag, so that runs on a long-lived cluster never mix. */
   tag: string
@@ -34,8 +37,9 @@ const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, 
 /**
  * Concurrent clients send multi-key transactions on overlapping keys with
  * unique values, some with preconditions, and retry with the same id after a
- * cut-off, recording every invoke and result as a history. An operation is
- * a pure function of (seed, n), whichever client runs it.
+ * cut-off (at the next coordinator, when there are several), recording every
+ * invoke and result as a history. An operation is a pure function of
+ * (seed, n), whichever client runs it.
  */
 export async function runWorkload(o: WorkloadOptions): Promise<HistoryEvent[]> {
   const history: HistoryEvent[] = []
@@ -48,6 +52,7 @@ export async function runWorkload(o: WorkloadOptions): Promise<HistoryEvent[]> {
   let next = 0
 
   const client = async (client: number): Promise<void> => {
+    let at = client % o.urls.length
     while (o.keepGoing()) {
       const n = next++
       const p = new Prng((o.seed * 7919 + n * 104729) >>> 0)
@@ -55,12 +60,13 @@ export async function runWorkload(o: WorkloadOptions): Promise<HistoryEvent[]> {
       const id = `${o.tag}-op${n}`
       record({ type: 'invoke', t: now(), n, client, id, writes })
       for (let attempt = 1; attempt <= o.maxAttempts; attempt++) {
-        const a = await send(o.url, writes, id, o.requestTimeoutMs)
+        const a = await send(o.urls[at]!, writes, id, o.requestTimeoutMs)
         if (a.kind === 'outcome') {
           const { body } = a
           if (body.outcome === 'committed') {
             for (const [key, version] of Object.entries(body.versions ?? {})) lastVersion.set(key, Math.max(version, lastVersion.get(key) ?? 0))
-            record({ type: 'ok', t: now(), n, txId: body.txId, versions: body.versions ?? {}, attempts: attempt })
+            // A retry answered from the id's claim at another coordinator names the first transaction but not its versions.
+            record({ type: 'ok', t: now(), n, txId: body.txId, ...(body.versions ? { versions: body.versions } : {}), attempts: attempt, coordinator: at })
           } else {
             const reason = body.reasons?.[0]?.code ?? 'unstated'
             record({ type: 'fail', t: now(), n, txId: body.txId, reason, attempts: attempt })
@@ -69,8 +75,10 @@ export async function runWorkload(o: WorkloadOptions): Promise<HistoryEvent[]> {
           }
           break
         }
-        if (a.kind === 'cut') record({ type: 'info', t: now(), n, error: a.error })
-        else record({ type: 'rejected', t: now(), n, status: a.status, code: a.code })
+        if (a.kind === 'cut') {
+          record({ type: 'info', t: now(), n, error: a.error })
+          at = (at + 1) % o.urls.length // fail over: the same id at the next coordinator
+        } else record({ type: 'rejected', t: now(), n, status: a.status, code: a.code })
         await sleep(Math.min(1000, 50 * attempt)) // the cluster is in trouble: back off
       }
       await sleep(p.int(...o.thinkMs))
@@ -122,28 +130,28 @@ async function send(url: string, writes: HistoryWrite[], id: string, timeoutMs: 
 }
 
 /**
- * After the run, with every node back: an operation whose client never
- * learned its outcome is looked up by its id through the status API. An id
- * the coordinator does not know never started (no attempt reached it, or its
- * unsynced start record died in a crash before any decision); the checker
- * then requires that it left no trace. Still preparing: asked again.
+ * After the run, with every node back (but those killed for good): an
+ * operation whose client never learned its outcome is looked up by its id
+ * through the status API, at each live coordinator in turn until one knows
+ * (a coordinator without a record of the id reads the id's claim on the
+ * replicas, so a commit is known everywhere). An id that no coordinator
+ * knows never started, or aborted (no attempt reached one, or its unsynced
+ * start record died in a crash before any decision): either way the checker
+ * requires that it left no trace. Still preparing: asked again.
  */
-export async function resolveUnknown(url: string, history: HistoryEvent[], startedAt: number, timeoutMs = 60000): Promise<HistoryEvent[]> {
+export async function resolveUnknown(urls: readonly string[], history: HistoryEvent[], startedAt: number, timeoutMs = 60000): Promise<HistoryEvent[]> {
   const answered = new Set(history.filter((e) => e.type === 'ok' || e.type === 'fail').map((e) => e.n))
   const open = history.filter((e): e is Extract<HistoryEvent, { type: 'invoke' }> => e.type === 'invoke' && !answered.has(e.n))
   const resolved: HistoryEvent[] = []
   const deadline = Date.now() + timeoutMs
   for (const op of open) {
     for (;;) {
-      const res = await fetch(`${url}/v1/transactions?id=${encodeURIComponent(op.id)}`, { signal: AbortSignal.timeout(10000) })
-      const body = (await res.json()) as { state?: string; txId?: string; versions?: Record<string, number>; reasons?: { code: string }[] }
+      const answers = await lookUpEverywhere(urls, op.id)
       const t = Date.now() - startedAt
-      if (res.status === 404) {
-        resolved.push({ type: 'resolve', t, n: op.n, outcome: 'never-started' })
-        break
-      }
-      if (body.state === 'committed' || body.state === 'aborted') {
-        const e: Extract<HistoryEvent, { type: 'resolve' }> = { type: 'resolve', t, n: op.n, outcome: body.state }
+      const known = answers.find((a) => a.body.state === 'committed' || a.body.state === 'aborted')
+      if (known) {
+        const { body } = known
+        const e: Extract<HistoryEvent, { type: 'resolve' }> = { type: 'resolve', t, n: op.n, outcome: body.state as Outcome }
         if (body.txId !== undefined) e.txId = body.txId
         if (body.versions) e.versions = body.versions
         const reason = body.reasons?.[0]?.code
@@ -151,9 +159,32 @@ export async function resolveUnknown(url: string, history: HistoryEvent[], start
         resolved.push(e)
         break
       }
+      if (answers.length === urls.length && answers.every((a) => a.status === 404)) {
+        resolved.push({ type: 'resolve', t, n: op.n, outcome: 'never-started' })
+        break
+      }
       if (Date.now() > deadline) break // left unknown: the checker reports it
       await sleep(200)
     }
   }
   return resolved
+}
+
+interface Lookup {
+  status: number
+  body: { state?: string; txId?: string; versions?: Record<string, number>; reasons?: { code: string }[] }
+}
+
+/** The id's status at every coordinator that answers (one that does not is left out). */
+async function lookUpEverywhere(urls: readonly string[], id: string): Promise<Lookup[]> {
+  const answers: Lookup[] = []
+  for (const url of urls) {
+    try {
+      const res = await fetch(`${url}/v1/transactions?id=${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(10000) })
+      answers.push({ status: res.status, body: (await res.json()) as Lookup['body'] })
+    } catch {
+      // cut off: this coordinator has no say this round
+    }
+  }
+  return answers
 }

@@ -43,24 +43,25 @@ export function buildChaosApp({ engine, schedule, logger }: ChaosAppDeps): Fasti
             node: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
             role: Type.Optional(Role),
             durationMs: Type.Optional(Type.Integer({ minimum: 0, maximum: maxDurationMs })),
+            permanent: Type.Optional(Type.Boolean()),
           },
           { additionalProperties: false },
         ),
       },
     },
     async (request, reply) => {
-      const { kind, node, role, durationMs } = request.body
+      const { kind, node, role, durationMs, permanent } = request.body
       const target = node ?? (await pickFreeNode(engine, role ?? 'participant'))
-      const fault = await engine.inject({ kind, node: target, source: 'api', ...(durationMs === undefined ? {} : { durationMs }) })
+      const fault = await engine.inject({ kind, node: target, source: 'api', ...(durationMs === undefined ? {} : { durationMs }), ...(permanent === true ? { permanent } : {}) })
       return reply.code(201).send(fault)
     },
   )
 
   app.delete('/v1/faults/:id', { schema: { params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }) } }, async (request) => ({ healed: await engine.heal(request.params.id) }))
 
-  app.post('/v1/heal', async (_request, reply) => {
-    schedule.stop() // "heal everything" means no new faults either
-    const result = await engine.healAll()
+  app.post('/v1/heal', { schema: { querystring: Type.Object({ all: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])) }, { additionalProperties: false }) } }, async (request, reply) => {
+    schedule.stop() // "heal everything" means no new faults either; ?all=true: the kills for good too
+    const result = await engine.healAll(request.query.all === 'true')
     return reply.code(result.failed.length === 0 ? 200 : 502).send(result)
   })
 
@@ -77,6 +78,7 @@ export function buildChaosApp({ engine, schedule, logger }: ChaosAppDeps): Fasti
             mix: Type.Object({ kill: Type.Number({ minimum: 0 }), pause: Type.Number({ minimum: 0 }), partition: Type.Number({ minimum: 0 }) }, { additionalProperties: false }),
             roles: Type.Array(Role, { minItems: 1, maxItems: nodeRoles.length }),
             maxDown: Type.Integer({ minimum: 1, maximum: 64 }),
+            killForGood: Type.Optional(Type.Object({ node: Type.String({ minLength: 1, maxLength: 128 }), afterMs: Type.Integer({ minimum: 0, maximum: maxDurationMs }) }, { additionalProperties: false })),
           },
           { additionalProperties: false },
         ),
@@ -86,7 +88,8 @@ export function buildChaosApp({ engine, schedule, logger }: ChaosAppDeps): Fasti
       const b = request.body
       if (b.intervalMs.min > b.intervalMs.max || b.durationMs.min > b.durationMs.max) throw new CodedError('bad_request', 'a range has min > max')
       if (b.mix.kill + b.mix.pause + b.mix.partition <= 0) throw new CodedError('bad_request', 'the fault mix gives every kind weight 0')
-      const options: ScheduleOptions = { ...b, intervalMs: [b.intervalMs.min, b.intervalMs.max], durationMs: [b.durationMs.min, b.durationMs.max] }
+      const { killForGood, ...rest } = b
+      const options: ScheduleOptions = { ...rest, intervalMs: [b.intervalMs.min, b.intervalMs.max], durationMs: [b.durationMs.min, b.durationMs.max], ...(killForGood ? { killForGood } : {}) }
       return schedule.start(options)
     },
   )

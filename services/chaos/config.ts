@@ -1,6 +1,6 @@
 import Type from 'typebox'
 import { ConfigError, loadConfig } from '../../shared/io/runtime/config.ts'
-import { parseMix, parseRange, parseRoles, type ScheduleOptions } from './schedule.ts'
+import { parseKillForGood, parseMix, parseRange, parseRoles, type ScheduleOptions } from './schedule.ts'
 
 const Schema = Type.Object(
   {
@@ -15,6 +15,7 @@ const Schema = Type.Object(
     mix: Type.String({ default: 'kill=1,pause=1,partition=1' }),
     roles: Type.String({ default: 'participant,coordinator' }),
     maxDown: Type.Integer({ minimum: 1, default: 1 }),
+    killForGood: Type.String({ default: '' }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   },
   { additionalProperties: false },
@@ -32,6 +33,7 @@ export const chaosEnv = {
   mix: 'CHAOS_MIX',
   roles: 'CHAOS_ROLES',
   maxDown: 'CHAOS_MAX_DOWN',
+  killForGood: 'CHAOS_KILL_FOR_GOOD',
   logLevel: 'LOG_LEVEL',
 } as const
 
@@ -55,7 +57,15 @@ export function loadChaosConfig(env: NodeJS.ProcessEnv): ChaosConfig {
       dockerSocket: raw.dockerSocket,
       project: raw.project,
       scheduleAtStart: raw.schedule === 'on',
-      schedule: { seed: raw.seed, intervalMs: parseRange(raw.intervalMs), durationMs: parseRange(raw.durationMs), mix: parseMix(raw.mix), roles: parseRoles(raw.roles), maxDown: raw.maxDown },
+      schedule: {
+        seed: raw.seed,
+        intervalMs: parseRange(raw.intervalMs),
+        durationMs: parseRange(raw.durationMs),
+        mix: parseMix(raw.mix),
+        roles: parseRoles(raw.roles),
+        maxDown: raw.maxDown,
+        ...(raw.killForGood === '' ? {} : { killForGood: parseKillForGood(raw.killForGood) }),
+      },
       logLevel: raw.logLevel,
     }
   } catch (err) {

@@ -7,7 +7,16 @@ export interface FaultRequest {
   node: string
   /** Heal by itself after this long; absent: until healed through the API. */
   durationMs?: number
+  /** A kill for good (no duration): `healAll` leaves it down unless told otherwise. */
+  permanent?: boolean
   source: FaultSource
+}
+
+export interface HealAllResult {
+  healed: Fault[]
+  failed: { fault: Fault; error: string }[]
+  /** Kills for good, left down. */
+  kept: Fault[]
 }
 
 /** The fault log keeps the newest lines only, so that a sidecar running for days stays small. */
@@ -60,11 +69,13 @@ export class ChaosEngine {
   async inject(request: FaultRequest): Promise<Fault> {
     const nodes = await this.target.nodes()
     if (!nodes.some((n) => n.name === request.node)) throw new CodedError('unknown_node', `no node "${request.node}" (nodes: ${nodes.map((n) => n.name).join(', ')})`)
+    if (request.permanent === true && (request.kind !== 'kill' || request.durationMs !== undefined)) throw new CodedError('bad_request', 'only a kill can be permanent, and it has no duration')
     const busy = this.faults().find((f) => f.node === request.node)
     if (busy) throw new CodedError('node_busy', `${request.node} already has fault ${busy.id} (${busy.kind})`)
     const startedAt = new Date()
     const fault: Fault = { id: `f${this.nextId++}`, kind: request.kind, node: request.node, source: request.source, startedAt: startedAt.toISOString() }
     if (request.durationMs !== undefined) fault.healAt = new Date(startedAt.getTime() + request.durationMs).toISOString()
+    if (request.permanent === true) fault.permanent = true
     // Reserve the node before acting, so that a concurrent request sees it busy.
     const entry: ActiveFault = { fault }
     this.active.set(fault.id, entry)
@@ -100,18 +111,26 @@ export class ChaosEngine {
     return fault
   }
 
-  /** Heals every active fault; a heal that fails is logged and the others go on. */
-  async healAll(): Promise<{ healed: Fault[]; failed: { fault: Fault; error: string }[] }> {
+  /**
+   * Heals every active fault but the kills for good (unless `permanentToo`);
+   * a heal that fails is logged and the others go on.
+   */
+  async healAll(permanentToo = false): Promise<HealAllResult> {
     const healed: Fault[] = []
     const failed: { fault: Fault; error: string }[] = []
+    const kept: Fault[] = []
     for (const fault of this.faults()) {
+      if (fault.permanent === true && !permanentToo) {
+        kept.push(fault)
+        continue
+      }
       try {
         healed.push(await this.heal(fault.id))
       } catch (err) {
         failed.push({ fault, error: messageOf(err) })
       }
     }
-    return { healed, failed }
+    return { healed, failed, kept }
   }
 
   /** Stops self-heal timers (the faults themselves are left as they are). */

@@ -22,6 +22,12 @@ export interface Fault {
   startedAt: string
   /** When the fault heals by itself; absent: it lasts until healed through the API. */
   healAt?: string
+  /**
+   * A kill for good: the node is gone like a machine that died. A heal of
+   * every fault leaves it down (`POST /v1/heal?all=true` or healing its id
+   * brings it back, as a replacement machine would).
+   */
+  permanent?: boolean
 }
 
 /** One line of the fault log, kept for the run's report. */

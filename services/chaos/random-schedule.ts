@@ -1,7 +1,7 @@
 import { Prng } from '../../shared/core/prng.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
 import type { ChaosEngine } from './engine.ts'
-import { planFault, type ScheduleOptions } from './schedule.ts'
+import { planFault, type KillForGood, type ScheduleOptions } from './schedule.ts'
 
 export interface ScheduleStatus {
   running: boolean
@@ -17,6 +17,7 @@ export interface ScheduleStatus {
  */
 export class RandomSchedule {
   private timer: NodeJS.Timeout | undefined
+  private killTimer: NodeJS.Timeout | undefined
   private prng: Prng | undefined
   private status: ScheduleStatus = { running: false, planned: 0, skipped: 0 }
 
@@ -31,12 +32,15 @@ export class RandomSchedule {
     this.status = { running: true, options, planned: 0, skipped: 0 }
     this.logger.info({ schedule: options }, 'chaos schedule started')
     this.arm()
+    if (options.killForGood) this.armKillForGood(options.killForGood)
     return this.describe()
   }
 
   stop(): ScheduleStatus {
-    if (this.timer) clearTimeout(this.timer)
+    clearTimeout(this.timer)
+    clearTimeout(this.killTimer)
     this.timer = undefined
+    this.killTimer = undefined
     if (this.status.running) this.logger.info({ planned: this.status.planned, skipped: this.status.skipped }, 'chaos schedule stopped')
     this.status.running = false
     return this.describe()
@@ -55,9 +59,20 @@ export class RandomSchedule {
     }, prng.int(...options.intervalMs))
   }
 
+  private armKillForGood({ node, afterMs }: KillForGood): void {
+    this.killTimer = setTimeout(() => {
+      this.killTimer = undefined
+      this.engine.inject({ kind: 'kill', node, permanent: true, source: 'schedule' }).catch((err: unknown) => {
+        this.logger.error({ err, node }, 'chaos schedule could not kill a node for good')
+      })
+    }, afterMs)
+  }
+
   private async tick(prng: Prng, options: ScheduleOptions): Promise<void> {
     try {
-      const plan = planFault(prng, options, await this.engine.nodes(), this.engine.busyNodes())
+      // The node to be killed for good is left to that kill.
+      const nodes = (await this.engine.nodes()).filter((n) => n.name !== options.killForGood?.node)
+      const plan = planFault(prng, options, nodes, this.engine.busyNodes())
       if (!plan || !this.status.running) {
         this.status.skipped++
         return

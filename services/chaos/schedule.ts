@@ -11,8 +11,15 @@ export interface ScheduleOptions {
   mix: Record<FaultKind, number>
   /** Which roles may be hit. */
   roles: NodeRole[]
-  /** At most this many nodes under a fault at once. */
+  /** At most this many nodes under a fault at once (a node killed for good counts). */
   maxDown: number
+  /** One node killed for good this long after the schedule starts (besides the random faults). */
+  killForGood?: KillForGood
+}
+
+export interface KillForGood {
+  node: string
+  afterMs: number
 }
 
 export interface PlannedFault {
@@ -72,4 +79,11 @@ export function parseRoles(text: string): NodeRole[] {
   for (const r of roles) if (!nodeRoles.includes(r as NodeRole)) throw new Error(`unknown role "${r}" (roles: ${nodeRoles.join(', ')})`)
   if (roles.length === 0) throw new Error('no role may be hit')
   return roles as NodeRole[]
+}
+
+/** Parses `c1@20000`: kill c1 for good 20 s after the schedule starts. */
+export function parseKillForGood(text: string): KillForGood {
+  const match = /^([A-Za-z0-9_-]{1,128})@(\d{1,9})$/.exec(text.trim())
+  if (!match) throw new Error(`bad kill-for-good "${text}" (want node@ms, e.g. c1@20000)`)
+  return { node: match[1]!, afterMs: Number(match[2]) }
 }

@@ -114,11 +114,40 @@ t.test('the one-shot fault scripts kill, pause, partition and heal through the s
   t.match(await faultScript('http://127.0.0.1:1', 'list'), { code: 1, err: /chaos API at http:\/\/127\.0\.0\.1:1 unreachable/ })
 })
 
+t.test('a kill for good: a heal of every fault leaves the node down; healing it by id, or with --all, brings it back', async (t) => {
+  const { cluster, api } = await chaosCluster(t)
+  const chaos = new ChaosClient(api)
+  t.match(await http(`${api}/v1/faults`, { body: { kind: 'pause', node: 'p1', permanent: true } }), { status: 400, body: { error: 'bad_request', message: /only a kill can be permanent/ } })
+  t.match(await http(`${api}/v1/faults`, { body: { kind: 'kill', node: 'p1', permanent: true, durationMs: 100 } }), { status: 400, body: { error: 'bad_request' } })
+  t.match(await faultScript(api, 'pause', 'p1', '--for', 'never'), { code: 1, err: /only a kill can be for good/ })
+  t.match(await faultScript(api, 'kill', 'p2', '--for', 'never'), { code: 0, out: /"permanent": true/ })
+  t.notOk(cluster.isRunning('p2'))
+  const paused = await chaos.inject({ kind: 'pause', node: 'p3' })
+  t.match(await faultScript(api, 'heal'), { code: 0, out: /"kept": \[\s*\{[^}]*"node": "p2"/ })
+  t.notOk(cluster.isRunning('p2'), 'still down after a heal of every fault')
+  t.match((await chaos.faults()).active, [{ node: 'p2', permanent: true }])
+  t.match(await chaos.healAll(), { healed: [], kept: [{ node: 'p2' }] })
+  t.match(await faultScript(api, 'heal', '--all'), { code: 0, out: /"healed": \[\s*\{[^}]*"node": "p2"/ })
+  t.ok(cluster.isRunning('p2'), '--all brings it back')
+  t.ok((await chaos.events()).some((e) => e.id === paused.id && e.event === 'heal'), 'the pause of p3 was healed with the others')
+  await until(cluster, 'committed')
+
+  // The schedule's kill for good: that node only, at its time, and never a random fault on it.
+  await chaos.startSchedule({ seed: 3, intervalMs: [50, 100], durationMs: [20000, 20000], mix: { kill: 0, pause: 1, partition: 0 }, roles: ['participant'], maxDown: 3, killForGood: { node: 'p1', afterMs: 300 } })
+  await waitFor(async () => !cluster.isRunning('p1'), 10000, 'p1 to be killed for good')
+  await waitFor(async () => (await chaos.faults()).active.length === 3, 10000, 'the random pauses to take the other participants')
+  const active = (await chaos.faults()).active
+  t.match(active.find((f) => f.node === 'p1'), { kind: 'kill', permanent: true, source: 'schedule' })
+  t.same(active.filter((f) => f.node !== 'p1').map((f) => f.kind), ['pause', 'pause'], 'the random faults left p1 alone')
+  t.match(await chaos.healAll(true), { failed: [] })
+  t.ok(cluster.isRunning('p1'))
+})
+
 t.test('a short chaos run against the local cluster: kills, pauses and partitions, and no violation', async (t) => {
   const { cluster, api } = await chaosCluster(t)
   const report = await chaosRun({
-    coordinatorUrl: cluster.url,
-    replicaUrls: cluster.participantNames.map((p) => cluster.urlOf(p)),
+    coordinators: cluster.coordinatorNames.map((name) => ({ name, url: cluster.urlOf(name) })),
+    participants: cluster.participantNames.map((name) => ({ name, url: cluster.urlOf(name) })),
     chaos: new ChaosClient(api),
     durationMs: 15000,
     seed: 20261123,

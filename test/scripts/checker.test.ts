@@ -158,3 +158,14 @@ t.test("client-id claims: on the replicas exactly for the committed operations' 
   const claimsOf = (report: ReturnType<typeof checkRun>) => codes(report).filter((c) => c === 'client-id-claim')
   t.same(claimsOf(checkRun(unknown, [replica('p1', cleanEntries, { reserved: claim('op6', '1.6') })])), [], 'an operation whose outcome is unknown may hold a claim, under any txId')
 })
+
+t.test('a commit answered without its versions (a claim at another coordinator) fills a version no other commit explains', async (t) => {
+  // op 9 was cut off from its coordinator; its retry elsewhere learned "committed" from the id's claim, without versions.
+  const claimed = (n: number, at: number): HistoryEvent => ({ type: 'ok', t: at, n, txId: `c1:1.${n}`, attempts: 2 })
+  const history = [...clean, invoke(9, 200, [w('a', 'v9'), w('e', 'v9')]), { type: 'info' as const, t: 205, n: 9, error: 'ECONNREFUSED' }, claimed(9, 210)]
+  const after = { ...cleanEntries, a: { value: 'v9', version: 3 }, e: { value: 'v9', version: 1 } }
+  t.same(checkRun(foldHistory(history), [replica('p1', after), replica('p2', after)]).violations, [], 'v3 of a and v1 of e are op 9s')
+  t.match(codes(checkRun(foldHistory(history), [replica('p1', { ...cleanEntries, e: { value: 'v9', version: 1 } })])), ['lost-commit'], 'its write of a never applied: no gap for it')
+  t.match(checkRun(foldHistory(history), [replica('p1', { ...after, a: { value: 'v9', version: 4 } })]).violations, [{ code: 'unexplained-version', detail: /version 4 is on the replicas/ }], 'one commit explains one version, not two')
+  t.match(checkRun(foldHistory(history), [replica('p1', { ...after, a: { value: 'v2', version: 3 } })]).violations, [{ code: 'wrong-final-value', detail: /"v2" at version 3, which no commit without a known version wrote/ }])
+})

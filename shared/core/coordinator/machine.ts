@@ -419,11 +419,33 @@ export class CoordinatorMachine {
       return false
     }
     this.log('debug', 'client id already claimed: the retry is answered from the replicas', { txId: txn.txId, claimedBy: claim?.txId ?? null })
+    this.forgetClientId(txn, answer)
+    this.abort(txn, [{ participant: from, code: why.code, key: why.key!, message: why.message }])
+    return true
+  }
+
+  /**
+   * The attempt forgets its client id and answers `answer` instead of its own outcome, once its abort
+   * record is durable (see onClaimTaken).
+   */
+  private forgetClientId(txn: Txn, answer: ReplyBody): void {
+    const clientId = txn.clientId!
     if (this.state.byClientId.get(clientId) === txn.txId) this.state.byClientId.delete(clientId)
     delete txn.clientId
     txn.claimTaken = answer
-    this.abort(txn, [{ participant: from, code: why.code, key: why.key!, message: why.message }])
-    return true
+  }
+
+  /**
+   * Whether some participant checked this attempt's client id and found it free (it voted YES, or NO on
+   * another key: participants check the claim first). An attempt at another coordinator with the same
+   * id then cannot commit without that participant, which it was not prepared at. With several
+   * coordinators, an attempt that aborted before any such vote (a participant unavailable, a timeout)
+   * may be a retry of one still being decided elsewhere, so its abort is no answer for the id.
+   */
+  private claimChecked(txn: Txn, reasons: readonly AbortReason[]): boolean {
+    if ([...txn.votes.values()].includes('yes')) return true
+    const claim = claimKey(txn.clientId!)
+    return reasons.some((r) => r.key !== undefined && r.key !== claim && this.options.participants.includes(r.participant))
   }
 
   // ---- Paxos Commit -------------------------------------------------------------
@@ -646,6 +668,13 @@ export class CoordinatorMachine {
     txn.endedAt = this.now
     this.state.inFlight--
     this.out.push({ type: 'cancelTimer', timer: voteTimer(txn.txId) })
+    if (txn.clientId !== undefined && this.leaders.coordinators.length > 1 && !this.claimChecked(txn, reasons)) {
+      this.forgetClientId(txn, {
+        ok: false,
+        error: 'id_in_doubt',
+        message: `this attempt ended (${reasons.map((r) => r.code).join(', ')}) before any participant checked the client id, which another coordinator may still be deciding; retry later`,
+      })
+    }
     if (txn.claimTaken === undefined) this.replyAll(txn)
     if (wasPreparing && reasons.every((r) => r.code !== 'participant_unavailable')) {
       for (const participant of this.options.participants) {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { loadChaosConfig } from '../../../services/chaos/config.ts'
 import type { ClusterNode } from '../../../services/chaos/faults.ts'
-import { parseMix, parseRange, parseRoles, planFault, type ScheduleOptions } from '../../../services/chaos/schedule.ts'
+import { parseKillForGood, parseMix, parseRange, parseRoles, planFault, type ScheduleOptions } from '../../../services/chaos/schedule.ts'
 import { Prng } from '../../../shared/core/prng.ts'
 
 const nodes: ClusterNode[] = [
@@ -45,6 +45,9 @@ t.test('mix, ranges and roles parse from their command-line / environment form',
   t.same(parseRoles('participant, coordinator'), ['participant', 'coordinator'])
   t.throws(() => parseRoles('janitor'), /unknown role "janitor"/)
   t.throws(() => parseRoles(' , '), /no role may be hit/)
+  t.same(parseKillForGood('c1@20000'), { node: 'c1', afterMs: 20000 })
+  t.throws(() => parseKillForGood('c1'), /bad kill-for-good "c1" \(want node@ms/)
+  t.throws(() => parseKillForGood('c1@-5'), /bad kill-for-good/)
 })
 
 t.test('the sidecar reads its configuration from the environment', async (t) => {
@@ -53,4 +56,7 @@ t.test('the sidecar reads its configuration from the environment', async (t) => 
   t.equal(loadChaosConfig({}).scheduleAtStart, false, 'the schedule is off unless asked for')
   t.throws(() => loadChaosConfig({ CHAOS_MIX: 'boom' }), /invalid configuration: unknown fault kind "boom"/)
   t.throws(() => loadChaosConfig({ CHAOS_SCHEDULE: 'maybe' }), /invalid configuration: CHAOS_SCHEDULE/)
+  t.match(loadChaosConfig({ CHAOS_KILL_FOR_GOOD: 'coordinator-1@15000' }).schedule, { killForGood: { node: 'coordinator-1', afterMs: 15000 } })
+  t.notOk('killForGood' in loadChaosConfig({}).schedule, 'no kill for good unless asked for')
+  t.throws(() => loadChaosConfig({ CHAOS_KILL_FOR_GOOD: 'never' }), /invalid configuration: bad kill-for-good/)
 })

@@ -73,7 +73,36 @@ t.test('the same id with other writes: 409 id_conflict; the id still in doubt: i
   const unreadable = setup()
   unreadable.step({ type: 'request', reqId: 1, writes, clientId: 'order-7' })
   const bad = unreadable.step({ type: 'message', from: 'p1', msg: { type: 'vote', txId: 'c2:1.1', yes: false, reason: { code: 'precondition_failed', key: claimKey('order-7'), message: 'key exists at version 1', found: 'not a claim' } } })
-  t.match(of(bad, 'reply')[0]!.body, { ok: true, result: { outcome: 'aborted' } }, 'a claim it cannot read: an ordinary abort, never a guessed outcome')
+  t.same(of(bad, 'reply'), [], 'a claim it cannot read: no outcome guessed')
+  t.match(of(unreadable.step({ type: 'persisted', token: of(bad, 'persist')[0]!.token }), 'reply')[0]!.body, { ok: false, error: 'id_in_doubt' }, 'the id stays unanswered')
+})
+
+t.test('with several coordinators, an attempt that aborts before any participant checked its id is no answer for the id', async (t) => {
+  // c1 may be deciding this id's first attempt: c2's abort (p3 down) must not tell the client "aborted".
+  const down = setup()
+  down.step({ type: 'disconnected', participant: 'p3' })
+  const refused = down.step({ type: 'request', reqId: 1, writes, clientId: 'order-7' })
+  t.same(of(refused, 'reply'), [], 'no answer before the abort, without the id, is durable')
+  const write = of(refused, 'persist').find((p) => p.sync)!
+  t.notOk('clientId' in (write.ops[0] as { value: object }).value, 'the record forgets the id')
+  t.match(of(down.step({ type: 'persisted', token: write.token }), 'reply')[0]!.body, { ok: false, error: 'id_in_doubt', message: /ended \(participant_unavailable\) before any participant checked the client id/ })
+  t.equal(down.m.describeClient('order-7'), undefined, 'a retry runs afresh')
+
+  const silent = setup()
+  const started = silent.step({ type: 'request', reqId: 1, writes, clientId: 'order-7' })
+  const timer = of(started, 'setTimer')[0]!.timer
+  const timedOut = silent.step({ type: 'timer', timer })
+  t.match(of(silent.step({ type: 'persisted', token: of(timedOut, 'persist').find((p) => p.sync)!.token }), 'reply')[0]!.body, { ok: false, error: 'id_in_doubt', message: /vote_timeout/ })
+
+  const checked = setup()
+  checked.step({ type: 'request', reqId: 1, writes, clientId: 'order-7' })
+  checked.step({ type: 'message', from: 'p1', msg: { type: 'vote', txId: 'c2:1.1', yes: true, versions: { a: 1 } } })
+  const late = checked.step({ type: 'timer', timer: of(started, 'setTimer')[0]!.timer })
+  t.match(of(late, 'reply')[0]!.body, { ok: true, result: { outcome: 'aborted', id: 'order-7', reasons: [{ code: 'vote_timeout' }] } }, 'p1 checked the id and found it free: the abort answers the id')
+
+  const alone = setup({ coordinators: ['c2'] })
+  alone.step({ type: 'disconnected', participant: 'p3' })
+  t.match(of(alone.step({ type: 'request', reqId: 1, writes, clientId: 'order-7' }), 'reply')[0]!.body, { ok: true, result: { outcome: 'aborted', reasons: [{ code: 'participant_unavailable' }] } }, 'one coordinator decides every attempt of an id: its abort is the answer')
 })
 
 t.test('parseClaim reads only what claimValue writes', async (t) => {
