@@ -4,13 +4,14 @@ import { startLocalChaos } from './lib/local-chaos.ts'
 import { LocalCluster } from './lib/local-cluster.ts'
 
 /**
- * `npm start`: a coordinator and 3 participants on 127.0.0.1, data under
- * ./data/<node>, and the chaos API on 127.0.0.1:8090 (no faults unless asked:
- * `npm run fault -- …`).
+ * `npm start`: two coordinators (c1 on BASE_PORT, c2 after the participants)
+ * and 3 participants on 127.0.0.1, data under ./data/<node>, and the chaos
+ * API on 127.0.0.1:8090 (no faults unless asked: `npm run fault -- …`).
+ * COORDINATOR_COUNT=1 runs the single unnamed `coordinator` instead.
  */
 async function main(): Promise<void> {
   const participants = Number(process.env.PARTICIPANT_COUNT ?? 3)
-  const coordinators = Number(process.env.COORDINATOR_COUNT ?? 1)
+  const coordinators = Number(process.env.COORDINATOR_COUNT ?? 2)
   if (!Number.isInteger(coordinators) || coordinators < 1 || coordinators > 8) throw new Error(`COORDINATOR_COUNT must be an integer from 1 to 8 (got ${process.env.COORDINATOR_COUNT})`)
   const cluster = await LocalCluster.create({
     dataRoot: resolve(process.env.DATA_ROOT ?? 'data'),
@@ -42,9 +43,10 @@ async function main(): Promise<void> {
     [
       '',
       `${protocolName()} cluster is up: ${cluster.coordinatorNames.length === 1 ? `coordinator ${url}` : `coordinators ${cluster.coordinatorNames.map((c) => `${c} ${cluster.urlOf(c)}`).join(', ')}`}, participants ${cluster.participantNames.map((p) => `${p} ${cluster.urlOf(p)}`).join(', ')}`,
+      ...(cluster.coordinatorNames.length > 1 ? ['any coordinator serves any client; one that loses a coordinator retries at another with the same "id"'] : []),
       'try:',
-      `  curl -s -X POST ${url}/v1/transactions -H 'content-type: application/json' -d '{"writes":[{"key":"greeting","value":"hello"}]}'`,
-      `  curl -s ${url}/v1/keys/greeting`,
+      `  curl -s -X POST ${url}/v1/transactions -H 'content-type: application/json' -d '{"writes":[{"key":"greeting","value":"hello"}],"id":"greeting-1"}'`,
+      `  curl -s ${cluster.urlOf(cluster.coordinatorNames.at(-1)!)}/v1/keys/greeting`,
       `  npm run fault -- kill p1 --for 5000     (chaos API on ${chaos.url})`,
       'Ctrl-C stops every node.',
       '',

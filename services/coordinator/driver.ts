@@ -1,5 +1,5 @@
 import { CoordinatorMachine } from '../../shared/core/coordinator/machine.ts'
-import type { CoordinatorEffect, CoordinatorEvent, ReadReplyBody, ReplyBody } from '../../shared/core/coordinator/types.ts'
+import type { CoordinatorEffect, CoordinatorEvent, LookupReplyBody, ReadReplyBody, ReplyBody } from '../../shared/core/coordinator/types.ts'
 import type { ToCoordinator } from '../../shared/core/protocol/messages.ts'
 import type { DistributiveOmit, Write } from '../../shared/core/protocol/types.ts'
 import type { Store } from '../../shared/core/store.ts'
@@ -22,6 +22,7 @@ export class CoordinatorDriver {
   readonly machine: CoordinatorMachine
   private readonly replies = new Map<number, (body: ReplyBody) => void>()
   private readonly readReplies = new Map<number, (body: ReadReplyBody) => void>()
+  private readonly lookupReplies = new Map<number, (body: LookupReplyBody) => void>()
   private nextReqId = 1
   private links = new Map<string, ParticipantLink>()
   private stopped = false
@@ -83,6 +84,15 @@ export class CoordinatorDriver {
     })
   }
 
+  /** Looks up another coordinator's transaction at the participants, through the machine. */
+  lookup(txId: string): Promise<LookupReplyBody> {
+    const reqId = this.nextReqId++
+    return new Promise((resolve) => {
+      this.lookupReplies.set(reqId, resolve)
+      this.dispatch({ type: 'lookup', reqId, txId })
+    })
+  }
+
   onConnected(participant: string): void {
     this.dispatch({ type: 'connected', participant })
   }
@@ -125,6 +135,12 @@ export class CoordinatorDriver {
         case 'readReply': {
           const resolve = this.readReplies.get(effect.reqId)
           this.readReplies.delete(effect.reqId)
+          resolve?.(effect.body)
+          break
+        }
+        case 'lookupReply': {
+          const resolve = this.lookupReplies.get(effect.reqId)
+          this.lookupReplies.delete(effect.reqId)
           resolve?.(effect.body)
           break
         }

@@ -66,8 +66,11 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
     { schema: { params: Type.Object({ txId: Type.String({ minLength: 1, maxLength: limits.maxTxIdLength }) }) } },
     async (request) => {
       const d = driver.machine.describe(request.params.txId, Date.now())
-      if (!d) throw new CodedError('unknown_transaction')
-      return d
+      if (d) return d
+      // Another coordinator's transaction (perhaps one that died): the participants say what they know.
+      const answer = await driver.lookup(request.params.txId)
+      if (!answer.ok) throw new CodedError(answer.error, answer.message)
+      return { txId: answer.txId, state: answer.state, learnedFrom: answer.learnedFrom }
     },
   )
 

@@ -24,6 +24,7 @@ export const apiErrors = {
   id_conflict: { statusCode: 409, message: 'This client id was already used for a different transaction' },
   id_in_doubt: { statusCode: 503, message: 'A transaction with this client id is still being decided; retry later' },
   overloaded: { statusCode: 503, message: 'Too many transactions in flight; retry later' },
+  txn_in_doubt: { statusCode: 503, message: 'The transaction is prepared at some participant and its outcome is not known there yet; retry later' },
   key_in_doubt: { statusCode: 503, message: 'The key is held by a transaction whose outcome is not yet known; retry later' },
   no_replica: { statusCode: 503, message: 'No participant is connected to serve the read' },
   unauthorized: { statusCode: 401, message: 'Missing or wrong cluster token' },

@@ -55,10 +55,17 @@ t.test('two coordinators (2PC): each commits with its own transaction ids, on th
     t.equal((await submitAt(cluster, 'c1', [{ key: 'mc/after', value: 'ok' }])).body.outcome, 'committed', "and c1's link was untouched")
   })
 
-  await t.test('c1 killed for good: c2 goes on committing', async (t) => {
+  await t.test("c1 killed for good: c2 goes on committing, and answers status lookups of c1's transactions from the participants", async (t) => {
+    const committed = await submitAt(cluster, 'c1', [{ key: 'mc/lookup', value: 'v' }])
+    const aborted = await submitAt(cluster, 'c1', [{ key: 'mc/lookup', value: 'w', ifVersion: 7 }])
+    t.match(aborted.body, { outcome: 'aborted' })
     await cluster.kill('c1')
     const after = await submitAt(cluster, 'c2', [{ key: 'mc/a', value: '3', ifVersion: 2 }])
     t.match(after.body, { outcome: 'committed', versions: { 'mc/a': 3 } })
+    t.match((await http(`${cluster.urlOf('c2')}/v1/transactions/${committed.body.txId}`)), { status: 200, body: { txId: committed.body.txId, state: 'committed', learnedFrom: /^p\d$/ } })
+    t.match((await http(`${cluster.urlOf('c2')}/v1/transactions/${aborted.body.txId}`)), { status: 200, body: { state: 'aborted' } }, 'the participants that voted NO remember the abort')
+    t.match((await http(`${cluster.urlOf('c2')}/v1/transactions/c1:999.1`)), { status: 404, body: { error: 'unknown_transaction', message: /no participant knows c1:999.1/ } })
+    t.match((await http(`${cluster.urlOf('c2')}/v1/transactions/c2:999.1`)), { status: 404, body: { error: 'unknown_transaction', message: /never started/ } }, 'its own: known to it or unknown')
   })
 })
 
@@ -82,6 +89,7 @@ t.test("two coordinators (Paxos Commit): c1 dies once its commit is chosen and n
   }
   t.match(retry, { status: 200, body: { outcome: 'committed', txId: /^c1:/, id: 'orphan-1' } }, "the client's retry at c2 gets c1's transaction, committed")
   t.match((await http(`${cluster.urlOf('c2')}/v1/transactions?id=orphan-1`)).body, { txId: retry.body.txId, state: 'committed', claimed: true }, 'and so does its status lookup at c2')
+  t.match((await http(`${cluster.urlOf('c2')}/v1/transactions/${retry.body.txId}`)).body, { txId: retry.body.txId, state: 'committed' }, 'and its lookup by txId at c2')
   for (const r of await replicas(cluster)) t.same(r.entries['mp/orphan'], { value: 'v', version: 1 }, `still applied once on ${r.participant}`)
   const next = await submitAt(cluster, 'c2', [{ key: 'mp/orphan', value: 'w', ifVersion: 1 }])
   t.match(next.body, { outcome: 'committed' }, "c2 writes the key c1's transaction held: its locks are gone")

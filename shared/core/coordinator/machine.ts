@@ -3,6 +3,7 @@ import { explainToParticipant } from '../protocol/codec.ts'
 import { assertSendable } from '../protocol/sendable.ts'
 import { logEffect, persistEffect } from '../protocol/persist.ts'
 import { coordinatorOf, formatTxId } from '../protocol/tx-id.ts'
+import { lookupsLost, lookupTimedOut, onStatusResult, startLookup } from './lookups.ts'
 import { claimKey, claimValue, isReservedKey, parseClaim } from '../protocol/client-id-claim.ts'
 import { coordinatorMinRound, leaderCount, leaderIndex, nextBallot, quorumSize, ROUNDS_PER_EPOCH, type Leaders } from '../paxos/ballot.ts'
 import { beginBallot, neededAcceptances, onAccepted, onPromise } from '../paxos/leader.ts'
@@ -77,6 +78,7 @@ export class CoordinatorMachine {
       confirming: new Map(),
       inFlight: 0,
       reads: new Map(),
+      lookups: new Map(),
       readCursor: 0,
     }
   }
@@ -106,6 +108,9 @@ export class CoordinatorMachine {
         break
       case 'read':
         this.onRead(event.reqId, event.key)
+        break
+      case 'lookup':
+        this.onLookup(event.reqId, event.txId)
         break
       case 'request':
         this.onRequest(event.reqId, event.writes, event.clientId, event.timeoutMs)
@@ -281,6 +286,7 @@ export class CoordinatorMachine {
       this.out.push({ type: 'cancelTimer', timer: { kind: 'read', reqId } })
       this.out.push({ type: 'readReply', reqId, body: { ok: false, error: 'key_in_doubt', message: `participant ${participant} disconnected before answering the read` } })
     }
+    this.out.push(...lookupsLost(s, participant))
     this.out.push({ type: 'cancelTimer', timer: { kind: 'resend', participant, after: '' } })
     // A participant that has not voted cannot vote any more on this connection: abort now. (Not under
     // Paxos Commit: its vote may still be chosen through the other acceptors; the vote timer finds out.)
@@ -290,6 +296,24 @@ export class CoordinatorMachine {
         this.abort(txn, [reason(participant, 'participant_disconnected')])
       }
     }
+  }
+
+  // ---- status lookups -------------------------------------------------------------
+
+  /**
+   * `GET /v1/transactions/:txId` for a transaction `describe` does not know. One of this coordinator's
+   * own is unknown for good (never started, or past retention: presumed abort answers the participants),
+   * as is one that names no coordinator of the cluster; another coordinator's is asked of the
+   * participants (lookups.ts).
+   */
+  private onLookup(reqId: number, txId: string): void {
+    const owner = coordinatorOf(txId)
+    if (owner === this.name || !this.leaders.coordinators.includes(owner)) {
+      const why = owner === this.name ? 'never started, or forgotten past retention' : `no coordinator named ${owner} is in this cluster`
+      this.out.push({ type: 'lookupReply', reqId, body: { ok: false, error: 'unknown_transaction', message: `${txId} is not known here (${why})` } })
+      return
+    }
+    this.out.push(...startLookup(this.state, reqId, txId, { maxInFlight: this.options.maxInFlight, timeoutMs: this.options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS }))
   }
 
   // ---- reads ------------------------------------------------------------------
@@ -335,6 +359,9 @@ export class CoordinatorMachine {
         break
       case 'readResult':
         this.onReadResult(from, msg.reqId, msg.inDoubt === true ? undefined : msg.entry)
+        break
+      case 'statusResult':
+        this.out.push(...onStatusResult(this.state, from, msg.reqId, msg.txId, msg.state))
         break
       case 'hello':
         // Connection set-up belongs to the adapter.
@@ -586,6 +613,10 @@ export class CoordinatorMachine {
     if (timer.kind === 'gc') {
       this.collectGarbage()
       this.out.push({ type: 'setTimer', timer: GC_TIMER, afterMs: this.options.gcIntervalMs })
+      return
+    }
+    if (timer.kind === 'lookup') {
+      this.out.push(...lookupTimedOut(this.state, timer.reqId))
       return
     }
     if (timer.kind === 'read') {

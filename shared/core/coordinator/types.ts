@@ -104,6 +104,21 @@ export interface TxnResult {
   versions?: VersionsObject
 }
 
+/** A status lookup of another coordinator's transaction, waiting for the participants' answers (lookups.ts). */
+export interface PendingLookup {
+  txId: string
+  /** Asked, not answered yet. */
+  waiting: string[]
+  /** Answered that they hold it prepared, outcome unknown. */
+  prepared: string[]
+  /** Asked, and gone before they answered. */
+  lost: string[]
+}
+
+export type LookupReplyBody =
+  | { ok: true; txId: string; state: Outcome; learnedFrom: string }
+  | { ok: false; error: 'unknown_transaction' | 'txn_in_doubt' | 'no_replica' | 'overloaded'; message: string }
+
 export type ReadReplyBody = { ok: true; entry: Entry | null } | { ok: false; error: 'no_replica' | 'key_in_doubt' | 'overloaded'; message?: string }
 
 export type ReplyBody = { ok: true; result: TxnResult } | { ok: false; error: ApiErrorCode; message?: string }
@@ -113,6 +128,8 @@ export type CoordinatorEvent =
   | { type: 'request'; now: number; reqId: number; clientId?: string; writes: Write[]; timeoutMs?: number }
   /** A client's read of one key: routed to a connected participant, which waits out a prepared holder. */
   | { type: 'read'; now: number; reqId: number; key: string }
+  /** A status lookup of a transaction this coordinator does not own: every connected participant is asked. */
+  | { type: 'lookup'; now: number; reqId: number; txId: string }
   | { type: 'connected'; now: number; participant: string }
   | { type: 'disconnected'; now: number; participant: string }
   | { type: 'message'; now: number; from: string; msg: ToCoordinator }
@@ -124,6 +141,7 @@ export type CoordinatorEffect =
   | { type: 'send'; to: string; msg: ToParticipant }
   | { type: 'reply'; reqId: number; body: ReplyBody }
   | { type: 'readReply'; reqId: number; body: ReadReplyBody }
+  | { type: 'lookupReply'; reqId: number; body: LookupReplyBody }
 
 /** What a coordinator's write is (see PersistEffect['kind']). */
 export type CoordinatorPersistKind = 'begin' | 'commit-decision' | 'abort-decision' | 'end' | 'gc' | 'confirm'
@@ -141,6 +159,8 @@ export interface CoordinatorState {
   inFlight: number
   /** Reads sent to a participant, by request id, waiting for its answer. */
   reads: Map<number, { participant: string }>
+  /** Status lookups of other coordinators' transactions, by request id (lookups.ts). */
+  lookups: Map<number, PendingLookup>
   /** Round-robin position over the connected participants, for reads. */
   readCursor: number
   /** Paxos Commit: whom each `confirm` write answers, with which outcome, by its token, once durable. */

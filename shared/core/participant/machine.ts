@@ -8,7 +8,7 @@ import { ParticipantPaxos } from './paxos.ts'
 import { assertSendable } from '../protocol/sendable.ts'
 import { logEffect, persistEffect } from '../protocol/persist.ts'
 import { assertParticipantEffects, assertParticipantState } from './invariants.ts'
-import { COORDINATOR_NODE, type PrepareMsg, type ToCoordinator, type ToParticipant, type VoteReason } from '../protocol/messages.ts'
+import { COORDINATOR_NODE, type PrepareMsg, type ToCoordinator, type ToParticipant, type ParticipantTxnState, type VoteReason } from '../protocol/messages.ts'
 import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
 import { entryKey, preparedKey, resolvedKey } from '../record-keys.ts'
 import type { Outcome, Versions, Write } from '../protocol/types.ts'
@@ -178,10 +178,25 @@ export class ParticipantMachine {
       case 'read':
         this.onRead({ reqId: msg.reqId, key: msg.key, from })
         break
+      case 'statusQuery':
+        this.out.push({ type: 'send', to: from, msg: { type: 'statusResult', reqId: msg.reqId, txId: msg.txId, state: this.txnState(msg.txId) } })
+        break
       default:
         if (this.paxos) this.paxos.onMessage(msg)
         else this.log('warn', `${msg.type} message under 2PC; ignored`, { txId: msg.txId })
     }
+  }
+
+  /**
+   * What this participant knows of a transaction, for a status lookup at a coordinator that does not
+   * own it. Only decided outcomes are reported as such: a NO still being made durable is not one yet.
+   */
+  private txnState(txId: string): ParticipantTxnState {
+    const phase = this.state.prepared.get(txId)?.phase
+    if (phase === 'applying') return 'committed'
+    if (phase === 'aborting') return 'aborted'
+    if (phase !== undefined) return 'prepared'
+    return this.state.resolved.get(txId)?.outcome ?? 'unknown'
   }
 
   // ---- phase 1 ------------------------------------------------------------------

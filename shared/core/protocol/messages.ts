@@ -57,6 +57,8 @@ export const ReadMsg = Type.Object(
   { type: Type.Literal('read'), reqId: Type.Integer({ minimum: 0 }), key: Key },
   { additionalProperties: false },
 )
+/** A coordinator asks what a participant knows of another coordinator's transaction (a status lookup). */
+export const StatusQueryMsg = Type.Object({ type: Type.Literal('statusQuery'), reqId: Type.Integer({ minimum: 0 }), txId: TxId }, { additionalProperties: false })
 
 // Paxos Commit (see ../paxos/): between the coordinator, the participants and recovery leaders
 const NodeName = Type.String({ minLength: 1, maxLength: 128 })
@@ -117,12 +119,24 @@ export const ReadResultMsg = Type.Object(
   { additionalProperties: false },
 )
 
+/** What a participant knows of a transaction: decided either way, prepared and waiting, or nothing (never seen, or forgotten). */
+export const StatusResultMsg = Type.Object(
+  {
+    type: Type.Literal('statusResult'),
+    reqId: Type.Integer({ minimum: 0 }),
+    txId: TxId,
+    state: Type.Union([Type.Literal('committed'), Type.Literal('aborted'), Type.Literal('prepared'), Type.Literal('unknown')]),
+  },
+  { additionalProperties: false },
+)
+
 /** Each direction's messages, by their `type`: the codec checks a message against its own type's schema. */
 export const toParticipantSchemas = {
   prepare: PrepareMsg,
   commit: CommitMsg,
   abort: AbortMsg,
   read: ReadMsg,
+  statusQuery: StatusQueryMsg,
   phase1a: Phase1aMsg,
   phase1b: Phase1bMsg,
   phase2a: Phase2aMsg,
@@ -136,20 +150,22 @@ export const toCoordinatorSchemas = {
   ack: AckMsg,
   query: QueryMsg,
   readResult: ReadResultMsg,
+  statusResult: StatusResultMsg,
   phase1b: Phase1bMsg,
   phase2b: Phase2bMsg,
   outcome: OutcomeMsg,
   resolved: ResolvedMsg,
 } as const
 
-export const ToParticipant = Type.Union([PrepareMsg, CommitMsg, AbortMsg, ReadMsg, Phase1aMsg, Phase1bMsg, Phase2aMsg, Phase2bMsg, OutcomeMsg, ResolvedMsg])
-export const ToCoordinator = Type.Union([HelloMsg, VoteMsg, AckMsg, QueryMsg, ReadResultMsg, Phase1bMsg, Phase2bMsg, OutcomeMsg, ResolvedMsg])
+export const ToParticipant = Type.Union([PrepareMsg, CommitMsg, AbortMsg, ReadMsg, StatusQueryMsg, Phase1aMsg, Phase1bMsg, Phase2aMsg, Phase2bMsg, OutcomeMsg, ResolvedMsg])
+export const ToCoordinator = Type.Union([HelloMsg, VoteMsg, AckMsg, QueryMsg, ReadResultMsg, StatusResultMsg, Phase1bMsg, Phase2bMsg, OutcomeMsg, ResolvedMsg])
 
 export type PrepareMsg = Static<typeof PrepareMsg>
 export type VoteMsg = Static<typeof VoteMsg>
 export type ToParticipant = Static<typeof ToParticipant>
 export type ToCoordinator = Static<typeof ToCoordinator>
 export type VoteReason = Static<typeof Reason>
+export type ParticipantTxnState = Static<typeof StatusResultMsg>['state']
 export type Phase1bMsg = Static<typeof Phase1bMsg>
 export type Phase2bMsg = Static<typeof Phase2bMsg>
 export type PaxosMsg = Static<typeof Phase1aMsg> | Phase1bMsg | Static<typeof Phase2aMsg> | Phase2bMsg | Static<typeof OutcomeMsg> | Static<typeof ResolvedMsg>

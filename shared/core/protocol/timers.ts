@@ -12,6 +12,8 @@ export type CoordinatorTimer =
   | { kind: 'resend'; participant: string; after: string }
   /** A client's read is due an answer from the participant it was sent to. */
   | { kind: 'read'; reqId: number }
+  /** A status lookup of another coordinator's transaction is due its answers. */
+  | { kind: 'lookup'; reqId: number }
 
 export type ParticipantTimer =
   /** Ask about in-doubt transactions, forget old resolved ids. */
@@ -31,6 +33,8 @@ export function timerKey(timer: Timer): string {
       return `recover:${timer.txId}`
     case 'read':
       return 'from' in timer ? `read:${timer.from}:${timer.reqId}` : `read:${timer.reqId}`
+    case 'lookup':
+      return `lookup:${timer.reqId}`
     case 'resend':
       return `resend:${timer.participant}`
     case 'gc':

@@ -8,6 +8,7 @@ t.test('each timer has a key that names it: one per transaction, read or partici
     [{ kind: 'sweep' }, 'sweep'],
     [{ kind: 'read', reqId: 7 }, 'read:7'],
     [{ kind: 'read', reqId: 7, from: 'c2' }, 'read:c2:7'],
+    [{ kind: 'lookup', reqId: 7 }, 'lookup:7'],
     [{ kind: 'resend', participant: 'p2', after: '1.9' }, 'resend:p2'],
   ]
   for (const [timer, key] of timers) t.equal(timerKey(timer), key, key)
