@@ -259,12 +259,12 @@ export class LocalCluster {
     })
   }
 
-  async waitNode(name: string, timeoutMs = 30000): Promise<void> {
+  async waitNode(name: string, timeoutMs = NODE_START_TIMEOUT_MS): Promise<void> {
     const path = this.spec(name).role === 'coordinator' ? '/healthz' : '/readyz'
     await waitFor(async () => (await probe(`${this.urlOf(name)}${path}`)) === 200, timeoutMs, `${name} to be up`)
   }
 
-  async waitReady(timeoutMs = 30000): Promise<void> {
+  async waitReady(timeoutMs = NODE_START_TIMEOUT_MS): Promise<void> {
     for (const name of this.participantNames) await this.waitNode(name, timeoutMs)
     for (const name of this.coordinatorNames) {
       await waitFor(async () => (await probe(`${this.urlOf(name)}/readyz`)) === 200, timeoutMs, `${name} to be ready`)
@@ -300,6 +300,13 @@ export class LocalCluster {
     await this.releaseResources()
   }
 }
+
+/**
+ * How long a node may take to be up and ready. Generous: under the coverage
+ * run (every node writing V8 coverage) on a loaded 2-core machine, a
+ * coordinator once took over 30 s to see every participant (CI, fuzz-http).
+ */
+const NODE_START_TIMEOUT_MS = 90_000
 
 /**
  * Nodes are separate programs: keep test runners' hooks (tap's coverage
