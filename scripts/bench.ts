@@ -6,9 +6,10 @@ import { parseArgs } from 'node:util'
 import { measureFloor, type Floor } from './lib/bench-floor.ts'
 import { freePort, LocalCluster, repoRoot } from './lib/local-cluster.ts'
 import { runLoad, type LoadResult } from './lib/load.ts'
+import { installedPostgresVersion, POSTGRES_MISSING, PostgresPeer, type PeerWrite, type PostgresSettings } from './lib/postgres-peer.ts'
 import { RssSampler, rssGrowth, type RssGrowth, type RssSeries } from './lib/rss-sampler.ts'
 
-const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--out DIR]
+const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--peer postgres] [--out DIR]
 Measures the machine's floor (synced LevelDB put, synced batch of 64,
 WebSocket round trip, a do-nothing fastify route), then drives a local
 cluster (separate processes, LevelDB on disk) over HTTP at each concurrency
@@ -20,6 +21,15 @@ through --key-space of them (256), so the data set stays bounded and a
 sustained run (--duration 300 --levels 128) shows the service's own memory.
 Each cluster first runs --warmup seconds (3) of unmeasured load at
 concurrency 8, so that the JIT and caches are warm when measuring starts.
+--peer postgres also measures PostgreSQL's own two-phase commit in the same
+run, after our clusters: 3 local PostgreSQL instances (created with
+pg_createcluster on 127.0.0.1, dropped at the end; fsync and
+synchronous_commit on, as by default), each client holding one connection
+per instance and running BEGIN; INSERT … ON CONFLICT DO UPDATE; PREPARE
+TRANSACTION on all three, then COMMIT PREPARED on all three, with the same
+keys, values, concurrency levels, duration and warm-up. Our 3-participant
+rows then show ours ÷ PostgreSQL for commits/s and p50. It needs Debian's
+postgresql package (apt-get install -y postgresql).
 Writes JSON and a table to --out (bench-results/).`
 
 const { values } = parseArgs({
@@ -31,6 +41,7 @@ const { values } = parseArgs({
     keys: { type: 'string', default: '1,4' },
     'key-space': { type: 'string', default: '256' },
     warmup: { type: 'string', default: '3' },
+    peer: { type: 'string' },
     out: { type: 'string', default: join(repoRoot, 'bench-results') },
     help: { type: 'boolean', default: false },
   },
@@ -48,8 +59,26 @@ const protocols = values.protocols.split(',').map((p): Protocol => {
   return p
 })
 const keyCounts = values.keys.split(',').map(Number)
+if (values.peer !== undefined && values.peer !== 'postgres') throw new Error(`--peer: "${values.peer}" is not postgres`)
+// Said before minutes of measuring, not after: the peer cannot run without PostgreSQL, and the bench does not install it.
+if (values.peer === 'postgres' && installedPostgresVersion() === undefined) {
+  console.error(POSTGRES_MISSING)
+  process.exit(1)
+}
+/** As many PostgreSQL instances as our default cluster has participants. */
+const PEER_INSTANCES = 3
 const keySpace = Number(values['key-space'])
 const warmupS = Math.min(60, durationMs / 2000)
+
+/** A measured transaction's writes: mostly disjoint keys, each worker cycling through its own key space. Our cluster and the PostgreSQL peer get the same. */
+function measuredWrites(worker: number, n: number, keysPerTxn: number): PeerWrite[] {
+  return Array.from({ length: keysPerTxn }, (_, k) => ({ key: `w${worker}/k${n % keySpace}/${k}`, value: 'v'.repeat(64) }))
+}
+
+/** A warm-up transaction's single write, on keys of its own. */
+function warmupWrites(worker: number, n: number): PeerWrite[] {
+  return [{ key: `warmup/w${worker}/k${n % keySpace}`, value: 'v' }]
+}
 
 /** CPU seconds a process has used so far, in user space and in the kernel (syscalls: fsync, socket writes). */
 function cpuSeconds(pid: number | undefined): { user: number; sys: number } {
@@ -102,7 +131,7 @@ async function benchCluster(participants: number, protocol: Protocol): Promise<L
     const warmupMs = Number(values.warmup) * 1000
     if (warmupMs > 0) {
       process.stderr.write(`  ${participants}p: warming up for ${values.warmup} s…\n`)
-      await runLoad(cluster.url, '/v1/transactions', 8, warmupMs, (w, n) => JSON.stringify({ writes: [{ key: `warmup/w${w}/k${n % keySpace}`, value: 'v' }] }))
+      await runLoad(cluster.url, '/v1/transactions', 8, warmupMs, (w, n) => JSON.stringify({ writes: warmupWrites(w, n) }))
     }
     for (const keysPerTxn of keyCounts) {
       for (const concurrency of levels) {
@@ -110,10 +139,7 @@ async function benchCluster(participants: number, protocol: Protocol): Promise<L
         const names = [...cluster.nodes.keys()]
         const cpuBefore = Object.fromEntries(names.map((n) => [n, cpuSeconds(cluster.pid(n))]))
         const sampler = new RssSampler(Object.fromEntries(names.map((n) => [n, cluster.pid(n) ?? 0])))
-        // Mostly disjoint keys: each worker cycles through its own key space.
-        const load = await runLoad(cluster.url, '/v1/transactions', concurrency, durationMs, (w, n) =>
-          JSON.stringify({ writes: Array.from({ length: keysPerTxn }, (_, k) => ({ key: `w${w}/k${n % keySpace}/${k}`, value: 'v'.repeat(64) })) }),
-        )
+        const load = await runLoad(cluster.url, '/v1/transactions', concurrency, durationMs, (w, n) => JSON.stringify({ writes: measuredWrites(w, n, keysPerTxn) }))
         const rssSeries = sampler.stop()
         const rssGrowthByNode = rssGrowth(rssSeries, warmupS)
         const after = await syncs(cluster)
@@ -139,6 +165,75 @@ async function benchCluster(participants: number, protocol: Protocol): Promise<L
   return reports
 }
 
+interface PeerLevelReport extends LoadResult {
+  keysPerTxn: number
+}
+
+interface PeerReport {
+  name: 'postgres'
+  instances: number
+  ports: number[]
+  settings: PostgresSettings
+  results: PeerLevelReport[]
+}
+
+/** PostgreSQL's 2PC at the same levels, keys, duration and warm-up as our clusters; its instances exist only while it runs. */
+async function benchPostgres(): Promise<PeerReport> {
+  process.stderr.write(`  postgres: creating ${PEER_INSTANCES} instances…\n`)
+  const peer = await PostgresPeer.create({ count: PEER_INSTANCES, maxClients: Math.max(8, ...levels) })
+  try {
+    const settings = await peer.settings()
+    const warmupMs = Number(values.warmup) * 1000
+    if (warmupMs > 0) {
+      process.stderr.write(`  postgres: warming up for ${values.warmup} s…\n`)
+      await peer.runLoad(8, warmupMs, warmupWrites)
+    }
+    const results: PeerLevelReport[] = []
+    for (const keysPerTxn of keyCounts) {
+      for (const concurrency of levels) {
+        const load = await peer.runLoad(concurrency, durationMs, (w, n) => measuredWrites(w, n, keysPerTxn))
+        results.push({ ...load, keysPerTxn })
+        process.stderr.write(`  postgres ${PEER_INSTANCES} instances ${keysPerTxn}-key c=${concurrency}: ${load.committedPerS.toFixed(0)} commits/s p50 ${load.p50Ms.toFixed(2)} ms p99 ${load.p99Ms.toFixed(2)} ms\n`)
+      }
+    }
+    return { name: 'postgres', instances: PEER_INSTANCES, ports: peer.ports, settings, results }
+  } finally {
+    await peer.destroy()
+  }
+}
+
+/** Ours ÷ PostgreSQL at the same keys and concurrency: above 1 for commits/s, below 1 for p50, means ours does better. Only for our clusters of as many participants as the peer has instances. */
+function versusPeer(ours: LevelReport, peer: PeerReport | undefined): { throughput: number; p50: number } | null {
+  if (ours.participants !== PEER_INSTANCES) return null
+  const theirs = peer?.results.find((p) => p.keysPerTxn === ours.keysPerTxn && p.concurrency === ours.concurrency)
+  if (theirs === undefined) return null
+  return { throughput: ours.committedPerS / theirs.committedPerS, p50: ours.p50Ms / theirs.p50Ms }
+}
+
+/** The columns every load's row has, ours and the peer's alike. */
+function loadColumns(r: LoadResult): Record<string, string | number> {
+  return {
+    'commits/s': Math.round(r.committedPerS),
+    'abort %': (100 * r.abortRate).toFixed(1),
+    errors: r.errors,
+    'p50 ms': r.p50Ms.toFixed(2),
+    'p95 ms': r.p95Ms.toFixed(2),
+    'p99 ms': r.p99Ms.toFixed(2),
+  }
+}
+
+function printPeer(peer: PeerReport): void {
+  const s = peer.settings
+  console.log(`PostgreSQL ${s.server_version} 2PC peer: ${peer.instances} instances on 127.0.0.1 (ports ${peer.ports.join(', ')}), one connection per client per instance; fsync ${s.fsync}, synchronous_commit ${s.synchronous_commit}, full_page_writes ${s.full_page_writes}, wal_sync_method ${s.wal_sync_method}, shared_buffers ${s.shared_buffers} (defaults); max_connections ${s.max_connections} and max_prepared_transactions ${s.max_prepared_transactions} (raised from 100 and 0 for the top level). Its latency runs to the last COMMIT PREPARED; ours to the client's answer, given at the durable decision.`)
+  console.table(peer.results.map((r) => ({
+    peer: 'postgres-2pc',
+    instances: peer.instances,
+    keys: r.keysPerTxn,
+    conc: r.concurrency,
+    ...loadColumns(r),
+  })))
+}
+
 async function main(): Promise<void> {
   process.stderr.write('measuring the floor…\n')
   const floor: Floor = await measureFloor()
@@ -148,6 +243,8 @@ async function main(): Promise<void> {
   for (const protocol of protocols) {
     for (const participants of participantCounts) results.push(...(await benchCluster(participants, protocol)))
   }
+  // After our clusters, so that neither side's processes share the CPU with the other's measurement.
+  const peer = values.peer === 'postgres' ? await benchPostgres() : undefined
   const c1 = results.find((r) => r.protocol === protocols[0] && r.concurrency === 1 && r.participants === 3 && r.keysPerTxn === 1)
   const summary = {
     machine: { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() },
@@ -157,7 +254,9 @@ async function main(): Promise<void> {
       p50VsCriticalPath: r.p50Ms / criticalPathMs,
       throughputVsTrivialRoute: r.committedPerS / trivial.requestsPerS,
       p99VsC1P50: c1 ? r.p99Ms / c1.p50Ms : null,
+      vsPostgres: versusPeer(r, peer),
     })),
+    peer: peer ?? null,
   }
   mkdirSync(values.out, { recursive: true })
   const file = join(values.out, `bench-${Date.now()}.json`)
@@ -168,18 +267,18 @@ async function main(): Promise<void> {
     participants: r.participants,
     keys: r.keysPerTxn,
     conc: r.concurrency,
-    'commits/s': Math.round(r.committedPerS),
-    'abort %': (100 * r.abortRate).toFixed(1),
-    errors: r.errors,
-    'p50 ms': r.p50Ms.toFixed(2),
-    'p95 ms': r.p95Ms.toFixed(2),
-    'p99 ms': r.p99Ms.toFixed(2),
+    ...loadColumns(r),
     'p50/critical': r.p50VsCriticalPath.toFixed(2),
     'vs trivial': r.throughputVsTrivialRoute.toFixed(3),
     'fsync/commit (max node)': Math.max(...Object.values(r.fsyncsPerCommit)).toFixed(3),
     'peak RSS MB (max)': Math.max(...Object.values(r.peakRssMb)).toFixed(0),
     'RSS growth (max)': `${(100 * Math.max(...Object.values(r.rssGrowth).map((g) => g.growth))).toFixed(1)}%`,
+    ...(peer && {
+      'ours÷pg commits/s': r.vsPostgres?.throughput.toFixed(2) ?? '',
+      'ours÷pg p50': r.vsPostgres?.p50.toFixed(2) ?? '',
+    }),
   })))
+  if (peer) printPeer(peer)
   console.log(`results: ${file}`)
 }
 
