@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import WebSocket from 'ws'
 import { http, replicas, startCluster, submitAt, waitSettled } from '../helpers/cluster.ts'
+import { waitFor } from '../../scripts/lib/local-cluster.ts'
 import { writesDigest } from '../../shared/core/protocol/hash.ts'
 
 const PAXOS = { COMMIT_PROTOCOL: 'paxos-commit', RECOVERY_AFTER_MS: '300' }
@@ -59,6 +60,10 @@ t.test('two coordinators (2PC): each commits with its own transaction ids, on th
     const committed = await submitAt(cluster, 'c1', [{ key: 'mc/lookup', value: 'v' }])
     const aborted = await submitAt(cluster, 'c1', [{ key: 'mc/lookup', value: 'w', ifVersion: 7 }])
     t.match(aborted.body, { outcome: 'aborted' })
+    // Under 2PC a participant that voted NO remembers the abort once c1's ABORT reaches it; c1 is killed
+    // only after that, or the ABORT may die with it (then no participant knows, and the answer is 404).
+    const abortKnown = async (): Promise<boolean> => (await http(`${cluster.urlOf('c2')}/v1/transactions/${aborted.body.txId}`)).status === 200
+    await waitFor(abortKnown, 20000, "c1's ABORT to reach the participants")
     await cluster.kill('c1')
     const after = await submitAt(cluster, 'c2', [{ key: 'mc/a', value: '3', ifVersion: 2 }])
     t.match(after.body, { outcome: 'committed', versions: { 'mc/a': 3 } })
