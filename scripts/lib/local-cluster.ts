@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
+import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -261,7 +261,25 @@ export class LocalCluster {
 
   async waitNode(name: string, timeoutMs = NODE_START_TIMEOUT_MS): Promise<void> {
     const path = this.spec(name).role === 'coordinator' ? '/healthz' : '/readyz'
-    await waitFor(async () => (await probe(`${this.urlOf(name)}${path}`)) === 200, timeoutMs, `${name} to be up`)
+    let last = 'no answer yet'
+    try {
+      await waitFor(async () => {
+        last = await describeProbe(`${this.urlOf(name)}${path}`)
+        return last.startsWith('200 ')
+      }, timeoutMs, `${name} to be up`)
+    } catch (err) {
+      // A node that never came up: what it last answered, and what it last logged, for the failure's reader.
+      throw new Error(`${(err as Error).message} (running: ${this.isRunning(name)}; last ${path}: ${last}; its log ends with: ${this.logTail(name, 5)})`)
+    }
+  }
+
+  /** The last lines of a node's log file ('' when its logs go to the terminal). */
+  logTail(name: string, lines: number): string {
+    try {
+      return readFileSync(join(this.options.dataRoot, `${name}.log`), 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+    } catch {
+      return ''
+    }
   }
 
   async waitReady(timeoutMs = NODE_START_TIMEOUT_MS): Promise<void> {
@@ -345,6 +363,16 @@ export async function probe(url: string): Promise<number> {
     return res.status
   } catch {
     return 0
+  }
+}
+
+/** One probe, described: `200 {body}`, `503 {body}`, or the error that stopped it (e.g. a timeout). */
+async function describeProbe(url: string): Promise<string> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000) })
+    return `${res.status} ${(await res.text()).slice(0, 200)}`
+  } catch (err) {
+    return `no answer: ${(err as Error).message}`
   }
 }
 
