@@ -5,7 +5,7 @@ import type { PersistEffect } from '../../shared/core/protocol/effects.ts'
 import type { ParticipantTimer } from '../../shared/core/protocol/timers.ts'
 import type { DistributiveOmit } from '../../shared/core/protocol/types.ts'
 import type { Store } from '../../shared/core/store.ts'
-import type { Failpoints } from '../../shared/io/runtime/failpoints.ts'
+import type { FailpointName, Failpoints } from '../../shared/io/runtime/failpoints.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
 import { EffectRunner, type PersistCrashPoints } from '../../shared/io/runtime/effect-runner.ts'
 
@@ -22,7 +22,7 @@ export class ParticipantDriver {
   constructor(
     machine: ParticipantMachine,
     store: Store,
-    failpoints: Failpoints,
+    private readonly failpoints: Failpoints,
     private readonly logger: Logger,
   ) {
     this.machine = machine
@@ -52,6 +52,7 @@ export class ParticipantDriver {
   }
 
   private perform(effects: ParticipantEffect[]): void {
+    const sendPoint = sendCrashPoint(effects, this.failpoints)
     for (const effect of effects) {
       switch (effect.type) {
         case 'send':
@@ -66,12 +67,34 @@ export class ParticipantDriver {
           break
       }
     }
+    if (sendPoint !== undefined) this.crashAfterSending(sendPoint)
   }
+
+  /**
+   * Dies once what this step sent has left: the node stops taking events at
+   * once (as dead as it will be), its links flush on their own turn, and the
+   * process is killed a moment later.
+   */
+  private crashAfterSending(point: FailpointName): void {
+    this.stop()
+    setTimeout(() => { this.failpoints.crash(point) }, 200)
+  }
+}
+
+/** The Paxos Commit crash point a step's sends reach, if one is armed and fires now (one hit per step, not per peer). */
+function sendCrashPoint(effects: ParticipantEffect[], failpoints: Failpoints): FailpointName | undefined {
+  if (!failpoints.active) return undefined
+  const sent = effects.flatMap((e) => (e.type === 'sendPeer' ? [e.msg] : []))
+  if (sent.some((m) => m.type === 'phase2a' && m.ballot === 0) && failpoints.fires('participant.afterOwnPhase2aSent')) return 'participant.afterOwnPhase2aSent'
+  if (sent.some((m) => m.type === 'phase1a') && failpoints.fires('leader.afterPhase1aSent')) return 'leader.afterPhase1aSent'
+  if (sent.some((m) => m.type === 'phase2a' && m.ballot > 0) && failpoints.fires('leader.afterPhase2aSent')) return 'leader.afterPhase2aSent'
+  return undefined
 }
 
 /** Crash points around the participant's writes: the PREPARED record and the commit batch. */
 function participantCrashPoints(effect: PersistEffect): PersistCrashPoints {
   if (effect.kind === 'prepare') return { before: 'participant.beforePrepareLogged', after: 'participant.afterPrepareLoggedBeforeVote' }
   if (effect.kind === 'apply') return { before: 'participant.afterCommitReceivedBeforeApply', after: 'participant.afterApplyBeforeAck' }
+  if (effect.kind === 'accept') return { before: 'acceptor.beforeAcceptLogged', after: 'acceptor.afterAcceptLoggedBefore2b' }
   return {}
 }

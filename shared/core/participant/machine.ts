@@ -375,7 +375,7 @@ export class ParticipantMachine {
     this.paxos?.persisted(token)
     if (pending.kind === 'abort' && this.state.refusing.has(pending.txId!)) this.paxos!.refused(pending.txId!)
     const txn = pending.txId === undefined ? undefined : this.state.prepared.get(pending.txId)
-    if (!txn || pending.kind === 'accept' || pending.kind === 'confirm') return
+    if (!txn || pending.kind === 'promise' || pending.kind === 'accept' || pending.kind === 'confirm') return
     if (pending.kind === 'prepare') {
       txn.phase = 'prepared'
       if (txn.abortRequested) this.startAbort(txn)

@@ -304,7 +304,7 @@ export class ParticipantPaxos {
       return
     }
     s.acceptors.set(txId, record)
-    const token = this.host.persist('accept', true, [{ type: 'put', key: acceptorKey(txId), value: copyRecord(record) }], txId)
+    const token = this.host.persist('promise', true, [{ type: 'put', key: acceptorKey(txId), value: copyRecord(record) }], txId)
     this.sendAfter(token, [{ to: owner, msg: { type: 'phase1b', txId, ballot, from: this.me, accepted: copyAccepted(record.accepted) } }])
   }
 
@@ -365,7 +365,7 @@ export class ParticipantPaxos {
     const record = own ?? newAcceptorRecord(txId)
     invariant(promise(record, ballot) === 'promised', () => `${txId}: ballot ${ballot} is not above this node's promise ${record.promised}`)
     s.acceptors.set(txId, record)
-    const token = this.host.persist('accept', true, [{ type: 'put', key: acceptorKey(txId), value: copyRecord(record) }], txId)
+    const token = this.host.persist('promise', true, [{ type: 'put', key: acceptorKey(txId), value: copyRecord(record) }], txId)
     const phase1a: Outgoing[] = this.participants.filter((p) => p !== this.me).map((p) => ({ to: p, msg: { type: 'phase1a', txId, ballot } }))
     this.sendAfter(token, [...phase1a, { to: this.me, msg: { type: 'phase1b', txId, ballot, from: this.me, accepted: copyAccepted(record.accepted) } }])
   }

@@ -140,4 +140,4 @@ export interface Confirmations {
   askedAt: number
 }
 
-export type ParticipantPersistKind = 'prepare' | 'apply' | 'abort' | 'accept' | 'gc' | 'confirm'
+export type ParticipantPersistKind = 'prepare' | 'apply' | 'abort' | 'promise' | 'accept' | 'gc' | 'confirm'

@@ -19,11 +19,12 @@ export interface PersistEffect {
    * Participant: `prepare` (the PREPARED record, synced), `apply` (a commit's
    * writes, synced), `abort`. Coordinator: `begin` (a client id's record),
    * `commit-decision` (the commit point, synced), `abort-decision`, `end`.
-   * Both: `gc`. Participant under Paxos Commit: `accept` (its acceptor
-   * record: a promise or an acceptance, synced), and `confirm` (a resolved
+   * Both: `gc`. Participant under Paxos Commit: `promise` (its acceptor
+   * record after a phase-1 promise, a leader's own included, synced), `accept`
+   * (its acceptor record after accepting a 2a, synced), and `confirm` (a resolved
    * marker made durable before a peer is told so, synced).
    */
-  kind: 'prepare' | 'apply' | 'abort' | 'accept' | 'confirm' | 'begin' | 'commit-decision' | 'abort-decision' | 'end' | 'gc'
+  kind: 'prepare' | 'apply' | 'abort' | 'promise' | 'accept' | 'confirm' | 'begin' | 'commit-decision' | 'abort-decision' | 'end' | 'gc'
   txId?: string
 }
 

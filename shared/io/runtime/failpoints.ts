@@ -14,6 +14,14 @@ export const failpointNames = [
   'participant.afterPrepareLoggedBeforeVote',
   'participant.afterCommitReceivedBeforeApply',
   'participant.afterApplyBeforeAck',
+  // Paxos Commit. A participant once its own ballot-0 2a has left for the other acceptors.
+  'participant.afterOwnPhase2aSent',
+  // An acceptor handed a 2a: before its acceptance is written, and once durable with no 2b sent.
+  'acceptor.beforeAcceptLogged',
+  'acceptor.afterAcceptLoggedBefore2b',
+  // A recovery leader once its 1a has left (mid-phase-1), and once its 2a at its ballot has left (mid-phase-2).
+  'leader.afterPhase1aSent',
+  'leader.afterPhase2aSent',
   // Group commit (any node): a synced batch of at least two persist requests, before / after its write.
   'store.beforeGroupSync',
   'store.afterGroupSync',

@@ -48,7 +48,7 @@ t.test('NO is made durable before it leaves, and a PREPARE that arrives after a 
   t.match(toCoordinator(complete(no)), [{ type: 'vote', yes: false, reason: { code: 'conflict' } }])
   t.equal(m.state.resolved.get('1.2')?.outcome, 'aborted')
   const promised = msg({ type: 'phase1a', txId: '1.3', ballot: 7 })
-  t.match(promised, [{ type: 'persist', kind: 'accept', sync: true }])
+  t.match(promised, [{ type: 'persist', kind: 'promise', sync: true }])
   t.match(toCoordinator(complete(msg({ type: 'prepare', txId: '1.3', writes: [{ key: 'b', value: 'y' }] }))), [{ type: 'vote', yes: false, reason: { code: 'already_resolved', message: /recovery .* began/ } }])
   // Still an acceptor of the others' instances: the promise of ballot 7 holds (the swarm's seed 753 found a refusal that dropped it).
   t.same(msg({ type: 'phase2a', txId: '1.3', ballot: 0, values: { p1: 'prepared' } }).filter((e) => e.type === 'persist'), [])
@@ -104,7 +104,7 @@ t.test('a recovery leader asks the coordinator while connected, and leads withou
   t.equal(recoverTimers(asked).length, 1)
   step({ type: 'disconnected' })
   const lead = step({ type: 'timer', timer: { kind: 'recover', txId: '1.1' } })
-  t.match(lead, [{ type: 'log', msg: 'leading the recovery of a transaction in doubt', ballot: 6 }, { type: 'persist', kind: 'accept', ops: [{ value: { promised: 6, accepted: {} } }] }], 'a PREPARED record without an acceptor record (written under 2PC) promises from scratch')
+  t.match(lead, [{ type: 'log', msg: 'leading the recovery of a transaction in doubt', ballot: 6 }, { type: 'persist', kind: 'promise', ops: [{ value: { promised: 6, accepted: {} } }] }], 'a PREPARED record without an acceptor record (written under 2PC) promises from scratch')
   t.equal(recoverTimers(lead).length, 0, 'no second round with maxRecoveryRounds 1')
   const phase1 = complete(lead)
   t.same(peers(phase1).map((x) => x.to), ['p1', 'p3'])
@@ -126,7 +126,7 @@ t.test('connected, it leaves the lead to the coordinator only so long: it may re
   const { m, step } = setup({ ...paxos, maxRecoveryRounds: 1 }, { prepared: [{ txId: '1.1', writes, versions: { a: 1 }, preparedAt: 900 }] })
   step({ type: 'connected' })
   const late = m.step({ type: 'timer', timer: { kind: 'recover', txId: '1.1' }, now: 900 + 4 * 300 })
-  t.match(late, [{ type: 'log', msg: 'leading the recovery of a transaction in doubt' }, { type: 'persist', kind: 'accept' }])
+  t.match(late, [{ type: 'log', msg: 'leading the recovery of a transaction in doubt' }, { type: 'persist', kind: 'promise' }])
 })
 
 t.test('a leader that hears a refusal goes above it next round; one told the outcome passes it on', async (t) => {
