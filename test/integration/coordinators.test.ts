@@ -101,3 +101,21 @@ t.test("two coordinators (Paxos Commit): c1 dies once its commit is chosen and n
   t.notOk(cluster.isRunning('c1'), 'c1 never came back')
   t.equal((await replicas(cluster)).length, 3)
 })
+
+t.test("two coordinators (Paxos Commit): a status lookup at c2 of c1's transaction in doubt finishes it, as a recovery leader, before any participant would", async (t) => {
+  // The participants would lead its recovery only after a minute: the lookup is what finishes it here.
+  const cluster = await startCluster(t, { coordinators: 2, env: { ...PAXOS, RECOVERY_AFTER_MS: '60000' }, nodeEnv: { c1: { TXN_FAILPOINTS: 'coordinator.beforeDecisionLogged=crash' } } })
+  await t.rejects(submitAt(cluster, 'c1', [{ key: 'ml/orphan', value: 'v' }], { id: 'ml-1' }), "c1's client is cut off")
+  await cluster.waitExit('c1')
+  const inDoubt = (await http<{ transactions: { txId: string }[] }>(`${cluster.urlOf('p1')}/v1/in-doubt`)).body.transactions
+  t.equal(inDoubt.length, 1, 'p1 holds c1\'s transaction in doubt')
+  const txId = inDoubt[0]!.txId
+  const lookup = await http(`${cluster.urlOf('c2')}/v1/transactions/${txId}`)
+  t.match(lookup, { status: 200, body: { txId, state: 'committed', learnedFrom: /^recovery ballot \d+ of this coordinator$/ } }, 'c2 led a ballot and answers with the chosen outcome')
+  const all = await waitSettled(cluster, 10000)
+  for (const r of all) t.same(r.entries['ml/orphan'], { value: 'v', version: 1 }, `committed on ${r.participant}: c2 told every participant`)
+  for (const p of cluster.participantNames) t.equal((await http<{ count: number }>(`${cluster.urlOf(p)}/v1/in-doubt`)).body.count, 0, `${p} has nothing in doubt`)
+  t.match((await submitAt(cluster, 'c2', [{ key: 'ml/orphan', value: 'v' }], { id: 'ml-1' })), { status: 200, body: { outcome: 'committed', txId, id: 'ml-1' } }, "the client's retry at c2 returns c1's transaction, committed once")
+  const c2Log = readFileSync(join(cluster.options.dataRoot, 'c2.log'), 'utf8')
+  t.notMatch(c2Log, /"level":50/, 'c2 logged no error')
+})

@@ -3,7 +3,7 @@ import { explainToParticipant } from '../protocol/codec.ts'
 import { assertSendable } from '../protocol/sendable.ts'
 import { logEffect, persistEffect } from '../protocol/persist.ts'
 import { coordinatorOf, formatTxId } from '../protocol/tx-id.ts'
-import { lookupsLost, lookupTimedOut, onStatusResult, startLookup } from './lookups.ts'
+import { lookupLearned, lookupsLost, lookupTimedOut, onLookupPhase1b, onLookupPhase2b, onStatusResult, startLookup, type LookupLeading } from './lookups.ts'
 import { claimKey, claimValue, isReservedKey, parseClaim } from '../protocol/client-id-claim.ts'
 import { coordinatorMinRound, leaderCount, leaderIndex, nextBallot, quorumSize, ROUNDS_PER_EPOCH, type Leaders } from '../paxos/ballot.ts'
 import { beginBallot, neededAcceptances, onAccepted, onPromise } from '../paxos/leader.ts'
@@ -79,6 +79,7 @@ export class CoordinatorMachine {
       inFlight: 0,
       reads: new Map(),
       lookups: new Map(),
+      lookupBallot: 0,
       readCursor: 0,
     }
   }
@@ -361,7 +362,7 @@ export class CoordinatorMachine {
         this.onReadResult(from, msg.reqId, msg.inDoubt === true ? undefined : msg.entry)
         break
       case 'statusResult':
-        this.out.push(...onStatusResult(this.state, from, msg.reqId, msg.txId, msg.state))
+        this.out.push(...onStatusResult(this.state, from, msg.reqId, msg.txId, msg.state, this.lookupLeading))
         break
       case 'hello':
         // Connection set-up belongs to the adapter.
@@ -372,7 +373,7 @@ export class CoordinatorMachine {
         else if (msg.type === 'phase1b') this.onPhase1b(msg)
         else if (msg.type === 'phase2b') this.onPhase2b(msg)
         else if (msg.type === 'resolved') this.onResolvedAsk(from, msg)
-        else this.onOutcome(msg.txId, msg.outcome)
+        else this.onOutcome(from, msg.txId, msg.outcome)
     }
   }
 
@@ -481,6 +482,30 @@ export class CoordinatorMachine {
     return quorumSize(this.options.participants.length)
   }
 
+  /**
+   * Under Paxos Commit a status lookup that finds nobody knowing the outcome
+   * leads a ballot (lookups.ts). Its ballots come from this epoch's range, each
+   * above the last one any lookup led, so that no two lookups (of one
+   * transaction or two) share one; a restart starts a new epoch, and range.
+   */
+  private get lookupLeading(): LookupLeading | undefined {
+    if (!this.paxos) return undefined
+    const s = this.state
+    return {
+      name: this.name,
+      nextBallot: () => {
+        const ballot = nextBallot(this.leaders, leaderIndex(this.leaders, this.name), s.lookupBallot, coordinatorMinRound(s.epoch))
+        // Past this epoch's rounds (a million lookups that led): no ballot rather than one of the next epoch's.
+        if (ballot >= coordinatorMinRound(s.epoch + 1) * leaderCount(this.leaders)) return undefined
+        s.lookupBallot = ballot
+        return ballot
+      },
+      participants: this.options.participants,
+      quorum: this.quorum,
+      bugs: this.options.unsafeBugs,
+    }
+  }
+
   /** Returns true once this made the commit chosen. */
   private acceptedAtZero(txn: Txn, instance: string, acceptor: string): boolean {
     const accepted = (txn.accepted0 ??= new Map())
@@ -496,7 +521,12 @@ export class CoordinatorMachine {
 
   private onPhase2b(msg: Phase2bMsg): void {
     const txn = this.state.txns.get(msg.txId)
-    if (txn?.phase !== 'preparing' || !this.options.participants.includes(msg.from)) return
+    if (!this.options.participants.includes(msg.from)) return
+    if (txn === undefined && msg.ballot > 0) {
+      this.out.push(...onLookupPhase2b(this.state, msg, this.lookupLeading!))
+      return
+    }
+    if (txn?.phase !== 'preparing') return
     if (msg.ballot === 0) {
       for (const [instance, value] of Object.entries(msg.values)) {
         if (value === 'prepared' && this.options.participants.includes(instance) && this.acceptedAtZero(txn, instance, msg.from)) return
@@ -525,6 +555,10 @@ export class CoordinatorMachine {
 
   private onPhase1b(msg: Phase1bMsg): void {
     const txn = this.state.txns.get(msg.txId)
+    if (txn === undefined && this.options.participants.includes(msg.from)) {
+      this.out.push(...onLookupPhase1b(this.state, msg, this.lookupLeading!))
+      return
+    }
     if (txn?.phase !== 'preparing' || txn.recovery?.ballot !== msg.ballot || !this.options.participants.includes(msg.from)) return
     if (msg.promised !== undefined) {
       txn.recovery.highestSeen = Math.max(txn.recovery.highestSeen, msg.promised)
@@ -548,9 +582,11 @@ export class CoordinatorMachine {
     this.startBallot(txn)
   }
 
-  private onOutcome(txId: string, outcome: Outcome): void {
+  private onOutcome(from: string, txId: string, outcome: Outcome): void {
     const txn = this.state.txns.get(txId)
     if (txn?.phase === 'preparing') this.learn(txn, outcome)
+    // An acceptor that already knew the outcome answered a lookup's ballot with it.
+    else if (txn === undefined) this.out.push(...lookupLearned(this.state, this.name, txId, outcome, from))
   }
 
   /** The outcome is chosen: under Paxos Commit the decision record is only a cache of it, written without sync. */

@@ -113,6 +113,8 @@ export interface PendingLookup {
   prepared: string[]
   /** Asked, and gone before they answered. */
   lost: string[]
+  /** Paxos Commit: the recovery ballot this lookup leads, once nobody knew the outcome (lookups.ts). */
+  leader?: LeaderBallot
 }
 
 export type LookupReplyBody =
@@ -161,6 +163,8 @@ export interface CoordinatorState {
   reads: Map<number, { participant: string }>
   /** Status lookups of other coordinators' transactions, by request id (lookups.ts). */
   lookups: Map<number, PendingLookup>
+  /** Paxos Commit: the last ballot a lookup led in this epoch (each lookup's ballot goes above it, whatever its transaction). */
+  lookupBallot: number
   /** Round-robin position over the connected participants, for reads. */
   readCursor: number
   /** Paxos Commit: whom each `confirm` write answers, with which outcome, by its token, once durable. */

@@ -73,3 +73,82 @@ t.test('its own transactions, strangers, no participant, too many lookups', asyn
   plain.step({ type: 'connected', now: 0, participant: 'p1' })
   t.match(plain.step({ type: 'lookup', now: 0, reqId: 1, txId: 'c1:1.1' }).find((e) => e.type === 'setTimer'), { afterMs: 5000 }, 'READ_TIMEOUT_MS bounds a lookup too (5 s by default)')
 })
+
+// ---- Paxos Commit: a lookup that finds nobody knowing the outcome finishes the transaction -------------------
+
+const paxos: CoordinatorOptions = { ...options, protocol: 'paxos-commit' }
+/** c2's first ballot in epoch 1: round 2^20, five leaders (c1, c2, p1, p2, p3), c2's index 1. */
+const firstBallot = 2 ** 20 * 5 + 1
+
+function paxosSetup(connected = P, opts: Partial<CoordinatorOptions> = {}) {
+  const m = new CoordinatorMachine({ ...paxos, ...opts })
+  const step = (e: E): CoordinatorEffect[] => m.step({ ...e, now: 1000 })
+  step({ type: 'start', epoch: 1, epochs: [{ epoch: 1, startedAt: 1000 }], records: [] })
+  for (const p of connected) step({ type: 'connected', participant: p })
+  const answer = (from: string, reqId: number, txId: string, state: 'committed' | 'aborted' | 'prepared' | 'unknown') => step({ type: 'message', from, msg: { type: 'statusResult', reqId, txId, state } })
+  const msg = (from: string, m: Extract<E, { type: 'message' }>['msg']) => step({ type: 'message', from, msg: m })
+  /** A lookup of c1:4.2 that every connected participant answers: p2 holds it prepared, the others do not know it. */
+  const inDoubt = (reqId: number): CoordinatorEffect[] => {
+    step({ type: 'lookup', reqId, txId: 'c1:4.2' })
+    let last: CoordinatorEffect[] = []
+    for (const p of connected) last = answer(p, reqId, 'c1:4.2', p === 'p2' ? 'prepared' : 'unknown')
+    return last
+  }
+  return { m, step, answer, msg, inDoubt }
+}
+const sent = (effects: CoordinatorEffect[], type: string) => effects.flatMap((e) => (e.type === 'send' && e.msg.type === type ? [[e.to, e.msg] as const] : []))
+
+t.test('Paxos Commit: in doubt everywhere asked, the lookup leads a ballot, learns the outcome, tells the participants and answers it', async (t) => {
+  const { m, msg, inDoubt } = paxosSetup()
+  const led = inDoubt(1)
+  t.same(replies(led), [], 'no answer yet: this coordinator leads a ballot instead')
+  t.same(sent(led, 'phase1a'), P.map((p) => [p, { type: 'phase1a', txId: 'c1:4.2', ballot: firstBallot }]), 'phase 1a of its own ballot to every connected participant')
+  t.same(replies(msg('p1', { type: 'phase1b', txId: 'c1:4.2', ballot: firstBallot + 5, from: 'p1', accepted: {} })), [], 'a 1b of another ballot is not its own')
+  t.same(msg('p9', { type: 'phase1b', txId: 'c1:4.2', ballot: firstBallot, from: 'p9', accepted: {} }), [], 'nor one from a stranger')
+  t.same(msg('p2', { type: 'phase1b', txId: 'c1:4.2', ballot: firstBallot, from: 'p2', accepted: { p2: { ballot: 0, value: 'prepared' }, p1: { ballot: 0, value: 'prepared' } } }), [], 'one promise is not a quorum')
+  const phase2 = msg('p3', { type: 'phase1b', txId: 'c1:4.2', ballot: firstBallot, from: 'p3', accepted: { p1: { ballot: 0, value: 'prepared' }, p3: { ballot: 0, value: 'prepared' } } })
+  t.same(sent(phase2, 'phase2a').map(([to, m]) => [to, m]), P.map((p) => [p, { type: 'phase2a', txId: 'c1:4.2', ballot: firstBallot, values: { p1: 'prepared', p2: 'prepared', p3: 'prepared' } }]), 'phase 2a proposes what the quorum reported accepted')
+  t.same(msg('p1', { type: 'phase2b', txId: 'c1:4.2', ballot: firstBallot, from: 'p1', values: {} }), [], 'one acceptance chooses nothing')
+  const chosen = msg('p3', { type: 'phase2b', txId: 'c1:4.2', ballot: firstBallot, from: 'p3', values: {} })
+  t.same(replies(chosen), [{ ok: true, txId: 'c1:4.2', state: 'committed', learnedFrom: `recovery ballot ${firstBallot} of this coordinator` }])
+  t.same(sent(chosen, 'outcome'), P.map((p) => [p, { type: 'outcome', txId: 'c1:4.2', from: 'c2', outcome: 'committed' }]), 'and every connected participant is told the outcome')
+  t.same(m.state.lookups.size, 0)
+  t.same(msg('p2', { type: 'phase2b', txId: 'c1:4.2', ballot: firstBallot, from: 'p2', values: {} }), [], 'a late 2b finds nothing to answer')
+
+  const again = paxosSetup()
+  again.inDoubt(1)
+  const second = again.inDoubt(2)
+  t.match(sent(second, 'phase1a')[0], ['p1', { ballot: firstBallot + 5 }], 'a second lookup of it leads a ballot of its own, above the first')
+  again.msg('p1', { type: 'phase1b', txId: 'c1:4.2', ballot: firstBallot + 5, from: 'p1', accepted: {} })
+  const aborting = again.msg('p3', { type: 'phase1b', txId: 'c1:4.2', ballot: firstBallot + 5, from: 'p3', accepted: {} })
+  t.same(sent(aborting, 'phase2a')[0]?.[1], { type: 'phase2a', txId: 'c1:4.2', ballot: firstBallot + 5, values: { p1: 'aborted', p2: 'aborted', p3: 'aborted' } }, 'nobody in the quorum accepted a vote: aborted, never prepared on another participant\'s behalf')
+  const told = again.msg('p3', { type: 'outcome', txId: 'c1:4.2', from: 'p3', outcome: 'aborted' })
+  t.same(replies(told), [1, 2].map(() => ({ ok: true, txId: 'c1:4.2', state: 'aborted', learnedFrom: 'p3' })), 'an acceptor that knows the outcome answers every lookup leading it')
+  t.same(sent(told, 'outcome').map(([to, m]) => [to, m]), P.map((p) => [p, { type: 'outcome', txId: 'c1:4.2', from: 'c2', outcome: 'aborted' }]), 'told to every connected participant')
+  t.same(again.msg('p3', { type: 'outcome', txId: 'c1:4.2', from: 'p3', outcome: 'aborted' }), [], 'told again: nothing leads it any more')
+})
+
+t.test('Paxos Commit: the lookup answers "in doubt" when it cannot lead, or its ballot does not finish', async (t) => {
+  const preempted = paxosSetup()
+  preempted.inDoubt(1)
+  t.match(replies(preempted.msg('p1', { type: 'phase1b', txId: 'c1:4.2', ballot: firstBallot, from: 'p1', accepted: {}, promised: firstBallot + 8 })), [{ ok: false, error: 'txn_in_doubt', message: `c1:4.2 is in doubt, and a recovery ballot (${firstBallot + 8}) is under way elsewhere; retry later` }], 'a higher ballot is under way: its leader finishes it')
+
+  const slow = paxosSetup()
+  slow.inDoubt(1)
+  t.match(replies(slow.step({ type: 'timer', timer: { kind: 'lookup', reqId: 1 } })), [{ ok: false, error: 'txn_in_doubt', message: `c1:4.2 is prepared at p2, and this coordinator's recovery ballot ${firstBallot} did not finish in time; retry later` }], 'the lookup\'s time is up')
+
+  const few = paxosSetup(['p1', 'p2'])
+  few.step({ type: 'disconnected', participant: 'p1' })
+  few.step({ type: 'lookup', reqId: 1, txId: 'c1:4.2' })
+  t.match(replies(few.answer('p2', 1, 'c1:4.2', 'prepared')), [{ ok: false, error: 'txn_in_doubt', message: /prepared at p2/ }], 'one participant connected: no quorum to lead with')
+
+  const nobody = paxosSetup()
+  nobody.step({ type: 'lookup', reqId: 1, txId: 'c1:4.2' })
+  nobody.answer('p1', 1, 'c1:4.2', 'unknown')
+  nobody.answer('p2', 1, 'c1:4.2', 'unknown')
+  t.match(replies(nobody.step({ type: 'disconnected', participant: 'p3' })), [{ ok: false, error: 'txn_in_doubt', message: /p3 did not answer/ }], 'held prepared nowhere that answered: no ballot, which would only leave acceptor records behind')
+
+  const spent = paxosSetup()
+  spent.m.state.lookupBallot = (2 ** 20 * 2) * 5 - 1
+  t.match(replies(spent.inDoubt(1)), [{ ok: false, error: 'txn_in_doubt', message: /prepared at p2, its outcome not known yet/ }], 'no ballot left in this epoch: in doubt rather than a ballot of the next epoch')
+})
