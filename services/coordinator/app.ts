@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/io/runtime/logger.ts'
 import type { Store } from '../../shared/core/store.ts'
 import type { CoordinatorConfig } from './config.ts'
 import type { CoordinatorDriver } from './driver.ts'
+import type { CoordinatorMetrics } from './metrics.ts'
 import { transactionRoutes } from './transaction-routes.ts'
 
 export interface CoordinatorAppDeps {
@@ -11,11 +12,14 @@ export interface CoordinatorAppDeps {
   driver: CoordinatorDriver
   store: Store
   logger: Logger
+  /** GET /metrics and the counts behind it (absent: no /metrics). */
+  metrics?: CoordinatorMetrics
 }
 
 /** The coordinator's HTTP API; does not listen (main.ts does). */
-export function buildCoordinatorApp({ config, driver, store, logger }: CoordinatorAppDeps): FastifyInstance {
+export function buildCoordinatorApp({ config, driver, store, logger, metrics }: CoordinatorAppDeps): FastifyInstance {
   const app = createJsonApp(logger, config.bodyLimitBytes)
+  metrics?.install(app)
 
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
@@ -26,6 +30,6 @@ export function buildCoordinatorApp({ config, driver, store, logger }: Coordinat
   app.get('/v1/status', async () => {
     return { coordinator: config.id, coordinators: config.coordinators, ...driver.machine.status(), links: driver.linkStatus(), store: store.stats }
   })
-  void app.register(transactionRoutes, { driver, config })
+  void app.register(transactionRoutes, { driver, config, ...(metrics === undefined ? {} : { onAnswered: (body, seconds) => { metrics.answered(body, seconds) } }) })
   return app
 }

@@ -7,6 +7,7 @@ import { LevelStore } from '../../shared/io/storage/level-store.ts'
 import { buildCoordinatorApp } from './app.ts'
 import { loadCoordinatorConfig } from './config.ts'
 import { CoordinatorDriver } from './driver.ts'
+import { CoordinatorMetrics } from './metrics.ts'
 import { ParticipantLink } from '../../shared/io/net/participant-link.ts'
 import { recoverCoordinatorLog } from './recovery.ts'
 
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'failpoints armed')
 
   const store = new LevelStore(config.dataDir, failpoints)
+  const metrics = new CoordinatorMetrics(config.id, store)
   await store.open()
   const log = await recoverCoordinatorLog(store, Date.now())
 
@@ -55,7 +57,8 @@ async function main(): Promise<void> {
   )
   driver.attach(links)
 
-  const app = buildCoordinatorApp({ config, driver, store, logger })
+  metrics.watch(driver, links)
+  const app = buildCoordinatorApp({ config, driver, store, logger, metrics })
   app.addHook('onClose', async () => {
     driver.stop()
     for (const link of links) link.close()

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { CodedError } from '../../shared/core/api-errors.ts'
 import { WriteSchema, limits } from '../../shared/core/protocol/messages.ts'
 import type { Write } from '../../shared/core/protocol/types.ts'
+import type { ReplyBody } from '../../shared/core/coordinator/types.ts'
 import type { CoordinatorDriver } from './driver.ts'
 import type { CoordinatorConfig } from './config.ts'
 import { marks } from '../../shared/io/runtime/marks.ts'
@@ -11,6 +12,8 @@ import { claimKey, isReservedKey, parseClaim } from '../../shared/core/protocol/
 export interface TransactionRouteOptions {
   driver: CoordinatorDriver
   config: CoordinatorConfig
+  /** Told of every transaction answered, and how long it took. */
+  onAnswered?: (body: ReplyBody, seconds: number) => void
 }
 
 /** A lone UTF-16 surrogate: a JS string can hold one, UTF-8 (LevelDB, the wire) cannot, and turns it into U+FFFD. */
@@ -31,7 +34,7 @@ function checkWrites(writes: Write[]): void {
   }
 }
 
-export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOptions> = async (app, { driver, config }) => {
+export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOptions> = async (app, { driver, config, onAnswered }) => {
 
   app.post(
     '/v1/transactions',
@@ -53,7 +56,9 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
       checkWrites(writes)
       // The id becomes a key (its claim): the same UTF-8 rule as keys.
       if (id !== undefined && LONE_SURROGATE.test(id)) throw new CodedError('bad_request', 'the client id is not well-formed Unicode (a lone surrogate)')
+      const started = performance.now()
       const body = await driver.submit(writes, id, timeoutMs)
+      onAnswered?.(body, (performance.now() - started) / 1000)
       marks.mark('http reply')
       if (!body.ok) throw new CodedError(body.error, body.message)
       request.log.debug({ txId: body.result.txId, outcome: body.result.outcome }, 'transaction answered')

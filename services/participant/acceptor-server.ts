@@ -5,6 +5,7 @@ import { decodeToParticipant } from '../../shared/core/protocol/codec.ts'
 import { limits, type PaxosMsg, type ToParticipant } from '../../shared/core/protocol/messages.ts'
 import { Heartbeat } from '../../shared/io/net/heartbeat.ts'
 import { acceptedMessages } from '../../shared/io/net/accepted-messages.ts'
+import { ACCEPTOR_INBOUND, linkMeter } from '../../shared/io/net/link-meter.ts'
 import { Outbox } from '../../shared/io/net/outbox.ts'
 import { isFrameTooLarge, rawDataToString } from '../../shared/io/net/raw-data.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
@@ -89,6 +90,7 @@ export class AcceptorServer {
     this.connections.add(connection)
     ws.on('message', (data, isBinary) => {
       connection.heartbeat.heardFrom()
+      linkMeter.received(ACCEPTOR_INBOUND, data)
       this.onFrame(isBinary ? undefined : rawDataToString(data))
     })
     ws.on('error', (err) => {
@@ -103,7 +105,7 @@ export class AcceptorServer {
       connection.heartbeat.stop()
       this.connections.delete(connection)
     })
-    new Outbox(() => ws, this.logger).push({ type: 'hello', participant: this.participant })
+    new Outbox(() => ws, this.logger, { peer: ACCEPTOR_INBOUND }).push({ type: 'hello', participant: this.participant })
   }
 
   private onFrame(data: string | undefined): void {

@@ -10,6 +10,7 @@ import type { Store } from '../../shared/core/store.ts'
 import type { ParticipantDriver } from './driver.ts'
 import type { PeerServer } from './peer-server.ts'
 import type { AcceptorNetwork } from './acceptor-network.ts'
+import type { ParticipantMetrics } from './metrics.ts'
 
 export interface ParticipantAppDeps {
   id: string
@@ -19,11 +20,14 @@ export interface ParticipantAppDeps {
   logger: Logger
   /** Paxos Commit: the acceptor endpoint, and the links this node dialled to the other participants. */
   paxos?: Pick<AcceptorNetwork, 'acceptor' | 'links'>
+  /** GET /metrics and the counts behind it (absent: no /metrics). */
+  metrics?: ParticipantMetrics
 }
 
 /** Health, readiness and inspection endpoints of a participant; the peer socket shares this port. */
-export function buildParticipantApp({ id, driver, store, peer, logger, paxos }: ParticipantAppDeps): FastifyInstance {
+export function buildParticipantApp({ id, driver, store, peer, logger, paxos, metrics }: ParticipantAppDeps): FastifyInstance {
   const app = createJsonApp(logger)
+  metrics?.install(app)
 
   app.get('/healthz', async () => ({ status: 'ok', participant: id }))
   app.get('/readyz', async (_request, reply) => {

@@ -17,6 +17,8 @@ export class ParticipantDriver {
   sender: (to: string, msg: ToCoordinator) => boolean = () => false
   /** Paxos Commit: to another participant, over the link this one dialled (false when it is down: dropped). */
   peerSender: (to: string, msg: ToParticipant) => boolean = () => false
+  /** Shown every effect before it is performed (the metrics count votes and reads from them). */
+  observe: ((effect: ParticipantEffect) => void) | undefined
   private readonly runner: EffectRunner<ParticipantTimer>
 
   constructor(
@@ -54,6 +56,7 @@ export class ParticipantDriver {
   private perform(effects: ParticipantEffect[]): void {
     const sendPoint = sendCrashPoint(effects, this.failpoints)
     for (const effect of effects) {
+      this.observe?.(effect)
       switch (effect.type) {
         case 'send':
           if (!this.sender(effect.to, effect.msg)) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type, coordinator: effect.to }, 'coordinator not connected; message dropped')

@@ -9,6 +9,7 @@ import { loadParticipantConfig } from './config.ts'
 import { ParticipantDriver } from './driver.ts'
 import { PeerServer } from './peer-server.ts'
 import { AcceptorNetwork } from './acceptor-network.ts'
+import { ParticipantMetrics } from './metrics.ts'
 import { recoverReplica } from './recovery.ts'
 
 async function main(): Promise<void> {
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'failpoints armed')
 
   const store = new LevelStore(config.dataDir, failpoints, config.applyLingerMs)
+  const metrics = new ParticipantMetrics(config.id, store)
   await store.open()
   const replica = await recoverReplica(store)
 
@@ -48,7 +50,8 @@ async function main(): Promise<void> {
   const paxos = config.commitProtocol === 'paxos-commit' ? new AcceptorNetwork(config.id, config.peers, config.token, (msg) => { driver.onMessage(msg) }, logger) : undefined
   if (paxos) driver.peerSender = (to, msg) => paxos.send(to, msg)
 
-  const app = buildParticipantApp({ id: config.id, driver, store, peer, logger, ...(paxos ? { paxos } : {}) })
+  metrics.watch(driver, peer, paxos)
+  const app = buildParticipantApp({ id: config.id, driver, store, peer, logger, metrics, ...(paxos ? { paxos } : {}) })
   peer.attach(app.server, paxos?.upgrades)
   app.addHook('onClose', async () => {
     driver.stop()

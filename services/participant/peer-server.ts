@@ -7,6 +7,7 @@ import { decodeToParticipant } from '../../shared/core/protocol/codec.ts'
 import { COORDINATOR_NODE, limits, type ToCoordinator, type ToParticipant } from '../../shared/core/protocol/messages.ts'
 import { Heartbeat } from '../../shared/io/net/heartbeat.ts'
 import { acceptedMessages } from '../../shared/io/net/accepted-messages.ts'
+import { linkMeter } from '../../shared/io/net/link-meter.ts'
 import { Outbox } from '../../shared/io/net/outbox.ts'
 import { isFrameTooLarge, rawDataToString } from '../../shared/io/net/raw-data.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
@@ -64,6 +65,8 @@ export class PeerServer {
   private readonly options: PeerServerOptions
   /** The link of each coordinator that has one. */
   private readonly current = new Map<string, PeerConnection>()
+  /** Coordinators whose link was up before: the next connection of one is a reconnect. */
+  private readonly everConnected = new Set<string>()
   /** Whole frames refused (not JSON, not an array of 1..N messages, binary). */
   refusedFrames = 0
   /** Messages refused one by one inside otherwise good frames. */
@@ -155,15 +158,18 @@ export class PeerServer {
     const conn: PeerConnection = {
       coordinator,
       ws,
-      outbox: new Outbox(() => ws, this.logger),
+      outbox: new Outbox(() => ws, this.logger, { peer: coordinator }),
       heartbeat: new Heartbeat(ws, this.options.heartbeatMs, () => {
         this.logger.warn({ coordinator }, 'the coordinator missed a heartbeat; dropping its connection')
         this.drop(conn)
       }),
     }
     this.current.set(coordinator, conn)
+    if (this.everConnected.has(coordinator)) linkMeter.reconnected(coordinator)
+    this.everConnected.add(coordinator)
     ws.on('message', (data, isBinary) => {
       conn.heartbeat.heardFrom()
+      linkMeter.received(coordinator, data)
       if (this.current.get(coordinator) === conn) this.onFrame(coordinator, isBinary ? undefined : rawDataToString(data))
     })
     ws.on('error', (err) => {

@@ -94,7 +94,7 @@ export class ParticipantMachine {
   /** A read-only view for the inspection API (raft's Status()): routes never reach into the state. */
   status(): ParticipantStatus {
     const s = this.state
-    return { started: s.started, keys: s.kv.size, prepared: [...s.prepared.keys()], locks: s.locks.size, remembered: s.resolved.size }
+    return { started: s.started, keys: s.kv.size, prepared: [...s.prepared.keys()], locks: s.locks.size, remembered: s.resolved.size, readsWaiting: s.waitingReads }
   }
 
   /** Every prepared transaction waiting for its outcome, for `GET /v1/in-doubt`. */
@@ -554,6 +554,8 @@ export interface ParticipantStatus {
   prepared: string[]
   locks: number
   remembered: number
+  /** Reads held until a prepared transaction on their key resolves. */
+  readsWaiting: number
 }
 
 export interface InDoubtTxn {

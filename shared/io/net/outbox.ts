@@ -3,6 +3,7 @@ import type { ToCoordinator, ToParticipant } from '../../core/protocol/messages.
 import type { Logger } from '../runtime/logger.ts'
 import { marks } from '../runtime/marks.ts'
 import { splitFrames, type FrameLimits } from './frames.ts'
+import { linkMeter } from './link-meter.ts'
 
 /**
  * Coalesces messages to one peer: everything sent in the same turn of the
@@ -27,7 +28,7 @@ export class Outbox {
   constructor(
     private readonly socket: () => WebSocket | undefined,
     private readonly logger?: Logger,
-    private readonly options: { frameLimits?: FrameLimits; maxBufferedBytes?: number } = {},
+    private readonly options: { frameLimits?: FrameLimits; maxBufferedBytes?: number; peer?: string } = {},
   ) {}
 
   push(message: ToParticipant | ToCoordinator): boolean {
@@ -51,6 +52,7 @@ export class Outbox {
     marks.frame('send', messages)
     const frames = splitFrames(messages, this.options.frameLimits)
     for (const frame of frames) ws.send(frame)
+    if (this.options.peer !== undefined) linkMeter.sent(this.options.peer, frames)
     this.framesSent += frames.length
     this.messagesSent += messages.length
     const maxBufferedBytes = this.options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES

@@ -4,6 +4,7 @@ import { marks } from '../runtime/marks.ts'
 import { limits, type ToCoordinator, type ToParticipant } from '../../core/protocol/messages.ts'
 import { Heartbeat } from './heartbeat.ts'
 import { acceptedMessages } from './accepted-messages.ts'
+import { linkMeter } from './link-meter.ts'
 import { Outbox } from './outbox.ts'
 import { isFrameTooLarge, rawDataToString } from './raw-data.ts'
 import type { Logger } from '../runtime/logger.ts'
@@ -43,6 +44,8 @@ export class ParticipantLink {
   private readonly options: LinkOptions
   private backoffMs: number
   private ready = false
+  /** Up at least once before: the next time it comes up is a reconnect. */
+  private wasConnected = false
   private closed = false
   private reconnectTimer: NodeJS.Timeout | undefined
   private heartbeat: Heartbeat | undefined
@@ -98,9 +101,10 @@ export class ParticipantLink {
     })
     this.ws = ws
     let heartbeat: Heartbeat | undefined
-    this.outbox = new Outbox(() => (this.ready && this.ws === ws ? ws : undefined), this.logger.child({ participant: this.name }))
+    this.outbox = new Outbox(() => (this.ready && this.ws === ws ? ws : undefined), this.logger.child({ participant: this.name }), { peer: this.name })
     ws.on('message', (data, isBinary) => {
       heartbeat?.heardFrom()
+      linkMeter.received(this.name, data)
       this.onFrame(isBinary ? '' : rawDataToString(data))
     })
     ws.on('open', () => {
@@ -162,6 +166,8 @@ export class ParticipantLink {
     }
     if (this.ready) return // a repeated hello changes nothing
     clearTimeout(this.helloTimer)
+    if (this.wasConnected) linkMeter.reconnected(this.name)
+    this.wasConnected = true
     this.ready = true
     this.backoffMs = this.options.minBackoffMs
     this.logger.info({ participant: this.name }, 'participant connected')

@@ -28,6 +28,8 @@ interface Request {
  */
 export class LevelStore implements Store {
   readonly stats: StoreStats = { batches: 0, syncs: 0, requests: 0, ops: 0 }
+  /** Told of every batch written, with how many write requests it carried (the metrics' histogram). */
+  onBatch: ((requests: number) => void) | undefined
   private readonly db: ClassicLevel<string, unknown>
   private queue: Request[] = []
   /** Requests in the queue that are not deferrable: any of them starts a batch at once. */
@@ -109,6 +111,7 @@ export class LevelStore implements Store {
         this.stats.batches++
         this.stats.ops += ops.length
         if (sync) this.stats.syncs++
+        this.onBatch?.(group.length)
         for (const r of group) r.resolve()
       } catch (err) {
         for (const r of group) r.reject(err)

@@ -267,6 +267,6 @@ t.test('waiting reads are bounded: past the bound a read of a held key is answer
 t.test('status() and inDoubt() give routes a read-only view', async (t) => {
   const { prepared, m } = setup({ entries: [['a', { value: 'x', version: 1 }]] })
   prepared('1.1', [{ key: 'b', value: 'y' }])
-  t.same(m.status(), { started: true, keys: 1, prepared: ['1.1'], locks: 1, remembered: 0 })
+  t.same(m.status(), { started: true, keys: 1, prepared: ['1.1'], locks: 1, remembered: 0, readsWaiting: 0 })
   t.same(m.inDoubt(1500), [{ txId: '1.1', ageMs: 500, keys: ['b'], phase: 'prepared' }])
 })

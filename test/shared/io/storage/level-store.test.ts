@@ -19,6 +19,8 @@ async function openStore(t: Test): Promise<{ store: LevelStore; dir: string }> {
 t.test('group commit: requests made while a batch is written go out together in the next batch, in order', async (t) => {
   const { store } = await openStore(t)
   const order: number[] = []
+  const perBatch: number[] = []
+  store.onBatch = (requests) => { perBatch.push(requests) }
   const writes = Array.from({ length: 50 }, (_, i) => store.write([{ type: 'put', key: `k/${String(i).padStart(3, '0')}`, value: { i } }], i % 10 === 0).then(() => order.push(i)))
   await Promise.all(writes)
   t.same(order, Array.from({ length: 50 }, (_, i) => i), 'acknowledged in request order')
@@ -26,6 +28,7 @@ t.test('group commit: requests made while a batch is written go out together in 
   t.ok(store.stats.batches < 50, `batched: ${store.stats.batches} batches for 50 requests`)
   t.ok(store.stats.syncs >= 1 && store.stats.syncs <= store.stats.batches)
   t.equal(store.stats.ops, 50)
+  t.same([perBatch.length, perBatch.reduce((a, b) => a + b, 0)], [store.stats.batches, 50], 'onBatch hears of every batch and the requests in it')
   const all = await store.scan('k/')
   t.equal(all.length, 50)
   t.same(all[7], ['k/007', { i: 7 }])
