@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import { createLogger } from '../shared/io/runtime/logger.ts'
 import { startLocalChaos } from './lib/local-chaos.ts'
 import { LocalCluster } from './lib/local-cluster.ts'
+import { prettyDestination, prettyLines } from './lib/pretty-logs.ts'
 
 /**
  * `npm start`: two coordinators (c1 on BASE_PORT, c2 after the participants)
@@ -13,17 +14,20 @@ async function main(): Promise<void> {
   const participants = Number(process.env.PARTICIPANT_COUNT ?? 3)
   const coordinators = Number(process.env.COORDINATOR_COUNT ?? 2)
   if (!Number.isInteger(coordinators) || coordinators < 1 || coordinators > 8) throw new Error(`COORDINATOR_COUNT must be an integer from 1 to 8 (got ${process.env.COORDINATOR_COUNT})`)
+  // Readable logs for a person at a terminal; JSON everywhere else (a pipe, a file, CI), or with LOG_FORMAT=json.
+  const pretty = process.stdout.isTTY && process.env.LOG_FORMAT !== 'json'
   const cluster = await LocalCluster.create({
     dataRoot: resolve(process.env.DATA_ROOT ?? 'data'),
     participants,
     coordinators,
     token: process.env.CLUSTER_TOKEN ?? 'local-dev-token-change-me',
     basePort: Number(process.env.BASE_PORT ?? 8080),
-    logs: 'inherit',
+    logs: pretty ? 'pretty' : 'inherit',
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
     partitionable: true,
   })
-  const chaos = await startLocalChaos(cluster, createLogger('chaos', process.env.LOG_LEVEL ?? 'info'), Number(process.env.CHAOS_PORT ?? 8090))
+  const chaosLog = pretty ? prettyDestination(process.stdout, prettyLines(true)) : undefined
+  const chaos = await startLocalChaos(cluster, createLogger('chaos', process.env.LOG_LEVEL ?? 'info', chaosLog), Number(process.env.CHAOS_PORT ?? 8090))
   let stopping = false
   const stop = (): void => {
     if (stopping) return

@@ -3,7 +3,9 @@ import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'no
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Writable } from 'node:stream'
 import { LinkProxy } from './link-proxy.ts'
+import { pipePretty, prettyLines } from './pretty-logs.ts'
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -24,8 +26,13 @@ export interface ClusterOptions {
   /** Extra environment for every node, or per node name. */
   env?: Record<string, string>
   nodeEnv?: Record<string, Record<string, string>>
-  /** 'inherit' streams JSON logs to this process; default writes <dataRoot>/<node>.log */
-  logs?: 'inherit' | 'file'
+  /**
+   * 'inherit' streams JSON logs to this process; 'pretty' writes them to
+   * `prettyTo` (this process's stdout by default) through pino-pretty, one
+   * line at a time; default ('file') writes <dataRoot>/<node>.log.
+   */
+  logs?: 'inherit' | 'pretty' | 'file'
+  prettyTo?: Writable
   host?: string
   basePort?: number
   /**
@@ -82,6 +89,8 @@ export class LocalCluster {
   /** Per coordinator and participant, the relay the coordinator dials instead of the participant (partitionable clusters). */
   private readonly links = new Map<string, { coordinator: string; participant: string; proxy: LinkProxy }>()
   private readonly partitioned = new Set<string>()
+  /** logs: 'pretty': one formatter for every node (made at the first launch). */
+  private prettyFormat: ((line: string) => string) | undefined
   readonly token: string
   readonly host: string
 
@@ -173,12 +182,17 @@ export class LocalCluster {
     const spec = this.spec(name)
     mkdirSync(spec.dataDir, { recursive: true })
     const inherit = this.options.logs === 'inherit'
+    const pretty = this.options.logs === 'pretty'
     const child = spawn(process.execPath, nodeArgs(spec.role), {
       cwd: repoRoot,
       env: { ...productionEnv(), ...this.envOf(name) },
       stdio: ['ignore', inherit ? 'inherit' : 'pipe', inherit ? 'inherit' : 'pipe'],
     })
-    if (!inherit) {
+    if (pretty) {
+      const out = this.options.prettyTo ?? process.stdout
+      this.prettyFormat ??= prettyLines(out === process.stdout && process.stdout.isTTY)
+      for (const from of [child.stdout, child.stderr]) if (from) pipePretty(from, out, this.prettyFormat)
+    } else if (!inherit) {
       let stream = this.logStreams.get(name)
       if (!stream) {
         stream = createWriteStream(join(this.options.dataRoot, `${name}.log`), { flags: 'a' })

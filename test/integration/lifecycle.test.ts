@@ -12,7 +12,7 @@ t.test('SIGTERM stops every node cleanly; restarted, the data is there and trans
   t.match(first.body, { txId: /^1\./, outcome: 'committed' })
   await waitSettled(cluster)
   await cluster.terminateAll()
-  for (const name of cluster.nodes.keys()) t.notOk(cluster.isRunning(name), `${name} stopped`)
+  for (const name of cluster.nodes.keys()) t.same(await cluster.waitExit(name), { code: 0, signal: null }, `${name} stopped, exit code 0`)
   await cluster.startAll()
   const second = await submit(cluster, [{ key: 'persist', value: 'again' }])
   t.match(second.body, { txId: /^2\./, outcome: 'committed', versions: { persist: 2 } }, 'a new epoch: ids never repeat across restarts')
@@ -33,11 +33,13 @@ t.test('npm start brings up a cluster that answers the printed curl line, and Ct
   const basePort = await freePort()
   const chaosPort = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'start-cluster.ts')], {
-    env: { ...process.env, BASE_PORT: String(basePort), CHAOS_PORT: String(chaosPort), DATA_ROOT: dataRoot, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, BASE_PORT: String(basePort), CHAOS_PORT: String(chaosPort), DATA_ROOT: dataRoot, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
   let banner = ''
+  let logs = ''
   child.stderr.on('data', (chunk: Buffer) => { banner += chunk.toString() })
+  child.stdout.on('data', (chunk: Buffer) => { logs += chunk.toString() })
   const exited = new Promise<number | null>((ok) => child.once('exit', ok))
   const url = `http://127.0.0.1:${basePort}`
   await waitFor(async () => banner.includes('try:'), 60000, 'npm start to print its banner')
@@ -54,4 +56,34 @@ t.test('npm start brings up a cluster that answers the printed curl line, and Ct
   child.kill('SIGINT')
   t.equal(await exited, 0, 'exits cleanly on Ctrl-C')
   t.equal(await probe(`${url}/healthz`), 0, 'every node is gone')
+  t.match(logs, /^\{"level":30,"time":\d+,"node":"p1","pid":\d+,"port":\d+,"keys":0,"protocol":"2pc","msg":"participant listening"\}$/m, 'its output a pipe: JSON lines, as pino writes them')
+})
+
+const hasScript = (await new Promise<number | null>((ok) => spawn('script', ['--version'], { stdio: 'ignore' }).once('exit', ok).once('error', () => { ok(null) }))) === 0
+
+t.test('npm start on a terminal: readable lines through pino-pretty, one per log line, the node named in each', { skip: hasScript ? false : 'no script(1) to give npm start a terminal' }, async (t) => {
+  const dataRoot = mkdtempSync(join(tmpdir(), 'txn-start-tty-'))
+  t.teardown(() => { rmSync(dataRoot, { recursive: true, force: true }) })
+  const basePort = await freePort()
+  const chaosPort = await freePort()
+  // script(1) runs it on a pseudo-terminal: its stdout is a TTY, as in a person's shell.
+  const command = `${process.execPath} --import tsx ${join(repoRoot, 'scripts', 'start-cluster.ts')}`
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd: repoRoot,
+    env: { ...process.env, BASE_PORT: String(basePort), CHAOS_PORT: String(chaosPort), DATA_ROOT: dataRoot, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  })
+  let out = ''
+  child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  const exited = new Promise<number | null>((ok) => child.once('exit', ok))
+  await waitFor(async () => out.includes('try:'), 60000, 'npm start to print its banner')
+  t.match((await http(`http://127.0.0.1:${basePort}/v1/transactions`, { body: { writes: [{ key: 'tty', value: 'v' }] } })).body, { outcome: 'committed' })
+  process.kill(-child.pid!, 'SIGINT')
+  t.equal(await exited, 0, 'exits cleanly on Ctrl-C')
+  // eslint-disable-next-line no-control-regex -- the terminal's colours
+  const text = out.replace(/\u001b\[[0-9;]*m/g, '')
+  t.match(text, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: \[p1\] participant listening \{"port":\d+,"keys":0,"protocol":"2pc"\}\r?$/m, 'a participant\'s line: time, level, [node] message, its fields')
+  t.match(text, /^\[[\d:.]+\] INFO: \[chaos\] /m, 'and the chaos API\'s own lines too')
+  t.notMatch(text, /^\{"level"/m, 'no JSON line on the terminal')
 })
