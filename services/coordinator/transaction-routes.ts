@@ -7,6 +7,7 @@ import type { ReplyBody } from '../../shared/core/coordinator/types.ts'
 import type { CoordinatorDriver } from './driver.ts'
 import type { CoordinatorConfig } from './config.ts'
 import { marks } from '../../shared/io/runtime/marks.ts'
+import { answer, errorResponses } from '../../shared/io/http/api-docs.ts'
 import { claimKey, isReservedKey, parseClaim } from '../../shared/core/protocol/client-id-claim.ts'
 
 export interface TransactionRouteOptions {
@@ -36,10 +37,17 @@ function checkWrites(writes: Write[]): void {
 
 export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOptions> = async (app, { driver, config, onAnswered }) => {
 
+  const Reason = Type.Object({ participant: Type.String(), code: Type.String(), message: Type.String(), key: Type.Optional(Type.String()) })
+  const Result = answer({ txId: Type.String(), id: Type.Optional(Type.String()), outcome: Type.Union([Type.Literal('committed'), Type.Literal('aborted')]), versions: Type.Optional(Type.Record(Type.String(), Type.Integer())), reasons: Type.Optional(Type.Array(Reason)) }, 'The outcome: committed with the new version of each key, or aborted with the reasons')
+  const Description = answer({ txId: Type.String(), state: Type.Union([Type.Literal('preparing'), Type.Literal('committed'), Type.Literal('aborted')]) }, 'What this coordinator knows of the transaction (votes, acks, reasons, times), or, for another coordinator\'s, the outcome and the participant (or recovery ballot) it was learned from')
+
   app.post(
     '/v1/transactions',
     {
       schema: {
+        summary: 'Run a transaction: a set of writes, committed on every participant or on none',
+        tags: ['transactions'],
+        response: { 200: Result, ...errorResponses('bad_request', 'invalid_json', 'duplicate_key', 'invalid_precondition', 'payload_too_large', 'unsupported_media_type', 'id_conflict', 'id_in_doubt', 'overloaded', 'no_replica') },
         body: Type.Object(
           {
             writes: Type.Array(WriteSchema, { minItems: 1, maxItems: limits.maxWritesPerTxn }),
@@ -68,7 +76,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
 
   app.get(
     '/v1/transactions/:txId',
-    { schema: { params: Type.Object({ txId: Type.String({ minLength: 1, maxLength: limits.maxTxIdLength }) }) } },
+    { schema: { summary: 'A transaction\'s status by txId, at any coordinator', tags: ['transactions'], params: Type.Object({ txId: Type.String({ minLength: 1, maxLength: limits.maxTxIdLength }) }), response: { 200: Description, ...errorResponses('bad_request', 'unknown_transaction', 'txn_in_doubt', 'no_replica', 'overloaded') } } },
     async (request) => {
       const d = driver.machine.describe(request.params.txId, Date.now())
       if (d) return d
@@ -81,7 +89,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
 
   app.get(
     '/v1/transactions',
-    { schema: { querystring: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }) } },
+    { schema: { summary: 'A transaction\'s status by client id, at any coordinator', tags: ['transactions'], querystring: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }), response: { 200: Description, ...errorResponses('bad_request', 'unknown_transaction', 'id_in_doubt', 'no_replica', 'overloaded') } } },
     async (request) => {
       const d = driver.machine.describeClient(request.query.id)
       if (d) return d
@@ -99,7 +107,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
 
   app.get(
     '/v1/keys/:key',
-    { schema: { params: Type.Object({ key: Type.String({ minLength: 1, maxLength: limits.maxKeyLength }) }) } },
+    { schema: { summary: 'Read a key\'s committed value', tags: ['keys'], params: Type.Object({ key: Type.String({ minLength: 1, maxLength: limits.maxKeyLength }) }), response: { 200: answer({ key: Type.String(), value: Type.String(), version: Type.Integer() }, 'The value and its version'), ...errorResponses('bad_request', 'key_not_found', 'key_in_doubt', 'no_replica', 'overloaded') } } },
     async (request) => {
       if (isReservedKey(request.params.key)) throw new CodedError('bad_request', 'keys starting with U+0000 are reserved')
       const answer = await driver.read(request.params.key)

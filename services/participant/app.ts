@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
+import { answer, errorResponses, registerApiDocs } from '../../shared/io/http/api-docs.ts'
 import { createJsonApp } from '../../shared/io/http/json-app.ts'
 import { keyedObject } from '../../shared/core/protocol/keyed-object.ts'
 import { entryKey } from '../../shared/core/record-keys.ts'
@@ -27,49 +29,66 @@ export interface ParticipantAppDeps {
 /** Health, readiness and inspection endpoints of a participant; the peer socket shares this port. */
 export function buildParticipantApp({ id, driver, store, peer, logger, paxos, metrics }: ParticipantAppDeps): FastifyInstance {
   const app = createJsonApp(logger)
-  metrics?.install(app)
+  metrics?.countErrors(app)
+  registerApiDocs(app, { title: `Participant ${id}`, description: 'Health and inspection: the replica as stored, what is in doubt, counters. Its WebSocket endpoints (/v1/peer for coordinators, /v1/acceptor for the other participants under Paxos Commit) share the port and are not HTTP routes.' })
 
-  app.get('/healthz', async () => ({ status: 'ok', participant: id }))
-  app.get('/readyz', async (_request, reply) => {
-    const ready = store.isOpen && driver.machine.status().started
-    return reply.code(ready ? 200 : 503).send({ ready, participant: id, coordinatorConnected: peer.isConnected })
-  })
+  // In a plugin, registered after the API document's: its routes are in it.
+  void app.register(async (plugin) => {
+    const app = plugin.withTypeProvider<TypeBoxTypeProvider>()
+    app.get('/healthz', { schema: { summary: 'Alive', tags: ['operations'], response: { 200: answer({ status: Type.Literal('ok'), participant: Type.String() }, 'The process answers') } } }, async () => ({ status: 'ok', participant: id }))
+    const Ready = answer({ ready: Type.Boolean(), participant: Type.String(), coordinatorConnected: Type.Boolean() }, 'Ready: storage open and recovered')
+    app.get('/readyz', { schema: { summary: 'Ready: storage open and recovered', tags: ['operations'], response: { 200: Ready, 503: { ...Ready, description: 'Not ready (its own body, not a catalogue error)' } } } }, async (_request, reply) => {
+      const ready = store.isOpen && driver.machine.status().started
+      return reply.code(ready ? 200 : 503).send({ ready, participant: id, coordinatorConnected: peer.isConnected })
+    })
 
-  // The replica as stored on disk (not the in-memory copy): what a crash would leave.
-  app.get(
-    '/v1/replica',
-    { schema: { querystring: Type.Object({ prefix: Type.String({ default: '', maxLength: 512 }) }, { additionalProperties: false }) } },
-    async (request) => {
-      // Read the in-memory state before the disk: "nothing prepared" then implies every apply is on disk.
-      const { prepared, locks } = driver.machine.status()
-      const prefix = entryKey(request.query.prefix)
-      const entries = keyedObject<Entry>()
-      // Client ids' claims (client-id-claim.ts) apart: no client wrote them.
-      const reserved = keyedObject<Entry>()
-      // A prefix selects client ids under it too (a chaos run tags its keys and its ids alike).
-      const claims = request.query.prefix === '' ? [] : await store.scan(entryKey(claimKey(request.query.prefix)))
-      for (const [key, value] of [...(await store.scan(prefix)), ...claims]) {
-        const name = key.slice(entryKey('').length)
-        if (isReservedKey(name)) reserved[name] = value as Entry
-        else entries[name] = value as Entry
-      }
-      return { participant: id, entries, reserved, prepared, locks }
-    },
-  )
+    // The replica as stored on disk (not the in-memory copy): what a crash would leave.
+    const Entries = Type.Record(Type.String(), Type.Object({ value: Type.String(), version: Type.Integer() }))
+    app.get(
+      '/v1/replica',
+      {
+        schema: {
+          summary: 'The replica as stored in LevelDB (keys under a prefix), to compare replicas',
+          tags: ['inspection'],
+          querystring: Type.Object({ prefix: Type.String({ default: '', maxLength: 512 }) }, { additionalProperties: false }),
+          response: { 200: answer({ participant: Type.String(), entries: Entries, reserved: Entries, prepared: Type.Array(Type.String()), locks: Type.Integer() }, 'Entries by key, client ids\' claims apart (reserved), the transactions prepared and the locks held'), ...errorResponses('bad_request') },
+        },
+      },
+      async (request) => {
+        // Read the in-memory state before the disk: "nothing prepared" then implies every apply is on disk.
+        const { prepared, locks } = driver.machine.status()
+        const prefix = entryKey(request.query.prefix)
+        const entries = keyedObject<Entry>()
+        // Client ids' claims (client-id-claim.ts) apart: no client wrote them.
+        const reserved = keyedObject<Entry>()
+        // A prefix selects client ids under it too (a chaos run tags its keys and its ids alike).
+        const claims = request.query.prefix === '' ? [] : await store.scan(entryKey(claimKey(request.query.prefix)))
+        for (const [key, value] of [...(await store.scan(prefix)), ...claims]) {
+          const name = key.slice(entryKey('').length)
+          if (isReservedKey(name)) reserved[name] = value as Entry
+          else entries[name] = value as Entry
+        }
+        return { participant: id, entries, reserved, prepared, locks }
+      },
+    )
 
-  app.get('/v1/in-doubt', async () => {
-    const inDoubt = driver.machine.inDoubt(Date.now())
-    return { participant: id, coordinatorConnected: peer.isConnected, count: inDoubt.length, transactions: inDoubt }
-  })
+    const InDoubt = answer({ participant: Type.String(), coordinatorConnected: Type.Boolean(), count: Type.Integer(), transactions: Type.Array(answer({ txId: Type.String(), ageMs: Type.Number(), keys: Type.Array(Type.String()), phase: Type.String() }, 'A transaction waiting for its outcome; under Paxos Commit, who leads its recovery at which ballot')) }, 'Prepared transactions waiting for their outcome')
+    app.get('/v1/in-doubt', { schema: { summary: 'Transactions in doubt here, with their age and recovery', tags: ['inspection'], response: { 200: InDoubt } } }, async () => {
+      const inDoubt = driver.machine.inDoubt(Date.now())
+      return { participant: id, coordinatorConnected: peer.isConnected, count: inDoubt.length, transactions: inDoubt }
+    })
 
-  app.get('/v1/status', async () => {
-    const s = driver.machine.status()
-    const status = { participant: id, keys: s.keys, prepared: s.prepared.length, locks: s.locks, remembered: s.remembered, refusedFrames: peer.refusedFrames, refusedMessages: peer.refusedMessages, refusedConnections: peer.refusedConnections, store: store.stats }
-    if (!paxos) return status
-    const { acceptor, links } = paxos
-    const peers = keyedObject<{ connected: boolean }>()
-    for (const [name, link] of links) peers[name] = { connected: link.isConnected }
-    return { ...status, acceptor: { connections: acceptor.connected, refusedFrames: acceptor.refusedFrames, refusedMessages: acceptor.refusedMessages, refusedConnections: acceptor.refusedConnections }, peers }
+    const Status = answer({ participant: Type.String(), keys: Type.Integer(), prepared: Type.Integer(), locks: Type.Integer(), remembered: Type.Integer(), refusedFrames: Type.Integer(), refusedMessages: Type.Integer(), refusedConnections: Type.Integer(), store: Type.Object({}) }, 'Counters; under Paxos Commit also the acceptor endpoint\'s and the peer links\'')
+    app.get('/v1/status', { schema: { summary: 'The participant\'s counters', tags: ['inspection'], response: { 200: Status } } }, async () => {
+      const s = driver.machine.status()
+      const status = { participant: id, keys: s.keys, prepared: s.prepared.length, locks: s.locks, remembered: s.remembered, refusedFrames: peer.refusedFrames, refusedMessages: peer.refusedMessages, refusedConnections: peer.refusedConnections, store: store.stats }
+      if (!paxos) return status
+      const { acceptor, links } = paxos
+      const peers = keyedObject<{ connected: boolean }>()
+      for (const [name, link] of links) peers[name] = { connected: link.isConnected }
+      return { ...status, acceptor: { connections: acceptor.connected, refusedFrames: acceptor.refusedFrames, refusedMessages: acceptor.refusedMessages, refusedConnections: acceptor.refusedConnections }, peers }
+    })
+    metrics?.route(app)
   })
   return app
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import Type from 'typebox'
 import { apiErrors } from '../../core/api-errors.ts'
 import { linkMeter } from '../net/link-meter.ts'
 import type { LevelStore } from '../storage/level-store.ts'
@@ -73,15 +74,19 @@ export class NodeMetrics {
     })
   }
 
-  /** GET /metrics, and a count of every error answer (4xx, 5xx) by status and catalogue code. */
-  install(app: FastifyInstance): void {
+  /** Counts every error answer (4xx, 5xx) of the app by status and catalogue code: on the root instance, before any route. */
+  countErrors(app: FastifyInstance): void {
     const errors = new Counter({ name: 'txn_http_error_responses_total', help: 'HTTP answers with an error status, by status and error code', labelNames: ['status', 'code'], registers: [this.registry] })
     app.addHook('onSend', async (_request, reply, payload) => {
       const code = reply.statusCode >= 400 ? errorCodeOf(payload) : undefined
       if (code !== undefined) errors.inc({ status: String(reply.statusCode), code })
       return payload
     })
-    app.get('/metrics', async (_request, reply) => {
+  }
+
+  /** GET /metrics. */
+  route(app: FastifyInstance): void {
+    app.get('/metrics', { schema: { summary: 'Prometheus metrics (text format 0.0.4)', tags: ['operations'], produces: ['text/plain'], response: { 200: Type.String({ description: 'The Prometheus text exposition' }) } } }, async (_request, reply) => {
       return reply.type(this.registry.contentType).send(await this.registry.metrics())
     })
   }
