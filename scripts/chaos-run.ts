@@ -33,7 +33,8 @@ Faults:
   --max-down N  1               a node killed for good counts
   --kill-for-good NODE@MS       kill NODE for good MS after the start (left down to the end)
   --no-random-faults            only that kill: no random fault (a clean failover measurement)
-  --require-failover            fail unless what NODE left in doubt is resolved within 2 s
+  --require-failover            fail unless what NODE left in doubt is resolved within 2 s (the kill
+                                then waits, from MS on, until NODE has a transaction in doubt)
                                 of the kill and the commits per second without it stay
                                 at or above half the run's fault-free rate
 Output:

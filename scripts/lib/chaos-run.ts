@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs'
+import { coordinatorOf } from '../../shared/core/protocol/tx-id.ts'
 import type { ScheduleOptions } from '../../services/chaos/schedule.ts'
 import type { ChaosClient } from './chaos-client.ts'
 import type { FaultMark, RunViolation } from './checker.ts'
@@ -6,6 +7,8 @@ import { measureFailover, sampleInDoubt, type FailoverReport } from './failover.
 import type { HistoryLine } from './history.ts'
 import { judgeRun, waitAllReady, type Judgement } from './judge-run.ts'
 import { runWorkload } from './workload.ts'
+
+const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms))
 
 /** A node's name in the chaos API and its HTTP base URL. */
 export interface NamedUrl {
@@ -71,9 +74,17 @@ export async function chaosRun(o: ChaosRunOptions): Promise<ChaosRunReport> {
     o.onProgress?.({ ...progress })
   }, 500)
   const inDoubt = o.schedule.killForGood ? sampleInDoubt(o.participants.map((p) => p.url), startedAt) : undefined
+  // Gated on failover: the kill for good is this runner's, at the first moment after the planned one when the
+  // node has a transaction in doubt somewhere, so that "what it left in doubt is resolved in time" is never
+  // passed by a kill that left nothing (a kill at a fixed time did, in CI). Otherwise the schedule kills it.
+  const { killForGood, ...rest } = o.schedule
+  const ownKill = o.requireFailover !== undefined ? killForGood : undefined
+  const schedule = ownKill === undefined ? o.schedule : rest
+  let killing: Promise<void> | undefined
   try {
     await o.chaos.healAll(true) // a clean start: no fault left from before (kills for good too), no schedule running
-    await o.chaos.startSchedule({ ...o.schedule, seed: o.seed })
+    await o.chaos.startSchedule({ ...schedule, seed: o.seed })
+    if (ownKill !== undefined) killing = killWhileInDoubt(o, ownKill, startedAt)
     const history = await runWorkload({
       urls: o.coordinators.map((c) => c.url),
       seed: o.seed,
@@ -94,6 +105,7 @@ export async function chaosRun(o: ChaosRunOptions): Promise<ChaosRunReport> {
       },
     })
     const workloadEndMs = Date.now() - startedAt
+    await killing
     const samples = await inDoubt?.stop()
     progress.phase = 'healing'
     const healed = await o.chaos.healAll()
@@ -112,8 +124,29 @@ export async function chaosRun(o: ChaosRunOptions): Promise<ChaosRunReport> {
     return { ...judged, seed: o.seed, tag, durationMs: Date.now() - startedAt, faultLog, killedForGood: [...gone], failover }
   } finally {
     clearInterval(tick)
+    await killing?.catch(() => undefined)
     await inDoubt?.stop()
   }
+}
+
+/**
+ * Kills `plan.node` for good through the chaos API at the first moment,
+ * from `plan.afterMs` on, when a live participant lists one of its
+ * transactions in doubt (polled every 10 ms; after 10 s of looking, at once).
+ */
+async function killWhileInDoubt(o: ChaosRunOptions, plan: { node: string; afterMs: number }, startedAt: number): Promise<void> {
+  await sleep(Math.max(0, startedAt + plan.afterMs - Date.now()))
+  const giveUpAt = Date.now() + 10_000
+  const holding = async (url: string): Promise<boolean> => {
+    try {
+      const body = (await (await fetch(`${url}/v1/in-doubt`, { signal: AbortSignal.timeout(500) })).json()) as { transactions?: { txId: string }[] }
+      return (body.transactions ?? []).some((tx) => coordinatorOf(tx.txId) === plan.node)
+    } catch {
+      return false
+    }
+  }
+  while (Date.now() < giveUpAt && !(await Promise.all(o.participants.map(async (p) => holding(p.url)))).includes(true)) await sleep(10)
+  await o.chaos.inject({ kind: 'kill', node: plan.node, permanent: true })
 }
 
 /** The failover targets as violations, so that a run that misses them fails like one that breaks a guarantee. */
