@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { LocalCluster, type ClusterOptions } from '../../scripts/lib/local-cluster.ts'
+import { LocalCluster, waitFor, type ClusterOptions } from '../../scripts/lib/local-cluster.ts'
 
 export { LocalCluster }
 
@@ -17,7 +17,22 @@ export async function startCluster(t: Test, options: Partial<ClusterOptions> = {
     else t.comment(`test data kept in ${dataRoot}`)
   })
   await cluster.startAll()
+  if (cluster.envOf(cluster.participantNames[0]!).COMMIT_PROTOCOL === 'paxos-commit') await waitPeersLinked(cluster)
   return cluster
+}
+
+/**
+ * Paxos Commit: until every participant has dialled every other. Ready means
+ * linked to the coordinators; a participant's 2a sent before its links to the
+ * others are up is lost (as on any link that is down), and a transaction whose
+ * vote reached too few acceptors aborts, which a test of a commit does not want.
+ */
+export async function waitPeersLinked(cluster: LocalCluster, timeoutMs = 30000): Promise<void> {
+  const linked = async (p: string): Promise<boolean> => {
+    const peers = (await http<{ peers?: Record<string, { connected: boolean }> }>(`${cluster.urlOf(p)}/v1/status`)).body.peers ?? {}
+    return cluster.participantNames.every((other) => other === p || peers[other]?.connected === true)
+  }
+  await waitFor(async () => (await Promise.all(cluster.participantNames.map(linked))).every(Boolean), timeoutMs, 'every participant to dial every other (Paxos Commit)')
 }
 
 export interface HttpResult<T = Record<string, unknown>> {
