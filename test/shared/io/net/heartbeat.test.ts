@@ -5,21 +5,10 @@ import { Worker } from 'node:worker_threads'
 import t, { type Test } from 'tap'
 import WebSocket, { WebSocketServer } from 'ws'
 import { Heartbeat } from '../../../../shared/io/net/heartbeat.ts'
+import { socketPair } from '../../../helpers/socket-pair.ts'
 
-/** A real WebSocket pair on 127.0.0.1 whose client end never answers a ping (`autoPong: false`). */
-async function socketPair(t: Test): Promise<{ client: WebSocket; server: WebSocket }> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
-  await once(wss, 'listening')
-  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { autoPong: false })
-  const [server] = (await once(wss, 'connection')) as [WebSocket]
-  await once(client, 'open')
-  t.teardown(async () => {
-    client.terminate()
-    server.terminate()
-    await new Promise((ok) => { wss.close(ok) })
-  })
-  return { client, server }
-}
+/** A real WebSocket pair on 127.0.0.1 whose client end never answers a ping. */
+const silentPair = async (t: Test) => socketPair(t, { autoPong: false })
 
 const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms))
 
@@ -54,7 +43,7 @@ t.test('a peer that answers pings keeps its link', async (t) => {
 })
 
 t.test('a peer that never answers a ping is judged missing once, within two beats', async (t) => {
-  const { server } = await socketPair(t)
+  const { server } = await silentPair(t)
   let missed = 0
   const started = Date.now()
   let judgedAfter = 0
@@ -65,7 +54,7 @@ t.test('a peer that never answers a ping is judged missing once, within two beat
 })
 
 t.test('any frame from the peer counts as an answer (a pong may wait behind a backlog)', async (t) => {
-  const { client, server } = await socketPair(t)
+  const { client, server } = await silentPair(t)
   let missed = 0
   const beat = new Heartbeat(server, 150, () => { missed++ })
   server.on('message', () => { beat.heardFrom() })
@@ -95,7 +84,7 @@ t.test('a stall of this process longer than a beat does not drop a peer whose po
 })
 
 t.test('stop ends the beats and cancels a verdict already scheduled', async (t) => {
-  const { server } = await socketPair(t)
+  const { server } = await silentPair(t)
   let missed = 0
   let pings = 0
   const originalPing = server.ping.bind(server)

@@ -1,9 +1,8 @@
 import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import WebSocket, { WebSocketServer } from 'ws'
 import { LinkMeter, linkMeter } from '../../../../shared/io/net/link-meter.ts'
 import { Outbox } from '../../../../shared/io/net/outbox.ts'
+import { socketPair } from '../../../helpers/socket-pair.ts'
 
 t.test('counts frames and UTF-8 bytes per peer, whatever buffer shape ws delivered, and reconnects', async (t) => {
   const meter = new LinkMeter()
@@ -22,16 +21,7 @@ t.test('counts frames and UTF-8 bytes per peer, whatever buffer shape ws deliver
 })
 
 t.test('an outbox that names its peer counts what it sends in the process-wide meter', async (t) => {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
-  await once(wss, 'listening')
-  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`)
-  const [server] = (await once(wss, 'connection')) as [WebSocket]
-  await once(client, 'open')
-  t.teardown(async () => {
-    client.terminate()
-    server.terminate()
-    await new Promise((ok) => { wss.close(ok) })
-  })
+  const { client, server } = await socketPair(t)
   const before = linkMeter.snapshot().find(([peer]) => peer === 'meter-test')?.[1].framesSent ?? 0
   const arrived = once(server, 'message')
   new Outbox(() => client, undefined, { peer: 'meter-test' }).push({ type: 'commit', txId: '1.1' })
