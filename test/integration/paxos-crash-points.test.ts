@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import type { FailpointName } from '../../shared/io/runtime/failpoints.ts'
 import { waitFor } from '../../scripts/lib/local-cluster.ts'
 import { parseLog, nodeLogText, type LogLine } from '../helpers/node-log.ts'
-import { http, startCluster, submit, waitSettled, type LocalCluster, type Replica } from '../helpers/cluster.ts'
+import { http, startCluster, submit, waitPeersLinked, waitSettled, type LocalCluster, type Replica } from '../helpers/cluster.ts'
 
 // Paxos Commit's own crash points, each hit by a real participant process (SIGKILL on the spot), in a
 // three-participant cluster (F = 1). The 2PC crash points are in failpoints-participant/-coordinator.
@@ -44,6 +44,9 @@ async function expectFinishedWithout(t: Test, cluster: LocalCluster, down: strin
 async function expectAgreementAfterRestart(t: Test, cluster: LocalCluster, node: string, key: string, value: string, outcome: 'committed' | 'aborted'): Promise<void> {
   cluster.spec(node).env.TXN_FAILPOINTS = ''
   await cluster.start(node)
+  // Ready means linked to the coordinator; the next commit also needs the restarted node's links to the other
+  // acceptors, or its own 2a is lost and its vote is chosen aborted (a fresh-clone CI run saw exactly that).
+  await waitPeersLinked(cluster)
   const all = await waitSettled(cluster, 30_000)
   for (const r of all) t.same(r.entries[key], outcome === 'committed' ? { value, version: 1 } : undefined, `${r.participant}: ${outcome}`)
   for (const r of all.slice(1)) t.same(r.entries, all[0]!.entries, `${r.participant} agrees with ${all[0]!.participant}`)
