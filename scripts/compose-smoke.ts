@@ -7,6 +7,7 @@ import { measureFailover, sampleInDoubt } from './lib/failover.ts'
 import { judgeRun, waitAllReady } from './lib/judge-run.ts'
 import { runWorkload } from './lib/workload.ts'
 import { freePort, repoRoot } from './lib/local-cluster.ts'
+import { authHeaders } from './lib/credentials.ts'
 
 type Protocol = '2pc' | 'paxos-commit'
 
@@ -31,6 +32,11 @@ async function main(): Promise<void> {
   // Every time, not only when empty: a cache filled before the lock file changed lacks the new packages, and the
   // offline build then fails (ENOTCACHED). With everything cached it only checks.
   run(['bash', join(repoRoot, 'scripts', 'docker-cache.sh')], 'fill the npm cache for an offline image build')
+  // The compose cluster listens beyond loopback inside its network, so it runs with tokens: this run's own, which
+  // its clients (authHeaders) send too.
+  process.env.ADMIN_TOKEN ??= `smoke-admin-${process.pid}-0123456789`
+  process.env.CLIENT_TOKEN ??= `smoke-write-${process.pid}-0123456789`
+  process.env.CLIENT_TOKENS ??= `write:${process.env.CLIENT_TOKEN}`
   const protocols = (process.env.SMOKE_PROTOCOLS ?? '2pc,paxos-commit').split(',') as Protocol[]
   for (const protocol of protocols) await smoke(compose, protocol)
   process.stdout.write('PASSED compose smoke test\n')
@@ -57,6 +63,9 @@ async function smoke(compose: string[], protocol: Protocol): Promise<void> {
   try {
     dc(['up', '-d', '--build'], `build the image and start the ${protocol} cluster`)
     await waitAllReady([`${c1}/readyz`, `${c2}/readyz`, `${chaos.url}/healthz`, ...replicaUrls.map((u) => `${u}/readyz`)], 120000)
+    const refused = await Promise.all([`${c1}/v1/keys/k`, `${replicaUrls[0]!}/v1/in-doubt`, `${chaos.url}/v1/faults`].map(async (u) => (await fetch(u)).status))
+    if (refused.some((status) => status !== 401)) throw new Error(`a request without a token was not refused with 401 (coordinator, participant, chaos API): ${refused.join(', ')}`)
+    step('tokens in force: without one, the coordinator, a participant and the chaos API answer 401')
     step(`cluster ${project} is up and healthy: coordinator-1, coordinator-2, p1..p3, chaos`)
     const startedAt = Date.now()
     const history: HistoryEvent[] = []
@@ -67,7 +76,7 @@ async function smoke(compose: string[], protocol: Protocol): Promise<void> {
       const op = n++
       const writes = [{ key: `smoke-k${op % 3}`, value: `smoke-${op}` }, { key: `smoke-solo${op}`, value: `smoke-${op}` }]
       history.push({ type: 'invoke', t: Date.now() - startedAt, n: op, client: 0, id: `smoke-${startedAt}-${op}`, writes })
-      const res = await fetch(`${url}/v1/transactions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ writes }), signal: AbortSignal.timeout(20000) })
+      const res = await fetch(`${url}/v1/transactions`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeaders('client') }, body: JSON.stringify({ writes }), signal: AbortSignal.timeout(20000) })
       const body = (await res.json()) as { txId: string; outcome: 'committed' | 'aborted'; versions?: Record<string, number>; reasons?: { code: string }[] }
       if (res.status !== 200) throw new Error(`transaction ${op}: HTTP ${res.status} ${JSON.stringify(body)}`)
       if (body.outcome === 'committed') history.push({ type: 'ok', t: Date.now() - startedAt, n: op, txId: body.txId, versions: body.versions ?? {}, attempts: 1 })
@@ -152,7 +161,7 @@ async function coordinatorLoss(protocol: Protocol, chaos: ChaosClient, urls: str
 async function waitNothingInDoubt(replicaUrls: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const counts = await Promise.all(replicaUrls.map(async (u) => ((await (await fetch(`${u}/v1/in-doubt`)).json()) as { count: number }).count))
+    const counts = await Promise.all(replicaUrls.map(async (u) => ((await (await fetch(`${u}/v1/in-doubt`, { headers: authHeaders('admin') })).json()) as { count: number }).count))
     if (counts.every((c) => c === 0)) return
     if (Date.now() > deadline) throw new Error(`still in doubt after ${timeoutMs} ms: ${counts.join(', ')}`)
     await sleep(200)

@@ -3,6 +3,7 @@ import { createLogger } from '../shared/io/runtime/logger.ts'
 import { startLocalChaos } from './lib/local-chaos.ts'
 import { LocalCluster } from './lib/local-cluster.ts'
 import { prettyDestination, prettyLines } from './lib/pretty-logs.ts'
+import { parseAccessTokens } from '../shared/io/runtime/access-tokens.ts'
 
 /**
  * `npm start`: two coordinators (c1 on BASE_PORT, c2 after the participants)
@@ -27,7 +28,9 @@ async function main(): Promise<void> {
     partitionable: true,
   })
   const chaosLog = pretty ? prettyDestination(process.stdout, prettyLines(true)) : undefined
-  const chaos = await startLocalChaos(cluster, createLogger('chaos', process.env.LOG_LEVEL ?? 'info', chaosLog), Number(process.env.CHAOS_PORT ?? 8090))
+  // CLIENT_TOKENS and ADMIN_TOKEN reach every node through the environment; the chaos API here takes ADMIN_TOKEN too.
+  const access = parseAccessTokens('', process.env.ADMIN_TOKEN ?? '')
+  const chaos = await startLocalChaos(cluster, createLogger('chaos', process.env.LOG_LEVEL ?? 'info', chaosLog), Number(process.env.CHAOS_PORT ?? 8090), '127.0.0.1', access)
   let stopping = false
   const stop = (): void => {
     if (stopping) return
@@ -49,13 +52,18 @@ async function main(): Promise<void> {
       `${protocolName()} cluster is up: ${cluster.coordinatorNames.length === 1 ? `coordinator ${url}` : `coordinators ${cluster.coordinatorNames.map((c) => `${c} ${cluster.urlOf(c)}`).join(', ')}`}, participants ${cluster.participantNames.map((p) => `${p} ${cluster.urlOf(p)}`).join(', ')}`,
       ...(cluster.coordinatorNames.length > 1 ? ['any coordinator serves any client; one that loses a coordinator retries at another with the same "id"'] : []),
       'try:',
-      `  curl -s -X POST ${url}/v1/transactions -H 'content-type: application/json' -d '{"writes":[{"key":"greeting","value":"hello"}],"id":"greeting-1"}'`,
-      `  curl -s ${cluster.urlOf(cluster.coordinatorNames.at(-1)!)}/v1/keys/greeting`,
+      `  curl -s -X POST ${url}/v1/transactions${bearer('a write token of CLIENT_TOKENS')} -H 'content-type: application/json' -d '{"writes":[{"key":"greeting","value":"hello"}],"id":"greeting-1"}'`,
+      `  curl -s ${cluster.urlOf(cluster.coordinatorNames.at(-1)!)}/v1/keys/greeting${bearer('a token of CLIENT_TOKENS')}`,
       `  npm run fault -- kill p1 --for 5000     (chaos API on ${chaos.url})`,
       'Ctrl-C stops every node.',
       '',
     ].join('\n'),
   )
+}
+
+/** The curl header to show when tokens are set (a placeholder: a token is never printed). */
+function bearer(which: string): string {
+  return (process.env.CLIENT_TOKENS ?? '') === '' && (process.env.ADMIN_TOKEN ?? '') === '' ? '' : ` -H 'authorization: Bearer <${which}>'`
 }
 
 function protocolName(): string {

@@ -2,10 +2,11 @@ import type { ChaosEvent, ClusterNode, Fault, FaultKind, NodeRole } from '../../
 import type { HealAllResult } from '../../services/chaos/engine.ts'
 import type { ScheduleStatus } from '../../services/chaos/random-schedule.ts'
 import type { ScheduleOptions } from '../../services/chaos/schedule.ts'
+import { authHeaders } from './credentials.ts'
 
-/** An HTTP client of the chaos API, the same for the compose sidecar and the local cluster's in-process one. */
+/** An HTTP client of the chaos API, the same for the compose sidecar and the local cluster's in-process one (ADMIN_TOKEN from the environment, if set). */
 export class ChaosClient {
-  constructor(readonly url: string) {}
+  constructor(readonly url: string, private readonly headers: Record<string, string> = authHeaders('admin')) {}
 
   async nodes(): Promise<ClusterNode[]> {
     return (await this.call<{ nodes: ClusterNode[] }>('GET', '/v1/nodes')).nodes
@@ -46,7 +47,8 @@ export class ChaosClient {
     try {
       res = await fetch(`${this.url}${path}`, {
         method,
-        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+        headers: { ...this.headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(60000),
       })
     } catch (err) {

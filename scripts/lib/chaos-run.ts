@@ -7,6 +7,7 @@ import { measureFailover, sampleInDoubt, type FailoverReport } from './failover.
 import type { HistoryLine } from './history.ts'
 import { judgeRun, waitAllReady, type Judgement } from './judge-run.ts'
 import { runWorkload } from './workload.ts'
+import { authHeaders } from './credentials.ts'
 
 const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms))
 
@@ -139,7 +140,7 @@ async function killWhileInDoubt(o: ChaosRunOptions, plan: { node: string; afterM
   const giveUpAt = Date.now() + 10_000
   const holding = async (url: string): Promise<boolean> => {
     try {
-      const body = (await (await fetch(`${url}/v1/in-doubt`, { signal: AbortSignal.timeout(500) })).json()) as { transactions?: { txId: string }[] }
+      const body = (await (await fetch(`${url}/v1/in-doubt`, { headers: authHeaders('admin'), signal: AbortSignal.timeout(500) })).json()) as { transactions?: { txId: string }[] }
       return (body.transactions ?? []).some((tx) => coordinatorOf(tx.txId) === plan.node)
     } catch {
       return false

@@ -1,6 +1,7 @@
 import { coordinatorOf } from '../../shared/core/protocol/tx-id.ts'
 import type { FaultMark } from './checker.ts'
 import type { HistoryEvent } from './history.ts'
+import { authHeaders } from './credentials.ts'
 
 /**
  * What a chaos run measures about faults, beside the checker's verdict: how
@@ -58,7 +59,7 @@ export function sampleInDoubt(participantUrls: readonly string[], startedAt: num
       const lists = await Promise.all(
         participantUrls.map(async (url) => {
           try {
-            const res = await fetch(`${url}/v1/in-doubt`, { signal: AbortSignal.timeout(500) })
+            const res = await fetch(`${url}/v1/in-doubt`, { headers: authHeaders('admin'), signal: AbortSignal.timeout(500) })
             const body = (await res.json()) as { transactions?: { txId: string }[] }
             return (body.transactions ?? []).map((tx) => tx.txId)
           } catch {

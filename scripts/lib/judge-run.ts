@@ -1,6 +1,7 @@
 import { checkRun, type CheckReport, type FaultMark, type ReplicaState } from './checker.ts'
 import { foldHistory, type HistoryEvent } from './history.ts'
 import { resolveUnknown } from './workload.ts'
+import { authHeaders } from './credentials.ts'
 
 export interface Judgement extends CheckReport {
   /** The history with the status-API resolutions appended. */
@@ -25,7 +26,7 @@ export async function judgeRun(coordinatorUrls: readonly string[], replicaUrls: 
 async function settledReplicas(urls: readonly string[], prefix: string, timeoutMs = 60000): Promise<ReplicaState[]> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const all = await Promise.all(urls.map(async (url) => (await (await fetch(`${url}/v1/replica?prefix=${encodeURIComponent(prefix)}`, { signal: AbortSignal.timeout(10000) })).json()) as ReplicaState))
+    const all = await Promise.all(urls.map(async (url) => (await (await fetch(`${url}/v1/replica?prefix=${encodeURIComponent(prefix)}`, { headers: authHeaders('admin'), signal: AbortSignal.timeout(10000) })).json()) as ReplicaState))
     // Past the deadline the checker reports what is still in doubt.
     if (all.every((r) => r.prepared.length === 0 && r.locks === 0) || Date.now() > deadline) return all
     await sleep(100)

@@ -4,6 +4,7 @@ import { ChaosEngine } from '../../services/chaos/engine.ts'
 import type { ClusterNode, ClusterTarget } from '../../services/chaos/faults.ts'
 import { RandomSchedule } from '../../services/chaos/random-schedule.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
+import type { AccessTokens } from '../../shared/io/runtime/access-tokens.ts'
 import type { LocalCluster } from './local-cluster.ts'
 
 /** The chaos engine's view of the local process cluster: signals and the link relays instead of the Docker API. */
@@ -54,10 +55,10 @@ export interface LocalChaos {
  * cluster (`npm start`, chaos runs, tests), so that the fault scripts and the
  * chaos run talk to the same API whether the cluster is compose or local.
  */
-export async function startLocalChaos(cluster: LocalCluster, logger: Logger, port = 0, host = '127.0.0.1'): Promise<LocalChaos> {
+export async function startLocalChaos(cluster: LocalCluster, logger: Logger, port = 0, host = '127.0.0.1', access: AccessTokens = []): Promise<LocalChaos> {
   const engine = new ChaosEngine(new LocalTarget(cluster), logger)
   const schedule = new RandomSchedule(engine, logger)
-  const app = buildChaosApp({ engine, schedule, logger })
+  const app = buildChaosApp({ engine, schedule, logger, access })
   await app.listen({ host, port })
   const address = app.server.address()
   const bound = typeof address === 'object' && address ? address.port : port

@@ -1,5 +1,6 @@
 import { Prng } from '../../shared/core/prng.ts'
 import type { HistoryEvent, HistoryWrite, Outcome } from './history.ts'
+import { authHeaders } from './credentials.ts'
 
 export interface WorkloadOptions {
   /**
@@ -106,7 +107,7 @@ async function send(url: string, writes: HistoryWrite[], id: string, timeoutMs: 
   try {
     const res = await fetch(`${url}/v1/transactions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...authHeaders('client') },
       body: JSON.stringify({ writes, id }),
       signal: AbortSignal.timeout(timeoutMs),
     })
@@ -180,7 +181,7 @@ async function lookUpEverywhere(urls: readonly string[], id: string): Promise<Lo
   const answers: Lookup[] = []
   for (const url of urls) {
     try {
-      const res = await fetch(`${url}/v1/transactions?id=${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(10000) })
+      const res = await fetch(`${url}/v1/transactions?id=${encodeURIComponent(id)}`, { headers: authHeaders('client'), signal: AbortSignal.timeout(10000) })
       answers.push({ status: res.status, body: (await res.json()) as Lookup['body'] })
     } catch {
       // cut off: this coordinator has no say this round

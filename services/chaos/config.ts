@@ -1,5 +1,6 @@
 import Type from 'typebox'
 import { ConfigError, loadConfig } from '../../shared/io/runtime/config.ts'
+import { parseAccessTokens, requireTokensOffLoopback, type AccessTokens } from '../../shared/io/runtime/access-tokens.ts'
 import { parseKillForGood, parseMix, parseRange, parseRoles, type ScheduleOptions } from './schedule.ts'
 
 const Schema = Type.Object(
@@ -17,6 +18,7 @@ const Schema = Type.Object(
     maxDown: Type.Integer({ minimum: 1, default: 1 }),
     killForGood: Type.String({ default: '' }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+    adminToken: Type.String({ default: '' }),
   },
   { additionalProperties: false },
 )
@@ -35,6 +37,7 @@ export const chaosEnv = {
   maxDown: 'CHAOS_MAX_DOWN',
   killForGood: 'CHAOS_KILL_FOR_GOOD',
   logLevel: 'LOG_LEVEL',
+  adminToken: 'ADMIN_TOKEN',
 } as const
 
 export interface ChaosConfig {
@@ -46,10 +49,14 @@ export interface ChaosConfig {
   scheduleAtStart: boolean
   schedule: ScheduleOptions
   logLevel: string
+  /** ADMIN_TOKEN: the whole API but /healthz and the API document needs it; none: open (loopback only). */
+  access: AccessTokens
 }
 
 export function loadChaosConfig(env: NodeJS.ProcessEnv): ChaosConfig {
   const raw = loadConfig(Schema, env, chaosEnv)
+  const access = parseAccessTokens('', raw.adminToken)
+  requireTokensOffLoopback(raw.host, 'CHAOS_HOST', access, ['ADMIN_TOKEN'])
   try {
     return {
       host: raw.host,
@@ -67,6 +74,7 @@ export function loadChaosConfig(env: NodeJS.ProcessEnv): ChaosConfig {
         ...(raw.killForGood === '' ? {} : { killForGood: parseKillForGood(raw.killForGood) }),
       },
       logLevel: raw.logLevel,
+      access,
     }
   } catch (err) {
     throw new ConfigError(`invalid configuration: ${(err as Error).message}`)

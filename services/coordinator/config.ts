@@ -5,6 +5,7 @@ import { parseNodeList, type NamedUrl } from '../../shared/io/runtime/node-list.
 import { parseCoordinators } from '../../shared/io/runtime/coordinator-list.ts'
 import { COORDINATOR_NODE } from '../../shared/core/protocol/messages.ts'
 import { COORDINATOR_NAME_PATTERN } from '../../shared/core/protocol/tx-id.ts'
+import { parseAccessTokens, requireTokensOffLoopback, type AccessTokens } from '../../shared/io/runtime/access-tokens.ts'
 
 /** The largest body whose PREPARE still fits in one frame (64 KiB left for the message around the writes). */
 export const MAX_BODY_LIMIT_BYTES = limits.maxFrameBytes - 64 * 1024
@@ -30,6 +31,8 @@ const Schema = Type.Object(
     commitProtocol: Type.Union([Type.Literal('2pc'), Type.Literal('paxos-commit')], { default: '2pc' }),
     id: Type.String({ default: COORDINATOR_NODE }),
     coordinators: Type.String({ default: '' }),
+    clientTokens: Type.String({ default: '' }),
+    adminToken: Type.String({ default: '' }),
   },
   { additionalProperties: false },
 )
@@ -55,6 +58,8 @@ export const coordinatorEnv = {
   commitProtocol: 'COMMIT_PROTOCOL',
   id: 'COORDINATOR_ID',
   coordinators: 'COORDINATORS',
+  clientTokens: 'CLIENT_TOKENS',
+  adminToken: 'ADMIN_TOKEN',
 } as const
 
 export interface CoordinatorConfig {
@@ -80,6 +85,8 @@ export interface CoordinatorConfig {
   id: string
   /** Every coordinator, this one included, in the same order on every node (the order gives each its ballots). */
   coordinators: string[]
+  /** Bearer tokens of the client API (CLIENT_TOKENS) and of /v1/status (ADMIN_TOKEN); none: open. */
+  access: AccessTokens
 }
 
 export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig {
@@ -98,7 +105,10 @@ export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig
   if (!coordinators.includes(c.id)) {
     throw new ConfigError(`invalid configuration: COORDINATORS (${coordinators.join(',')}) must list this coordinator's COORDINATOR_ID (${c.id})`)
   }
-  return Object.freeze({ ...c, participants: parseParticipants(c.participants), coordinators })
+  const access = parseAccessTokens(c.clientTokens, c.adminToken)
+  requireTokensOffLoopback(c.host, 'COORDINATOR_HOST', access, ['CLIENT_TOKENS', 'ADMIN_TOKEN'])
+  const { clientTokens: _c, adminToken: _a, ...rest } = c
+  return Object.freeze({ ...rest, participants: parseParticipants(c.participants), coordinators, access })
 }
 
 /** PARTICIPANTS: "p1=ws://127.0.0.1:7001,p2=ws://…" → named WebSocket URLs. */

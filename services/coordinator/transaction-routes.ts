@@ -44,6 +44,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
   app.post(
     '/v1/transactions',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Run a transaction: a set of writes, committed on every participant or on none',
         tags: ['transactions'],
@@ -76,7 +77,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
 
   app.get(
     '/v1/transactions/:txId',
-    { schema: { summary: 'A transaction\'s status by txId, at any coordinator', tags: ['transactions'], params: Type.Object({ txId: Type.String({ minLength: 1, maxLength: limits.maxTxIdLength }) }), response: { 200: Description, ...errorResponses('bad_request', 'unknown_transaction', 'txn_in_doubt', 'no_replica', 'overloaded') } } },
+    { config: { access: 'read' }, schema: { summary: 'A transaction\'s status by txId, at any coordinator', tags: ['transactions'], params: Type.Object({ txId: Type.String({ minLength: 1, maxLength: limits.maxTxIdLength }) }), response: { 200: Description, ...errorResponses('bad_request', 'unknown_transaction', 'txn_in_doubt', 'no_replica', 'overloaded') } } },
     async (request) => {
       const d = driver.machine.describe(request.params.txId, Date.now())
       if (d) return d
@@ -89,7 +90,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
 
   app.get(
     '/v1/transactions',
-    { schema: { summary: 'A transaction\'s status by client id, at any coordinator', tags: ['transactions'], querystring: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }), response: { 200: Description, ...errorResponses('bad_request', 'unknown_transaction', 'id_in_doubt', 'no_replica', 'overloaded') } } },
+    { config: { access: 'read' }, schema: { summary: 'A transaction\'s status by client id, at any coordinator', tags: ['transactions'], querystring: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }), response: { 200: Description, ...errorResponses('bad_request', 'unknown_transaction', 'id_in_doubt', 'no_replica', 'overloaded') } } },
     async (request) => {
       const d = driver.machine.describeClient(request.query.id)
       if (d) return d
@@ -107,7 +108,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
 
   app.get(
     '/v1/keys/:key',
-    { schema: { summary: 'Read a key\'s committed value', tags: ['keys'], params: Type.Object({ key: Type.String({ minLength: 1, maxLength: limits.maxKeyLength }) }), response: { 200: answer({ key: Type.String(), value: Type.String(), version: Type.Integer() }, 'The value and its version'), ...errorResponses('bad_request', 'key_not_found', 'key_in_doubt', 'no_replica', 'overloaded') } } },
+    { config: { access: 'read' }, schema: { summary: 'Read a key\'s committed value', tags: ['keys'], params: Type.Object({ key: Type.String({ minLength: 1, maxLength: limits.maxKeyLength }) }), response: { 200: answer({ key: Type.String(), value: Type.String(), version: Type.Integer() }, 'The value and its version'), ...errorResponses('bad_request', 'key_not_found', 'key_in_doubt', 'no_replica', 'overloaded') } } },
     async (request) => {
       if (isReservedKey(request.params.key)) throw new CodedError('bad_request', 'keys starting with U+0000 are reserved')
       const answer = await driver.read(request.params.key)

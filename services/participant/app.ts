@@ -3,6 +3,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { answer, errorResponses, registerApiDocs } from '../../shared/io/http/api-docs.ts'
 import { createJsonApp } from '../../shared/io/http/json-app.ts'
+import { installAccess } from '../../shared/io/http/access.ts'
+import type { AccessTokens } from '../../shared/io/runtime/access-tokens.ts'
 import { keyedObject } from '../../shared/core/protocol/keyed-object.ts'
 import { entryKey } from '../../shared/core/record-keys.ts'
 import { claimKey, isReservedKey } from '../../shared/core/protocol/client-id-claim.ts'
@@ -24,20 +26,23 @@ export interface ParticipantAppDeps {
   paxos?: Pick<AcceptorNetwork, 'acceptor' | 'links'>
   /** GET /metrics and the counts behind it (absent: no /metrics). */
   metrics?: ParticipantMetrics
+  /** ADMIN_TOKEN for the inspection endpoints; none: open. */
+  access: AccessTokens
 }
 
 /** Health, readiness and inspection endpoints of a participant; the peer socket shares this port. */
-export function buildParticipantApp({ id, driver, store, peer, logger, paxos, metrics }: ParticipantAppDeps): FastifyInstance {
+export function buildParticipantApp({ id, driver, store, peer, logger, paxos, metrics, access }: ParticipantAppDeps): FastifyInstance {
   const app = createJsonApp(logger)
   metrics?.countErrors(app)
+  installAccess(app, access)
   registerApiDocs(app, { title: `Participant ${id}`, description: 'Health and inspection: the replica as stored, what is in doubt, counters. Its WebSocket endpoints (/v1/peer for coordinators, /v1/acceptor for the other participants under Paxos Commit) share the port and are not HTTP routes.' })
 
   // In a plugin, registered after the API document's: its routes are in it.
   void app.register(async (plugin) => {
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>()
-    app.get('/healthz', { schema: { summary: 'Alive', tags: ['operations'], response: { 200: answer({ status: Type.Literal('ok'), participant: Type.String() }, 'The process answers') } } }, async () => ({ status: 'ok', participant: id }))
+    app.get('/healthz', { config: { access: 'open' }, schema: { summary: 'Alive', tags: ['operations'], response: { 200: answer({ status: Type.Literal('ok'), participant: Type.String() }, 'The process answers') } } }, async () => ({ status: 'ok', participant: id }))
     const Ready = answer({ ready: Type.Boolean(), participant: Type.String(), coordinatorConnected: Type.Boolean() }, 'Ready: storage open and recovered')
-    app.get('/readyz', { schema: { summary: 'Ready: storage open and recovered', tags: ['operations'], response: { 200: Ready, 503: { ...Ready, description: 'Not ready (its own body, not a catalogue error)' } } } }, async (_request, reply) => {
+    app.get('/readyz', { config: { access: 'open' }, schema: { summary: 'Ready: storage open and recovered', tags: ['operations'], response: { 200: Ready, 503: { ...Ready, description: 'Not ready (its own body, not a catalogue error)' } } } }, async (_request, reply) => {
       const ready = store.isOpen && driver.machine.status().started
       return reply.code(ready ? 200 : 503).send({ ready, participant: id, coordinatorConnected: peer.isConnected })
     })
@@ -47,6 +52,7 @@ export function buildParticipantApp({ id, driver, store, peer, logger, paxos, me
     app.get(
       '/v1/replica',
       {
+        config: { access: 'admin' },
         schema: {
           summary: 'The replica as stored in LevelDB (keys under a prefix), to compare replicas',
           tags: ['inspection'],
@@ -73,13 +79,13 @@ export function buildParticipantApp({ id, driver, store, peer, logger, paxos, me
     )
 
     const InDoubt = answer({ participant: Type.String(), coordinatorConnected: Type.Boolean(), count: Type.Integer(), transactions: Type.Array(answer({ txId: Type.String(), ageMs: Type.Number(), keys: Type.Array(Type.String()), phase: Type.String() }, 'A transaction waiting for its outcome; under Paxos Commit, who leads its recovery at which ballot')) }, 'Prepared transactions waiting for their outcome')
-    app.get('/v1/in-doubt', { schema: { summary: 'Transactions in doubt here, with their age and recovery', tags: ['inspection'], response: { 200: InDoubt } } }, async () => {
+    app.get('/v1/in-doubt', { config: { access: 'admin' }, schema: { summary: 'Transactions in doubt here, with their age and recovery', tags: ['inspection'], response: { 200: InDoubt } } }, async () => {
       const inDoubt = driver.machine.inDoubt(Date.now())
       return { participant: id, coordinatorConnected: peer.isConnected, count: inDoubt.length, transactions: inDoubt }
     })
 
     const Status = answer({ participant: Type.String(), keys: Type.Integer(), prepared: Type.Integer(), locks: Type.Integer(), remembered: Type.Integer(), refusedFrames: Type.Integer(), refusedMessages: Type.Integer(), refusedConnections: Type.Integer(), store: Type.Object({}) }, 'Counters; under Paxos Commit also the acceptor endpoint\'s and the peer links\'')
-    app.get('/v1/status', { schema: { summary: 'The participant\'s counters', tags: ['inspection'], response: { 200: Status } } }, async () => {
+    app.get('/v1/status', { config: { access: 'admin' }, schema: { summary: 'The participant\'s counters', tags: ['inspection'], response: { 200: Status } } }, async () => {
       const s = driver.machine.status()
       const status = { participant: id, keys: s.keys, prepared: s.prepared.length, locks: s.locks, remembered: s.remembered, refusedFrames: peer.refusedFrames, refusedMessages: peer.refusedMessages, refusedConnections: peer.refusedConnections, store: store.stats }
       if (!paxos) return status

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../../shared/io/runtime/config.ts'
 import { parseNodeList } from '../../shared/io/runtime/node-list.ts'
 import { parseCoordinators } from '../../shared/io/runtime/coordinator-list.ts'
 import { COORDINATOR_NODE } from '../../shared/core/protocol/messages.ts'
+import { parseAccessTokens, requireTokensOffLoopback } from '../../shared/io/runtime/access-tokens.ts'
 
 const Schema = Type.Object(
   {
@@ -24,6 +25,7 @@ const Schema = Type.Object(
     peers: Type.String({ default: '' }),
     recoveryAfterMs: Type.Integer({ minimum: 1, default: 1000 }),
     coordinators: Type.String({ default: COORDINATOR_NODE }),
+    adminToken: Type.String({ default: '' }),
   },
   { additionalProperties: false },
 )
@@ -47,6 +49,7 @@ export const participantEnv = {
   peers: 'PEERS',
   recoveryAfterMs: 'RECOVERY_AFTER_MS',
   coordinators: 'COORDINATORS',
+  adminToken: 'ADMIN_TOKEN',
 } as const
 
 export type ParticipantConfig = ReturnType<typeof loadParticipantConfig>
@@ -65,5 +68,9 @@ export function loadParticipantConfig(env: NodeJS.ProcessEnv) {
     if (!peers.some((p) => p.name === c.id)) throw new ConfigError(`invalid configuration: under COMMIT_PROTOCOL=paxos-commit, PEERS must list every participant, ${c.id} included`)
     if (peers.length < 2) throw new ConfigError('invalid configuration: Paxos Commit needs at least 2 participants in PEERS')
   }
-  return Object.freeze({ ...c, peers, coordinators: parseCoordinators(c.coordinators) })
+  // The inspection endpoints need ADMIN_TOKEN (no client route is served here).
+  const access = parseAccessTokens('', c.adminToken)
+  requireTokensOffLoopback(c.host, 'PARTICIPANT_HOST', access, ['ADMIN_TOKEN'])
+  const { adminToken: _a, ...rest } = c
+  return Object.freeze({ ...rest, peers, coordinators: parseCoordinators(c.coordinators), access })
 }

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   if (paxos) driver.peerSender = (to, msg) => paxos.send(to, msg)
 
   metrics.watch(driver, peer, paxos)
-  const app = buildParticipantApp({ id: config.id, driver, store, peer, logger, metrics, ...(paxos ? { paxos } : {}) })
+  const app = buildParticipantApp({ id: config.id, driver, store, peer, logger, metrics, access: config.access, ...(paxos ? { paxos } : {}) })
   peer.attach(app.server, paxos?.upgrades)
   app.addHook('onClose', async () => {
     driver.stop()

@@ -27,7 +27,8 @@ export const apiErrors = {
   txn_in_doubt: { statusCode: 503, message: 'The transaction is prepared at some participant and its outcome is not known there yet; retry later' },
   key_in_doubt: { statusCode: 503, message: 'The key is held by a transaction whose outcome is not yet known; retry later' },
   no_replica: { statusCode: 503, message: 'No participant is connected to serve the read' },
-  unauthorized: { statusCode: 401, message: 'Missing or wrong cluster token' },
+  unauthorized: { statusCode: 401, message: 'Missing or wrong token (a bearer token over HTTP, the cluster token on a peer link)' },
+  forbidden: { statusCode: 403, message: 'The token is known but its scope does not allow this request' },
   peer_busy: { statusCode: 409, message: 'A healthy coordinator link is in place; a second one is refused' },
   internal: { statusCode: 500, message: 'Internal error' },
   // Chaos sidecar (services/chaos)

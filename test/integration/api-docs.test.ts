@@ -107,7 +107,7 @@ t.test('every node serves its OpenAPI 3 document and a browsable page; every rou
 
   const coordinator = (await http<OpenApi>(`${cluster.url}/openapi.json`)).body
   const post = coordinator.paths['/v1/transactions']!.post!
-  t.same(Object.keys(post.responses).sort(), ['200', '400', '409', '413', '415', '503'], 'POST /v1/transactions: the outcome, and its errors by status')
+  t.same(Object.keys(post.responses).sort(), ['200', '400', '401', '403', '409', '413', '415', '503'], 'POST /v1/transactions: the outcome, and its errors by status (401 and 403: it needs a write token when tokens are set)')
   const busy = post.responses['503']!.content!['application/json']!.schema as { properties: { error: { anyOf: { enum: string[] }[] } } }
   t.same(busy.properties.error.anyOf.map((c) => c.enum[0]).sort(), ['id_in_doubt', 'no_replica', 'overloaded'], 'its 503s, by catalogue code')
   const txn = await http(`${cluster.url}/v1/transactions?id=doc-1`)

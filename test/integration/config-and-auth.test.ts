@@ -90,6 +90,13 @@ t.test('a bad configuration value stops the node at once: exit 1, one line on st
     ['a negative read wait', 'participant', { ...participant, READ_WAIT_MS: '-1' }, 'invalid configuration: READ_WAIT_MS must be >= 0 (got -1)', ['READ_WAIT_MS']],
     ['a linger over its maximum', 'participant', { ...participant, APPLY_LINGER_MS: '1001' }, 'invalid configuration: APPLY_LINGER_MS must be <= 1000 (got 1001)', ['APPLY_LINGER_MS']],
     ['no participant id', 'participant', without(participant, 'PARTICIPANT_ID'), 'invalid configuration: PARTICIPANT_ID must be set', ['PARTICIPANT_ID']],
+    // Safe by default: reachable from other machines means tokens.
+    ['a coordinator on 0.0.0.0 without tokens', 'coordinator', { ...coordinator, COORDINATOR_HOST: '0.0.0.0' }, 'invalid configuration: COORDINATOR_HOST=0.0.0.0 listens beyond this machine, so CLIENT_TOKENS and ADMIN_TOKEN must be set (or listen on 127.0.0.1)', ['COORDINATOR_HOST', 'CLIENT_TOKENS', 'ADMIN_TOKEN']],
+    ['a coordinator on 0.0.0.0 with client tokens only', 'coordinator', { ...coordinator, COORDINATOR_HOST: '0.0.0.0', CLIENT_TOKENS: 'write:a-write-token-0123456789' }, 'invalid configuration: COORDINATOR_HOST=0.0.0.0 listens beyond this machine, so ADMIN_TOKEN must be set (or listen on 127.0.0.1)', ['ADMIN_TOKEN']],
+    ['a participant on 0.0.0.0 without ADMIN_TOKEN', 'participant', { ...participant, PARTICIPANT_HOST: '0.0.0.0' }, 'invalid configuration: PARTICIPANT_HOST=0.0.0.0 listens beyond this machine, so ADMIN_TOKEN must be set (or listen on 127.0.0.1)', ['PARTICIPANT_HOST', 'ADMIN_TOKEN']],
+    ['a client token without a scope', 'coordinator', { ...coordinator, CLIENT_TOKENS: 'write:a-write-token-0123456789,secret-token-without-scope' }, 'invalid configuration: CLIENT_TOKENS entry 2 must be read:<token> or write:<token>', ['CLIENT_TOKENS']],
+    ['a short client token (not echoed)', 'coordinator', { ...coordinator, CLIENT_TOKENS: 'read:short-secret' }, 'invalid configuration: the token of CLIENT_TOKENS entry 1 must be at least 16 printable ASCII characters without spaces (got 12 characters)', ['CLIENT_TOKENS']],
+    ['one token with two scopes', 'coordinator', { ...coordinator, CLIENT_TOKENS: 'read:the-same-token-0123456789', ADMIN_TOKEN: 'the-same-token-0123456789' }, 'invalid configuration: a token appears twice in CLIENT_TOKENS and ADMIN_TOKEN (each must have one scope)', ['CLIENT_TOKENS', 'ADMIN_TOKEN']],
   ]
   // Four at a time: each is a node start-up (a few seconds on a loaded machine), and none gets far enough to share anything.
   for (let i = 0; i < cases.length; i += 4) {

@@ -18,10 +18,11 @@ import { apiErrors, type ApiErrorCode } from '../../core/api-errors.ts'
  */
 export function registerApiDocs(app: FastifyInstance, info: { title: string; description: string }): void {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data))
-  void app.register(swagger, { openapi: { openapi: '3.0.3', info: { ...info, version: '0.1.0' } } })
+  // Routes that need a token say so (installAccess sets their `security`); the scheme is a bearer token.
+  void app.register(swagger, { openapi: { openapi: '3.0.3', info: { ...info, version: '0.1.0' }, components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'CLIENT_TOKENS (read or write) or ADMIN_TOKEN' } } } } })
   void app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
   void app.register(async (docs) => {
-    docs.get('/openapi.json', { schema: { hide: true } }, async () => docs.swagger())
+    docs.get('/openapi.json', { config: { access: 'open' }, schema: { hide: true } }, async () => docs.swagger())
   })
 }
 

@@ -86,7 +86,7 @@ export class NodeMetrics {
 
   /** GET /metrics. */
   route(app: FastifyInstance): void {
-    app.get('/metrics', { schema: { summary: 'Prometheus metrics (text format 0.0.4)', tags: ['operations'], produces: ['text/plain'], response: { 200: Type.String({ description: 'The Prometheus text exposition' }) } } }, async (_request, reply) => {
+    app.get('/metrics', { config: { access: 'open' }, schema: { summary: 'Prometheus metrics (text format 0.0.4)', tags: ['operations'], produces: ['text/plain'], response: { 200: Type.String({ description: 'The Prometheus text exposition' }) } } }, async (_request, reply) => {
       return reply.type(this.registry.contentType).send(await this.registry.metrics())
     })
   }

@@ -51,12 +51,18 @@ t.test('mix, ranges and roles parse from their command-line / environment form',
 })
 
 t.test('the sidecar reads its configuration from the environment', async (t) => {
-  const config = loadChaosConfig({ CHAOS_SCHEDULE: 'on', CHAOS_SEED: '9', CHAOS_INTERVAL_MS: '100-200', CHAOS_MIX: 'pause=1', CHAOS_ROLES: 'participant', CHAOS_MAX_DOWN: '2', CHAOS_PROJECT: 'txn' })
+  const admin = { ADMIN_TOKEN: 'sidecar-admin-token-0123' }
+  const config = loadChaosConfig({ ...admin, CHAOS_SCHEDULE: 'on', CHAOS_SEED: '9', CHAOS_INTERVAL_MS: '100-200', CHAOS_MIX: 'pause=1', CHAOS_ROLES: 'participant', CHAOS_MAX_DOWN: '2', CHAOS_PROJECT: 'txn' })
   t.match(config, { host: '0.0.0.0', port: 8090, dockerSocket: '/var/run/docker.sock', project: 'txn', scheduleAtStart: true, schedule: { seed: 9, intervalMs: [100, 200], durationMs: [1000, 5000], mix: { kill: 0, pause: 1, partition: 0 }, roles: ['participant'], maxDown: 2 } })
-  t.equal(loadChaosConfig({}).scheduleAtStart, false, 'the schedule is off unless asked for')
-  t.throws(() => loadChaosConfig({ CHAOS_MIX: 'boom' }), /invalid configuration: unknown fault kind "boom"/)
-  t.throws(() => loadChaosConfig({ CHAOS_SCHEDULE: 'maybe' }), /invalid configuration: CHAOS_SCHEDULE/)
-  t.match(loadChaosConfig({ CHAOS_KILL_FOR_GOOD: 'coordinator-1@15000' }).schedule, { killForGood: { node: 'coordinator-1', afterMs: 15000 } })
-  t.notOk('killForGood' in loadChaosConfig({}).schedule, 'no kill for good unless asked for')
-  t.throws(() => loadChaosConfig({ CHAOS_KILL_FOR_GOOD: 'never' }), /invalid configuration: bad kill-for-good/)
+  t.same(config.access, [{ scope: 'admin', token: admin.ADMIN_TOKEN }], 'ADMIN_TOKEN guards the API')
+  t.equal(loadChaosConfig(admin).scheduleAtStart, false, 'the schedule is off unless asked for')
+  t.throws(() => loadChaosConfig({ ...admin, CHAOS_MIX: 'boom' }), /invalid configuration: unknown fault kind "boom"/)
+  t.throws(() => loadChaosConfig({ ...admin, CHAOS_SCHEDULE: 'maybe' }), /invalid configuration: CHAOS_SCHEDULE/)
+  t.match(loadChaosConfig({ ...admin, CHAOS_KILL_FOR_GOOD: 'coordinator-1@15000' }).schedule, { killForGood: { node: 'coordinator-1', afterMs: 15000 } })
+  t.notOk('killForGood' in loadChaosConfig(admin).schedule, 'no kill for good unless asked for')
+  t.throws(() => loadChaosConfig({ ...admin, CHAOS_KILL_FOR_GOOD: 'never' }), /invalid configuration: bad kill-for-good/)
+  // Safe by default: the sidecar listens on every interface unless told otherwise, so it needs the token.
+  t.throws(() => loadChaosConfig({}), { message: 'invalid configuration: CHAOS_HOST=0.0.0.0 listens beyond this machine, so ADMIN_TOKEN must be set (or listen on 127.0.0.1)' })
+  t.same(loadChaosConfig({ CHAOS_HOST: '127.0.0.1' }).access, [], 'on loopback it may run open')
+  t.throws(() => loadChaosConfig({ ADMIN_TOKEN: 'short' }), { message: 'invalid configuration: the token of ADMIN_TOKEN must be at least 16 printable ASCII characters without spaces (got 5 characters)' })
 })
