@@ -103,6 +103,10 @@ export class PeerServer {
   /** Takes the HTTP server's upgrades: its own path, and those of `others` (path → handler), which share the port. */
   attach(server: Server, others: Record<string, UpgradeHandler> = {}): void {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // The socket is ours from here, and it had no 'error' listener: a client that resets it while we refuse it
+      // (or while a busy check waits) made an uncaught ECONNRESET, which stopped the whole participant. ws adds
+      // its own once it takes the socket; this one stays, and only logs.
+      socket.on('error', (err) => { this.logger.debug({ remote: request.socket.remoteAddress, err: err.message }, 'a peer connection failed during its upgrade') })
       const other = Object.hasOwn(others, pathOf(request)) ? others[pathOf(request)] : undefined
       if (other) other(request, socket, head)
       else void this.onUpgrade(request, socket, head)

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { connect } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,6 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { freePort, nodeArgs, probe, repoRoot, waitFor } from '../../scripts/lib/local-cluster.ts'
 import { http, LocalCluster, startCluster, submit, waitSettled } from '../helpers/cluster.ts'
 import { PeerClient } from '../helpers/peer-client.ts'
+import { nodeLogText } from '../helpers/node-log.ts'
 
 const TOKEN = 'peer-link-test-token'
 
@@ -56,6 +58,30 @@ t.test('a participant never sends on one connection what was asked on another, a
   t.match(await status(), { refusedMessages: 3, refusedFrames: 4 }, 'three messages and four frames refused, each counted; the link still answers')
   await a.close()
   await b.close()
+})
+
+t.test('clients that reset their connection while the participant refuses their upgrade do not stop it', async (t) => {
+  // The fresh-clone CI of 0a044f8 (and an earlier run on record) saw a participant stop on an uncaught
+  // ECONNRESET: a refused peer socket had no 'error' listener. Here: 200 upgrades without the token, each reset
+  // (RST) right after its request is sent.
+  const { cluster } = await lonelyParticipant(t)
+  const port = cluster.spec('p1').port
+  const request = `GET /v1/peer HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${Buffer.alloc(16, 1).toString('base64')}\r\n\r\n`
+  for (let i = 0; i < 200; i++) {
+    await new Promise<void>((done) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(request, () => {
+          socket.resetAndDestroy()
+          done()
+        })
+      })
+      socket.on('error', () => { done() })
+    })
+  }
+  await new Promise((ok) => setTimeout(ok, 500))
+  t.ok(cluster.isRunning('p1'), 'p1 still runs')
+  t.equal((await http(`${cluster.urlOf('p1')}/healthz`)).status, 200, 'and answers')
+  t.notMatch(nodeLogText(cluster.options.dataRoot, 'p1'), /uncaught/, 'nothing uncaught in its log')
 })
 
 t.test('a healthy coordinator link is not displaced: a second connection with the token is refused with 409 peer_busy', async (t) => {
