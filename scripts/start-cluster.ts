@@ -26,6 +26,8 @@ async function main(): Promise<void> {
     logs: pretty ? 'pretty' : 'inherit',
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
     partitionable: true,
+    // TLS_DIR=certs (after `npm run certs`): every node on https:// and wss://, each with its own certificate.
+    ...(process.env.TLS_DIR === undefined || process.env.TLS_DIR === '' ? {} : { tlsDir: resolve(process.env.TLS_DIR) }),
   })
   const chaosLog = pretty ? prettyDestination(process.stdout, prettyLines(true)) : undefined
   // CLIENT_TOKENS and ADMIN_TOKEN reach every node through the environment; the chaos API here takes ADMIN_TOKEN too.
@@ -52,8 +54,8 @@ async function main(): Promise<void> {
       `${protocolName()} cluster is up: ${cluster.coordinatorNames.length === 1 ? `coordinator ${url}` : `coordinators ${cluster.coordinatorNames.map((c) => `${c} ${cluster.urlOf(c)}`).join(', ')}`}, participants ${cluster.participantNames.map((p) => `${p} ${cluster.urlOf(p)}`).join(', ')}`,
       ...(cluster.coordinatorNames.length > 1 ? ['any coordinator serves any client; one that loses a coordinator retries at another with the same "id"'] : []),
       'try:',
-      `  curl -s -X POST ${url}/v1/transactions${bearer('a write token of CLIENT_TOKENS')} -H 'content-type: application/json' -d '{"writes":[{"key":"greeting","value":"hello"}],"id":"greeting-1"}'`,
-      `  curl -s ${cluster.urlOf(cluster.coordinatorNames.at(-1)!)}/v1/keys/greeting${bearer('a token of CLIENT_TOKENS')}`,
+      `  curl -s${tlsFlag()} -X POST ${url}/v1/transactions${bearer('a write token of CLIENT_TOKENS')} -H 'content-type: application/json' -d '{"writes":[{"key":"greeting","value":"hello"}],"id":"greeting-1"}'`,
+      `  curl -s${tlsFlag()} ${cluster.urlOf(cluster.coordinatorNames.at(-1)!)}/v1/keys/greeting${bearer('a token of CLIENT_TOKENS')}`,
       `  npm run fault -- kill p1 --for 5000     (chaos API on ${chaos.url})`,
       'Ctrl-C stops every node.',
       '',
@@ -64,6 +66,11 @@ async function main(): Promise<void> {
 /** The curl header to show when tokens are set (a placeholder: a token is never printed). */
 function bearer(which: string): string {
   return (process.env.CLIENT_TOKENS ?? '') === '' && (process.env.ADMIN_TOKEN ?? '') === '' ? '' : ` -H 'authorization: Bearer <${which}>'`
+}
+
+/** curl's flag to trust the development CA, under TLS_DIR. */
+function tlsFlag(): string {
+  return process.env.TLS_DIR === undefined || process.env.TLS_DIR === '' ? '' : ` --cacert ${process.env.TLS_DIR}/ca.crt`
 }
 
 function protocolName(): string {

@@ -4,6 +4,7 @@ import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Writable } from 'node:stream'
+import { Agent } from 'undici'
 import { LinkProxy } from './link-proxy.ts'
 import { pipePretty, prettyLines } from './pretty-logs.ts'
 
@@ -16,6 +17,9 @@ export interface NodeSpec {
   dataDir: string
   env: Record<string, string>
 }
+
+/** What the global fetch takes as `dispatcher` (undici-types' Dispatcher; the npm undici's Agent is one at run time). */
+export type Dispatcher = NonNullable<RequestInit['dispatcher']>
 
 export interface ClusterOptions {
   dataRoot: string
@@ -40,6 +44,12 @@ export interface ClusterOptions {
    * can be partitioned (see `partition`). Off by default: one hop less.
    */
   partitionable?: boolean
+  /**
+   * TLS: a directory made by `npm run certs` holding ca.crt and <node>.crt,
+   * <node>.key for every node. Each node gets TLS_CERT, TLS_KEY and TLS_CA;
+   * URLs are https://, and this process's probes trust that CA.
+   */
+  tlsDir?: string
 }
 
 /**
@@ -93,10 +103,13 @@ export class LocalCluster {
   private prettyFormat: ((line: string) => string) | undefined
   readonly token: string
   readonly host: string
+  /** TLS: the client that trusts the cluster's CA (pass it to fetch as `dispatcher`). */
+  readonly dispatcher: Dispatcher | undefined
 
   private constructor(readonly options: ClusterOptions) {
     this.token = options.token ?? 'local-cluster-token'
     this.host = options.host ?? '127.0.0.1'
+    this.dispatcher = options.tlsDir === undefined ? undefined : (new Agent({ connect: { ca: readFileSync(join(options.tlsDir, 'ca.crt')) } }) as unknown as Dispatcher)
   }
 
   static async create(options: ClusterOptions): Promise<LocalCluster> {
@@ -139,7 +152,7 @@ export class LocalCluster {
   }
 
   urlOf(name: string): string {
-    return `http://${this.host}:${this.spec(name).port}`
+    return `${this.options.tlsDir === undefined ? 'http' : 'https'}://${this.host}:${this.spec(name).port}`
   }
 
   spec(name: string): NodeSpec {
@@ -160,7 +173,8 @@ export class LocalCluster {
 
   envOf(name: string): Record<string, string> {
     const spec = this.spec(name)
-    const common = { CLUSTER_TOKEN: this.token, DATA_DIR: spec.dataDir, LOG_LEVEL: 'info', ...this.options.env, ...this.options.nodeEnv?.[name], ...spec.env }
+    const tls = this.options.tlsDir === undefined ? {} : { TLS_CERT: join(this.options.tlsDir, `${name}.crt`), TLS_KEY: join(this.options.tlsDir, `${name}.key`), TLS_CA: join(this.options.tlsDir, 'ca.crt') }
+    const common = { CLUSTER_TOKEN: this.token, DATA_DIR: spec.dataDir, LOG_LEVEL: 'info', ...tls, ...this.options.env, ...this.options.nodeEnv?.[name], ...spec.env }
     if (spec.role === 'participant') {
       // Every participant, in configuration order: Paxos Commit's acceptors dial each other directly (2PC ignores it).
       const peers = this.participantNames.map((p) => `${p}=ws://${this.host}:${this.spec(p).port}`).join(',')
@@ -278,7 +292,7 @@ export class LocalCluster {
     let last = 'no answer yet'
     try {
       await waitFor(async () => {
-        last = await describeProbe(`${this.urlOf(name)}${path}`)
+        last = await describeProbe(`${this.urlOf(name)}${path}`, this.dispatcher)
         return last.startsWith('200 ')
       }, timeoutMs, `${name} to be up`)
     } catch (err) {
@@ -299,7 +313,7 @@ export class LocalCluster {
   async waitReady(timeoutMs = NODE_START_TIMEOUT_MS): Promise<void> {
     for (const name of this.participantNames) await this.waitNode(name, timeoutMs)
     for (const name of this.coordinatorNames) {
-      await waitFor(async () => (await probe(`${this.urlOf(name)}/readyz`)) === 200, timeoutMs, `${name} to be ready`)
+      await waitFor(async () => (await probe(`${this.urlOf(name)}/readyz`, this.dispatcher)) === 200, timeoutMs, `${name} to be ready`)
     }
   }
 
@@ -370,9 +384,9 @@ function entryArgs(role: 'coordinator' | 'participant', runtime: string | undefi
   return ['--import', 'tsx', join(repoRoot, 'services', role, 'main.ts')]
 }
 
-export async function probe(url: string): Promise<number> {
+export async function probe(url: string, dispatcher?: Dispatcher): Promise<number> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(1000) })
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000), ...(dispatcher ? { dispatcher } : {}) })
     await res.arrayBuffer()
     return res.status
   } catch {
@@ -381,9 +395,9 @@ export async function probe(url: string): Promise<number> {
 }
 
 /** One probe, described: `200 {body}`, `503 {body}`, or the error that stopped it (e.g. a timeout). */
-async function describeProbe(url: string): Promise<string> {
+async function describeProbe(url: string, dispatcher?: Dispatcher): Promise<string> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(1000) })
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000), ...(dispatcher ? { dispatcher } : {}) })
     return `${res.status} ${(await res.text()).slice(0, 200)}`
   } catch (err) {
     return `no answer: ${(err as Error).message}`

@@ -6,6 +6,7 @@ import { CodedError } from '../../shared/core/api-errors.ts'
 import { createJsonApp } from '../../shared/io/http/json-app.ts'
 import { installAccess } from '../../shared/io/http/access.ts'
 import type { AccessTokens } from '../../shared/io/runtime/access-tokens.ts'
+import type { TlsMaterial } from '../../shared/io/runtime/tls.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
 import { Prng } from '../../shared/core/prng.ts'
 import type { ChaosEngine } from './engine.ts'
@@ -19,6 +20,8 @@ export interface ChaosAppDeps {
   logger: Logger
   /** ADMIN_TOKEN for every route but /healthz and the API document; none: open. */
   access?: AccessTokens
+  /** Its API over HTTPS. */
+  tls?: TlsMaterial
 }
 
 const maxDurationMs = 3_600_000
@@ -31,8 +34,8 @@ const Range = Type.Object({ min: Type.Integer({ minimum: 0, maximum: maxDuration
  * The sidecar's HTTP API: inject a fault on demand, list and heal faults,
  * read the fault log, and start or stop the seeded random schedule.
  */
-export function buildChaosApp({ engine, schedule, logger, access = [] }: ChaosAppDeps): FastifyInstance {
-  const root = createJsonApp(logger)
+export function buildChaosApp({ engine, schedule, logger, access = [], tls }: ChaosAppDeps): FastifyInstance {
+  const root = createJsonApp(logger, undefined, tls)
   installAccess(root, access)
   registerApiDocs(root, { title: 'Chaos sidecar', description: 'Faults on the cluster\'s nodes (kill, pause, partition), on demand or on a seeded random schedule, and the fault log.' })
   // In a plugin, registered after the API document's: its routes are in it.

@@ -1,5 +1,6 @@
 import Type from 'typebox'
 import { ConfigError, loadConfig } from '../../shared/io/runtime/config.ts'
+import { loadTls, type TlsMaterial } from '../../shared/io/runtime/tls.ts'
 import { parseAccessTokens, requireTokensOffLoopback, type AccessTokens } from '../../shared/io/runtime/access-tokens.ts'
 import { parseKillForGood, parseMix, parseRange, parseRoles, type ScheduleOptions } from './schedule.ts'
 
@@ -19,6 +20,9 @@ const Schema = Type.Object(
     killForGood: Type.String({ default: '' }),
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
     adminToken: Type.String({ default: '' }),
+    tlsCert: Type.String({ default: '' }),
+    tlsKey: Type.String({ default: '' }),
+    tlsCa: Type.String({ default: '' }),
   },
   { additionalProperties: false },
 )
@@ -38,6 +42,9 @@ export const chaosEnv = {
   killForGood: 'CHAOS_KILL_FOR_GOOD',
   logLevel: 'LOG_LEVEL',
   adminToken: 'ADMIN_TOKEN',
+  tlsCert: 'TLS_CERT',
+  tlsKey: 'TLS_KEY',
+  tlsCa: 'TLS_CA',
 } as const
 
 export interface ChaosConfig {
@@ -51,12 +58,15 @@ export interface ChaosConfig {
   logLevel: string
   /** ADMIN_TOKEN: the whole API but /healthz and the API document needs it; none: open (loopback only). */
   access: AccessTokens
+  /** TLS_CERT, TLS_KEY, TLS_CA: its API over HTTPS. */
+  tls?: TlsMaterial
 }
 
 export function loadChaosConfig(env: NodeJS.ProcessEnv): ChaosConfig {
   const raw = loadConfig(Schema, env, chaosEnv)
   const access = parseAccessTokens('', raw.adminToken)
   requireTokensOffLoopback(raw.host, 'CHAOS_HOST', access, ['ADMIN_TOKEN'])
+  const tls = loadTls({ cert: raw.tlsCert, key: raw.tlsKey, ca: raw.tlsCa })
   try {
     return {
       host: raw.host,
@@ -75,6 +85,7 @@ export function loadChaosConfig(env: NodeJS.ProcessEnv): ChaosConfig {
       },
       logLevel: raw.logLevel,
       access,
+      ...(tls ? { tls } : {}),
     }
   } catch (err) {
     throw new ConfigError(`invalid configuration: ${(err as Error).message}`)

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const target = await DockerTarget.discover(new DockerApi(config.dockerSocket), config.project)
   const engine = new ChaosEngine(target, logger)
   const schedule = new RandomSchedule(engine, logger)
-  const app = buildChaosApp({ engine, schedule, logger, access: config.access })
+  const app = buildChaosApp({ engine, schedule, logger, access: config.access, ...(config.tls ? { tls: config.tls } : {}) })
   app.addHook('onClose', async () => {
     schedule.stop()
     engine.close()

@@ -21,7 +21,7 @@ export interface CoordinatorAppDeps {
 
 /** The coordinator's HTTP API; does not listen (main.ts does). */
 export function buildCoordinatorApp({ config, driver, store, logger, metrics }: CoordinatorAppDeps): FastifyInstance {
-  const app = createJsonApp(logger, config.bodyLimitBytes)
+  const app = createJsonApp(logger, config.bodyLimitBytes, config.tls)
   metrics?.countErrors(app)
   installAccess(app, config.access)
   registerApiDocs(app, { title: `Coordinator ${config.id}`, description: 'The client API: transactions, their status, reads; and the node\'s health and status.' })

@@ -5,6 +5,7 @@ import { parseNodeList, type NamedUrl } from '../../shared/io/runtime/node-list.
 import { parseCoordinators } from '../../shared/io/runtime/coordinator-list.ts'
 import { COORDINATOR_NODE } from '../../shared/core/protocol/messages.ts'
 import { COORDINATOR_NAME_PATTERN } from '../../shared/core/protocol/tx-id.ts'
+import { loadTls, type TlsMaterial } from '../../shared/io/runtime/tls.ts'
 import { parseAccessTokens, requireTokensOffLoopback, type AccessTokens } from '../../shared/io/runtime/access-tokens.ts'
 
 /** The largest body whose PREPARE still fits in one frame (64 KiB left for the message around the writes). */
@@ -33,6 +34,9 @@ const Schema = Type.Object(
     coordinators: Type.String({ default: '' }),
     clientTokens: Type.String({ default: '' }),
     adminToken: Type.String({ default: '' }),
+    tlsCert: Type.String({ default: '' }),
+    tlsKey: Type.String({ default: '' }),
+    tlsCa: Type.String({ default: '' }),
   },
   { additionalProperties: false },
 )
@@ -60,6 +64,9 @@ export const coordinatorEnv = {
   coordinators: 'COORDINATORS',
   clientTokens: 'CLIENT_TOKENS',
   adminToken: 'ADMIN_TOKEN',
+  tlsCert: 'TLS_CERT',
+  tlsKey: 'TLS_KEY',
+  tlsCa: 'TLS_CA',
 } as const
 
 export interface CoordinatorConfig {
@@ -87,6 +94,8 @@ export interface CoordinatorConfig {
   coordinators: string[]
   /** Bearer tokens of the client API (CLIENT_TOKENS) and of /v1/status (ADMIN_TOKEN); none: open. */
   access: AccessTokens
+  /** TLS_CERT, TLS_KEY, TLS_CA: HTTPS, and wss:// links verified against the CA; absent: plain. */
+  tls?: TlsMaterial
 }
 
 export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig {
@@ -107,8 +116,9 @@ export function loadCoordinatorConfig(env: NodeJS.ProcessEnv): CoordinatorConfig
   }
   const access = parseAccessTokens(c.clientTokens, c.adminToken)
   requireTokensOffLoopback(c.host, 'COORDINATOR_HOST', access, ['CLIENT_TOKENS', 'ADMIN_TOKEN'])
-  const { clientTokens: _c, adminToken: _a, ...rest } = c
-  return Object.freeze({ ...rest, participants: parseParticipants(c.participants), coordinators, access })
+  const tls = loadTls({ cert: c.tlsCert, key: c.tlsKey, ca: c.tlsCa })
+  const { clientTokens: _c, adminToken: _a, tlsCert: _tc, tlsKey: _tk, tlsCa: _ta, ...rest } = c
+  return Object.freeze({ ...rest, participants: parseParticipants(c.participants), coordinators, access, ...(tls ? { tls } : {}) })
 }
 
 /** PARTICIPANTS: "p1=ws://127.0.0.1:7001,p2=ws://…" → named WebSocket URLs. */

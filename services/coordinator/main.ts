@@ -53,7 +53,7 @@ async function main(): Promise<void> {
         connected: (name) => { driver.onConnected(name) },
         disconnected: (name) => { driver.onDisconnected(name) },
         message: (name, msg) => { driver.onMessage(name, msg) },
-      }, logger),
+      }, logger, config.tls ? { tls: config.tls } : {}),
   )
   driver.attach(links)
 

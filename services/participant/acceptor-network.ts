@@ -4,6 +4,7 @@ import { ParticipantLink } from '../../shared/io/net/participant-link.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
 import { ACCEPTOR_PATH, AcceptorServer } from './acceptor-server.ts'
 import type { UpgradeHandler } from './peer-server.ts'
+import type { TlsMaterial } from '../../shared/io/runtime/tls.ts'
 
 /** A participant's acceptor endpoint, from the URL PEERS gives for it (its HTTP port, any path replaced). */
 function acceptorUrl(url: string): string {
@@ -21,14 +22,14 @@ export class AcceptorNetwork {
   readonly acceptor: AcceptorServer
   readonly links: ReadonlyMap<string, ParticipantLink>
 
-  constructor(me: string, peers: readonly NamedUrl[], token: string, deliver: (msg: PaxosMsg) => void, logger: Logger) {
+  constructor(me: string, peers: readonly NamedUrl[], token: string, deliver: (msg: PaxosMsg) => void, logger: Logger, tls?: TlsMaterial) {
     this.acceptor = new AcceptorServer(me, token, deliver, logger, { heartbeatMs: 2000, maxConnections: 2 * peers.length })
     this.links = new Map(
       peers.filter((p) => p.name !== me).map((p) => [p.name, new ParticipantLink(p.name, acceptorUrl(p.url), token, {
         connected: () => undefined,
         disconnected: () => undefined,
         message: (name, msg) => { logger.warn({ peer: name, type: msg.type }, 'an acceptor sent a message on the link this node dialled; ignored') },
-      }, logger)] as const),
+      }, logger, tls ? { tls } : {})] as const),
     )
   }
 

@@ -5,6 +5,7 @@ import { answer, errorResponses, registerApiDocs } from '../../shared/io/http/ap
 import { createJsonApp } from '../../shared/io/http/json-app.ts'
 import { installAccess } from '../../shared/io/http/access.ts'
 import type { AccessTokens } from '../../shared/io/runtime/access-tokens.ts'
+import type { TlsMaterial } from '../../shared/io/runtime/tls.ts'
 import { keyedObject } from '../../shared/core/protocol/keyed-object.ts'
 import { entryKey } from '../../shared/core/record-keys.ts'
 import { claimKey, isReservedKey } from '../../shared/core/protocol/client-id-claim.ts'
@@ -28,11 +29,13 @@ export interface ParticipantAppDeps {
   metrics?: ParticipantMetrics
   /** ADMIN_TOKEN for the inspection endpoints; none: open. */
   access: AccessTokens
+  /** HTTPS on the port (the peer endpoints check client certificates). */
+  tls?: TlsMaterial | undefined
 }
 
 /** Health, readiness and inspection endpoints of a participant; the peer socket shares this port. */
-export function buildParticipantApp({ id, driver, store, peer, logger, paxos, metrics, access }: ParticipantAppDeps): FastifyInstance {
-  const app = createJsonApp(logger)
+export function buildParticipantApp({ id, driver, store, peer, logger, paxos, metrics, access, tls }: ParticipantAppDeps): FastifyInstance {
+  const app = createJsonApp(logger, undefined, tls)
   metrics?.countErrors(app)
   installAccess(app, access)
   registerApiDocs(app, { title: `Participant ${id}`, description: 'Health and inspection: the replica as stored, what is in doubt, counters. Its WebSocket endpoints (/v1/peer for coordinators, /v1/acceptor for the other participants under Paxos Commit) share the port and are not HTTP routes.' })

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../../shared/io/runtime/config.ts'
 import { parseNodeList } from '../../shared/io/runtime/node-list.ts'
 import { parseCoordinators } from '../../shared/io/runtime/coordinator-list.ts'
 import { COORDINATOR_NODE } from '../../shared/core/protocol/messages.ts'
+import { loadTls } from '../../shared/io/runtime/tls.ts'
 import { parseAccessTokens, requireTokensOffLoopback } from '../../shared/io/runtime/access-tokens.ts'
 
 const Schema = Type.Object(
@@ -26,6 +27,9 @@ const Schema = Type.Object(
     recoveryAfterMs: Type.Integer({ minimum: 1, default: 1000 }),
     coordinators: Type.String({ default: COORDINATOR_NODE }),
     adminToken: Type.String({ default: '' }),
+    tlsCert: Type.String({ default: '' }),
+    tlsKey: Type.String({ default: '' }),
+    tlsCa: Type.String({ default: '' }),
   },
   { additionalProperties: false },
 )
@@ -50,6 +54,9 @@ export const participantEnv = {
   recoveryAfterMs: 'RECOVERY_AFTER_MS',
   coordinators: 'COORDINATORS',
   adminToken: 'ADMIN_TOKEN',
+  tlsCert: 'TLS_CERT',
+  tlsKey: 'TLS_KEY',
+  tlsCa: 'TLS_CA',
 } as const
 
 export type ParticipantConfig = ReturnType<typeof loadParticipantConfig>
@@ -71,6 +78,8 @@ export function loadParticipantConfig(env: NodeJS.ProcessEnv) {
   // The inspection endpoints need ADMIN_TOKEN (no client route is served here).
   const access = parseAccessTokens('', c.adminToken)
   requireTokensOffLoopback(c.host, 'PARTICIPANT_HOST', access, ['ADMIN_TOKEN'])
-  const { adminToken: _a, ...rest } = c
-  return Object.freeze({ ...rest, peers, coordinators: parseCoordinators(c.coordinators), access })
+  // TLS: HTTPS on its port, and every peer endpoint there takes only certificates TLS_CA signed.
+  const tls = loadTls({ cert: c.tlsCert, key: c.tlsKey, ca: c.tlsCa })
+  const { adminToken: _a, tlsCert: _tc, tlsKey: _tk, tlsCa: _ta, ...rest } = c
+  return Object.freeze({ ...rest, peers, coordinators: parseCoordinators(c.coordinators), access, tls })
 }

@@ -47,12 +47,12 @@ async function main(): Promise<void> {
   driver.sender = (to, msg) => peer.send(to, msg)
 
   // Paxos Commit: this node's acceptor endpoint, and a link to every other participant's.
-  const paxos = config.commitProtocol === 'paxos-commit' ? new AcceptorNetwork(config.id, config.peers, config.token, (msg) => { driver.onMessage(msg) }, logger) : undefined
+  const paxos = config.commitProtocol === 'paxos-commit' ? new AcceptorNetwork(config.id, config.peers, config.token, (msg) => { driver.onMessage(msg) }, logger, config.tls) : undefined
   if (paxos) driver.peerSender = (to, msg) => paxos.send(to, msg)
 
   metrics.watch(driver, peer, paxos)
-  const app = buildParticipantApp({ id: config.id, driver, store, peer, logger, metrics, access: config.access, ...(paxos ? { paxos } : {}) })
-  peer.attach(app.server, paxos?.upgrades)
+  const app = buildParticipantApp({ id: config.id, driver, store, peer, logger, metrics, access: config.access, tls: config.tls, ...(paxos ? { paxos } : {}) })
+  peer.attach(app.server, paxos?.upgrades, config.tls !== undefined)
   app.addHook('onClose', async () => {
     driver.stop()
     peer.close()

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, Server } from 'node:http'
+import type { TLSSocket } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { apiErrors, errorBody, type ApiErrorCode } from '../../shared/core/api-errors.ts'
@@ -100,13 +101,26 @@ export class PeerServer {
     return this.current.get(coordinator)?.outbox.push(msg) ?? false
   }
 
-  /** Takes the HTTP server's upgrades: its own path, and those of `others` (path → handler), which share the port. */
-  attach(server: Server, others: Record<string, UpgradeHandler> = {}): void {
+  /**
+   * Takes the HTTP server's upgrades: its own path, and those of `others`
+   * (path → handler), which share the port. Under TLS (`verifyCertificates`)
+   * every one of them first needs a client certificate that TLS_CA signed:
+   * the token alone is not enough.
+   */
+  attach(server: Server, others: Record<string, UpgradeHandler> = {}, verifyCertificates = false): void {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       // The socket is ours from here, and it had no 'error' listener: a client that resets it while we refuse it
       // (or while a busy check waits) made an uncaught ECONNRESET, which stopped the whole participant. ws adds
       // its own once it takes the socket; this one stays, and only logs.
       socket.on('error', (err) => { this.logger.debug({ remote: request.socket.remoteAddress, err: err.message }, 'a peer connection failed during its upgrade') })
+      // A TLSSocket under TLS (its fields read loosely: a plain socket has neither).
+      const { authorized, authorizationError } = request.socket as Partial<Pick<TLSSocket, 'authorized' | 'authorizationError'>>
+      if (verifyCertificates && authorized !== true) {
+        this.refusedConnections++
+        this.logger.warn({ remote: request.socket.remoteAddress, path: pathOf(request), reason: authorizationError === undefined ? 'no client certificate' : String(authorizationError) }, 'refused a peer connection: its certificate is not one TLS_CA signed')
+        refuseUpgrade(socket, 'unauthorized')
+        return
+      }
       const other = Object.hasOwn(others, pathOf(request)) ? others[pathOf(request)] : undefined
       if (other) other(request, socket, head)
       else void this.onUpgrade(request, socket, head)

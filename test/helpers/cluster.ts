@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { LocalCluster, waitFor, type ClusterOptions } from '../../scripts/lib/local-cluster.ts'
+import { LocalCluster, waitFor, type ClusterOptions, type Dispatcher } from '../../scripts/lib/local-cluster.ts'
 
 export { LocalCluster }
 
@@ -29,7 +29,7 @@ export async function startCluster(t: Test, options: Partial<ClusterOptions> = {
  */
 export async function waitPeersLinked(cluster: LocalCluster, timeoutMs = 30000): Promise<void> {
   const linked = async (p: string): Promise<boolean> => {
-    const peers = (await http<{ peers?: Record<string, { connected: boolean }> }>(`${cluster.urlOf(p)}/v1/status`)).body.peers ?? {}
+    const peers = (await http<{ peers?: Record<string, { connected: boolean }> }>(`${cluster.urlOf(p)}/v1/status`, { dispatcher: cluster.dispatcher })).body.peers ?? {}
     return cluster.participantNames.every((other) => other === p || peers[other]?.connected === true)
   }
   await waitFor(async () => (await Promise.all(cluster.participantNames.map(linked))).every(Boolean), timeoutMs, 'every participant to dial every other (Paxos Commit)')
@@ -41,13 +41,13 @@ export interface HttpResult<T = Record<string, unknown>> {
   headers: Headers
 }
 
-export async function http<T = Record<string, unknown>>(url: string, init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<HttpResult<T>> {
+export async function http<T = Record<string, unknown>>(url: string, init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string>; dispatcher?: Dispatcher | undefined } = {}): Promise<HttpResult<T>> {
   const headers: Record<string, string> = { ...init.headers }
   let body: string | undefined
   if (init.raw !== undefined) body = init.raw
   else if (init.body !== undefined) body = JSON.stringify(init.body)
   if (body !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json'
-  const res = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body: body ?? null })
+  const res = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body: body ?? null, ...(init.dispatcher ? { dispatcher: init.dispatcher } : {}) })
   const text = await res.text()
   return { status: res.status, body: (text ? JSON.parse(text) : {}) as T, headers: res.headers }
 }
@@ -61,12 +61,12 @@ export interface TxnResponse {
 }
 
 export async function submit(cluster: LocalCluster, writes: unknown[], extra: Record<string, unknown> = {}): Promise<HttpResult<TxnResponse>> {
-  return http<TxnResponse>(`${cluster.url}/v1/transactions`, { body: { writes, ...extra } })
+  return http<TxnResponse>(`${cluster.url}/v1/transactions`, { body: { writes, ...extra }, dispatcher: cluster.dispatcher })
 }
 
 /** The same, through one coordinator of several. */
 export async function submitAt(cluster: LocalCluster, coordinator: string, writes: unknown[], extra: Record<string, unknown> = {}): Promise<HttpResult<TxnResponse>> {
-  return http<TxnResponse>(`${cluster.urlOf(coordinator)}/v1/transactions`, { body: { writes, ...extra } })
+  return http<TxnResponse>(`${cluster.urlOf(coordinator)}/v1/transactions`, { body: { writes, ...extra }, dispatcher: cluster.dispatcher })
 }
 
 export interface Replica {
@@ -79,7 +79,7 @@ export interface Replica {
 }
 
 export async function replicas(cluster: LocalCluster): Promise<Replica[]> {
-  return Promise.all(cluster.participantNames.map(async (p) => (await http<Replica>(`${cluster.urlOf(p)}/v1/replica`)).body))
+  return Promise.all(cluster.participantNames.map(async (p) => (await http<Replica>(`${cluster.urlOf(p)}/v1/replica`, { dispatcher: cluster.dispatcher })).body))
 }
 
 /** Polls until every replica has no PREPARED record and no lock (all transactions resolved); fails the caller if that never happens. */

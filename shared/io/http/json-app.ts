@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from '../runtime/logger.ts'
+import type { TlsMaterial } from '../runtime/tls.ts'
 import { errorBody } from '../../core/api-errors.ts'
 import { installErrorHandling } from './error-handler.ts'
 
@@ -13,12 +14,16 @@ export const MAX_PARAM_LENGTH = 512 * 4 * 3
  * or silent removal of unknown fields (a wrong type is a 400), JSON bodies
  * only (text/plain is a 415), and the catalogue's error answers.
  */
-export function createJsonApp(logger: Logger, bodyLimit?: number) {
+export function createJsonApp(logger: Logger, bodyLimit?: number, tls?: TlsMaterial) {
   // Widened to fastify's logger type, so that apps are plain FastifyInstances.
   const loggerInstance: FastifyBaseLogger = logger
   const app = Fastify({
     loggerInstance,
     ...(bodyLimit === undefined ? {} : { bodyLimit }),
+    // TLS: HTTPS on this port. A client certificate is asked for but not required (curl has none; HTTP routes
+    // take bearer tokens): the peer endpoints on the same port refuse a connection whose certificate the CA
+    // did not sign (PeerServer.attach).
+    ...(tls ? { https: { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: false } } : {}),
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
     // A path parameter is a key of up to 512 characters, percent-encoded (up to 12 characters each): fastify's

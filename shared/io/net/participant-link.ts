@@ -8,6 +8,7 @@ import { linkMeter } from './link-meter.ts'
 import { Outbox } from './outbox.ts'
 import { isFrameTooLarge, rawDataToString } from './raw-data.ts'
 import type { Logger } from '../runtime/logger.ts'
+import { secureUrl, type TlsMaterial } from '../runtime/tls.ts'
 
 export interface LinkEvents {
   connected: (participant: string) => void
@@ -24,6 +25,8 @@ export interface LinkOptions {
   handshakeTimeoutMs: number
   /** An open connection whose `hello` has not come within this is closed and dialled again. */
   helloTimeoutMs: number
+  /** TLS: dial wss:// with this certificate, trusting only this CA (the participant checks ours against it too). */
+  tls?: TlsMaterial
 }
 
 const DEFAULT_OPTIONS: LinkOptions = { minBackoffMs: 50, maxBackoffMs: 500, heartbeatMs: 2000, handshakeTimeoutMs: 3000, helloTimeoutMs: 3000 }
@@ -94,8 +97,10 @@ export class ParticipantLink {
   }
 
   private connect(): void {
-    const ws = new WebSocket(this.url, {
+    const tls = this.options.tls
+    const ws = new WebSocket(secureUrl(this.url, tls), {
       headers: { authorization: `Bearer ${this.token}` },
+      ...(tls ? { cert: tls.cert, key: tls.key, ca: tls.ca } : {}),
       maxPayload: limits.maxFrameBytes,
       handshakeTimeout: this.options.handshakeTimeoutMs,
     })

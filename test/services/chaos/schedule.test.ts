@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
+import { makeCerts, tlsEnv } from '../../helpers/certs.ts'
 import { loadChaosConfig } from '../../../services/chaos/config.ts'
 import type { ClusterNode } from '../../../services/chaos/faults.ts'
 import { parseKillForGood, parseMix, parseRange, parseRoles, planFault, type ScheduleOptions } from '../../../services/chaos/schedule.ts'
@@ -64,5 +68,10 @@ t.test('the sidecar reads its configuration from the environment', async (t) => 
   // Safe by default: the sidecar listens on every interface unless told otherwise, so it needs the token.
   t.throws(() => loadChaosConfig({}), { message: 'invalid configuration: CHAOS_HOST=0.0.0.0 listens beyond this machine, so ADMIN_TOKEN must be set (or listen on 127.0.0.1)' })
   t.same(loadChaosConfig({ CHAOS_HOST: '127.0.0.1' }).access, [], 'on loopback it may run open')
+  const root = mkdtempSync(join(tmpdir(), 'txn-chaos-tls-'))
+  t.teardown(() => { rmSync(root, { recursive: true, force: true }) })
+  makeCerts(root, 'chaos')
+  t.ok(loadChaosConfig({ ...admin, ...tlsEnv(root, 'chaos') }).tls?.cert.toString().includes('BEGIN CERTIFICATE'), 'TLS_*: its API over HTTPS')
+  t.notOk('tls' in loadChaosConfig(admin), 'plain unless asked for')
   t.throws(() => loadChaosConfig({ ADMIN_TOKEN: 'short' }), { message: 'invalid configuration: the token of ADMIN_TOKEN must be at least 16 printable ASCII characters without spaces (got 5 characters)' })
 })

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
+import { makeCerts, tlsEnv } from '../../../helpers/certs.ts'
 import { loadCoordinatorConfig, MAX_BODY_LIMIT_BYTES, parseParticipants } from '../../../../services/coordinator/config.ts'
 import { loadParticipantConfig } from '../../../../services/participant/config.ts'
 
@@ -58,4 +62,19 @@ t.test('COORDINATOR_ID and COORDINATORS: one name each, this one among them', as
   t.throws(() => loadCoordinatorConfig({ ...base, COORDINATOR_ID: 'c3', COORDINATORS: 'c1,c2' }), /^invalid configuration: COORDINATORS \(c1,c2\) must list this coordinator's COORDINATOR_ID \(c3\)$/)
   t.throws(() => loadCoordinatorConfig({ ...base, COORDINATOR_ID: 'C1' }), /^invalid configuration: COORDINATOR_ID must be a coordinator name, .* \(got "C1"\)$/)
   t.throws(() => loadCoordinatorConfig({ ...base, COORDINATOR_ID: 'c1', COORDINATORS: 'c1,c1' }), /duplicate/)
+})
+
+t.test('tokens and TLS reach each node\'s configuration, never as the raw variables', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'txn-config-tls-'))
+  t.teardown(() => { rmSync(root, { recursive: true, force: true }) })
+  makeCerts(root, 'coordinator', 'p9')
+  const c = loadCoordinatorConfig({ ...base, CLIENT_TOKENS: 'read:a-read-token-0123456789', ADMIN_TOKEN: 'an-admin-token-0123456', ...tlsEnv(root, 'coordinator') })
+  t.same(c.access, [{ scope: 'read', token: 'a-read-token-0123456789' }, { scope: 'admin', token: 'an-admin-token-0123456' }])
+  t.ok(c.tls?.cert.toString().includes('BEGIN CERTIFICATE'), 'TLS material, read')
+  t.notOk('clientTokens' in c || 'adminToken' in c || 'tlsCert' in c, 'the raw variables are not kept')
+  t.equal(loadCoordinatorConfig(base).tls, undefined, 'no TLS unless asked for')
+  const p = loadParticipantConfig({ PARTICIPANT_ID: 'p9', DATA_DIR: '/tmp/x', CLUSTER_TOKEN: 'sekrit-token', ADMIN_TOKEN: 'an-admin-token-0123456', ...tlsEnv(root, 'p9') })
+  t.same(p.access, [{ scope: 'admin', token: 'an-admin-token-0123456' }])
+  t.ok(p.tls?.key.toString().includes('PRIVATE KEY'), 'the participant\'s TLS material')
+  t.throws(() => loadParticipantConfig({ PARTICIPANT_ID: 'p9', DATA_DIR: '/tmp/x', CLUSTER_TOKEN: 'sekrit-token', PARTICIPANT_HOST: '0.0.0.0' }), /PARTICIPANT_HOST=0\.0\.0\.0 listens beyond this machine, so ADMIN_TOKEN must be set/)
 })
