@@ -24,7 +24,7 @@ export interface ParticipantAppDeps {
   peer: PeerServer
   logger: Logger
   /** Paxos Commit: the acceptor endpoint, and the links this node dialled to the other participants. */
-  paxos?: Pick<AcceptorNetwork, 'acceptor' | 'links'>
+  paxos?: Pick<AcceptorNetwork, 'acceptor' | 'links' | 'heldCount' | 'droppedWhileDown'>
   /** GET /metrics and the counts behind it (absent: no /metrics). */
   metrics?: ParticipantMetrics
   /** ADMIN_TOKEN for the inspection endpoints; none: open. */
@@ -92,10 +92,10 @@ export function buildParticipantApp({ id, driver, store, peer, logger, paxos, me
       const s = driver.machine.status()
       const status = { participant: id, keys: s.keys, prepared: s.prepared.length, locks: s.locks, remembered: s.remembered, refusedFrames: peer.refusedFrames, refusedMessages: peer.refusedMessages, refusedConnections: peer.refusedConnections, store: store.stats }
       if (!paxos) return status
-      const { acceptor, links } = paxos
+      const { acceptor, links, heldCount, droppedWhileDown } = paxos
       const peers = keyedObject<{ connected: boolean }>()
       for (const [name, link] of links) peers[name] = { connected: link.isConnected }
-      return { ...status, acceptor: { connections: acceptor.connected, refusedFrames: acceptor.refusedFrames, refusedMessages: acceptor.refusedMessages, refusedConnections: acceptor.refusedConnections }, peers }
+      return { ...status, acceptor: { connections: acceptor.connected, refusedFrames: acceptor.refusedFrames, refusedMessages: acceptor.refusedMessages, refusedConnections: acceptor.refusedConnections }, peers, held: heldCount, droppedWhileDown }
     })
     metrics?.route(app)
   })

@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import WebSocket from 'ws'
 import { http, replicas, startCluster, submit, waitSettled } from '../helpers/cluster.ts'
+import { PeerClient } from '../helpers/peer-client.ts'
+import { waitFor } from '../../scripts/lib/local-cluster.ts'
 
 const PAXOS = { COMMIT_PROTOCOL: 'paxos-commit', RECOVERY_AFTER_MS: '300' }
 
@@ -55,6 +57,19 @@ t.test('COMMIT_PROTOCOL=paxos-commit: the running cluster commits and aborts thr
     t.match(log, /"type":"commit","txId":"1\.1".*"msg":"refused a coordinator message on the acceptor link"/)
     ws.close()
     t.equal((await submit(cluster, [{ key: 'px/after', value: 'ok' }])).body.outcome, 'committed', 'and the cluster still commits')
+  })
+
+  await t.test('the acceptor endpoint: a connection claims no one, so none displaces another; beyond 2 × the participants in PEERS one is refused with 409 peer_busy', async (t) => {
+    const url = `ws://127.0.0.1:${cluster.spec('p1').port}/v1/acceptor`
+    const connections = async (): Promise<number> => (await http<{ acceptor: { connections: number } }>(`${cluster.urlOf('p1')}/v1/status`)).body.acceptor.connections
+    await waitFor(async () => (await connections()) === 2, 10000, 'the previous test\'s connection to be gone')
+    const extra = []
+    for (let i = 0; i < 4; i++) extra.push(await PeerClient.open(url, cluster.token))
+    t.same(extra.map((e) => e.status), [101, 101, 101, 101], 'four more with the token are taken beside p2\'s and p3\'s')
+    t.match(await PeerClient.open(url, cluster.token), { status: 409, body: { error: 'peer_busy' } }, 'a seventh (2 × 3 participants) is refused')
+    t.equal(await connections(), 6)
+    t.equal((await submit(cluster, [{ key: 'px/beside', value: 'ok' }])).body.outcome, 'committed', 'p2\'s and p3\'s links were not displaced: the cluster commits')
+    for (const e of extra) await e.client?.close()
   })
 })
 
