@@ -22,6 +22,24 @@ t.test('SIGTERM stops every node cleanly; restarted, the data is there and trans
   t.same((await http(`${cluster.urlOf('p1')}/v1/keys/persist`)).status, 404, 'participants serve no client reads')
 })
 
+t.test('SIGTERM while a transaction is in flight: the coordinator answers it before it exits 0', async (t) => {
+  const cluster = await startCluster(t)
+  cluster.pause('p1') // p1 will not vote: the transaction waits for its vote timeout
+  t.teardown(() => { if (cluster.isRunning('p1')) cluster.resume('p1') })
+  const started = Date.now()
+  const answer = submit(cluster, [{ key: 'in-flight', value: 'v' }], { timeoutMs: 3000 })
+  await new Promise((ok) => setTimeout(ok, 500))
+  process.kill(cluster.pid('coordinator')!, 'SIGTERM')
+  const reply = await answer
+  t.match(reply, { status: 200, body: { outcome: 'aborted', reasons: [{ participant: 'p1', code: 'vote_timeout' }] } }, 'the client gets the outcome (p1 never voted), not a cut connection')
+  t.ok(Date.now() - started >= 2500, 'after the vote timeout ran its course')
+  t.same(await cluster.waitExit('coordinator'), { code: 0, signal: null }, 'then the coordinator exits 0')
+  cluster.resume('p1')
+  await cluster.start('coordinator')
+  await waitSettled(cluster)
+  t.match((await http(`${cluster.url}/v1/transactions/${reply.body.txId}`)).body, { state: 'aborted' }, 'and its decision was kept')
+})
+
 t.test('nodes run from the TypeScript sources through tsx, or from the build in dist/', async (t) => {
   t.match(nodeArgs('participant', 'dist'), ['--enable-source-maps', /dist\/services\/participant\/main\.js$/])
   t.match(nodeArgs('coordinator', 'tsx'), ['--import', 'tsx', /services\/coordinator\/main\.ts$/])

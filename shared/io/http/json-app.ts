@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from '../runtime/logger.ts'
 import type { TlsMaterial } from '../runtime/tls.ts'
@@ -36,5 +36,26 @@ export function createJsonApp(logger: Logger, bodyLimit?: number, tls?: TlsMater
   }).withTypeProvider<TypeBoxTypeProvider>()
   installErrorHandling(app)
   app.removeContentTypeParser('text/plain')
+  closeConnectionsWhenClosing(app)
   return app
+}
+
+/**
+ * A request in flight when the node starts closing is answered, and its
+ * connection closed with the answer (`Connection: close`). Fastify closes
+ * the connections that are idle when close() begins, but one busy then
+ * became idle later and stayed open, kept alive by the client, until the
+ * graceful close timed out and the node exited 1 (a SIGTERM during a
+ * transaction waiting for a vote: test/integration/lifecycle.test.ts).
+ */
+function closeConnectionsWhenClosing(app: FastifyInstance): void {
+  let closing = false
+  app.addHook('preClose', (done) => {
+    closing = true
+    done()
+  })
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close')
+    done(null, payload)
+  })
 }
