@@ -98,7 +98,13 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
       // transaction with it committed (client-id-claim.ts). Read like any key: a claim still held by a
       // transaction in doubt answers 503 id_in_doubt after READ_WAIT_MS.
       const answer = await driver.read(claimKey(request.query.id))
-      if (!answer.ok && answer.error === 'key_in_doubt') throw new CodedError('id_in_doubt', 'the replica asked holds this client id for a transaction still being decided, or did not answer in time; retry later')
+      if (!answer.ok && answer.error === 'key_in_doubt') {
+        // The claim is held by the id's own transaction, in doubt there: look it up as by txId, which under
+        // Paxos Commit leads a recovery ballot for it (a coordinator that died left it so).
+        const held = answer.heldBy === undefined ? undefined : await driver.lookup(answer.heldBy)
+        if (held?.ok === true) return { txId: held.txId, id: request.query.id, state: held.state, learnedFrom: held.learnedFrom }
+        throw new CodedError('id_in_doubt', 'the replica asked holds this client id for a transaction still being decided, or did not answer in time; retry later')
+      }
       if (!answer.ok) throw new CodedError(answer.error, answer.message)
       const claim = answer.entry === null ? undefined : parseClaim(answer.entry.value)
       if (!claim) throw new CodedError('unknown_transaction', 'no transaction with this client id is known here, and none with it committed')

@@ -102,6 +102,20 @@ t.test("two coordinators (Paxos Commit): c1 dies once its commit is chosen and n
   t.equal((await replicas(cluster)).length, 3)
 })
 
+t.test("two coordinators (Paxos Commit): a status lookup by client id at c2 of c1's transaction in doubt finishes it too", async (t) => {
+  // The claim of the id is held by c1's transaction: the read of it answers in doubt, naming the holder, and c2
+  // looks that transaction up as by txId, leading a recovery ballot (the participants would wait a minute).
+  const cluster = await startCluster(t, { coordinators: 2, env: { ...PAXOS, RECOVERY_AFTER_MS: '60000', READ_WAIT_MS: '300' }, nodeEnv: { c1: { TXN_FAILPOINTS: 'coordinator.beforeDecisionLogged=crash' } } })
+  await t.rejects(submitAt(cluster, 'c1', [{ key: 'ml/by-id', value: 'v' }], { id: 'ml-2' }), "c1's client is cut off")
+  await cluster.waitExit('c1')
+  const txId = (await http<{ transactions: { txId: string }[] }>(`${cluster.urlOf('p1')}/v1/in-doubt`)).body.transactions[0]!.txId
+  const lookup = await http(`${cluster.urlOf('c2')}/v1/transactions?id=ml-2`)
+  t.match(lookup, { status: 200, body: { txId, id: 'ml-2', state: 'committed', learnedFrom: /^recovery ballot \d+ of this coordinator$/ } }, 'c2 followed the claim to its holder, led a ballot, and answers with the chosen outcome')
+  const all = await waitSettled(cluster, 10000)
+  for (const r of all) t.same(r.entries['ml/by-id'], { value: 'v', version: 1 }, `committed on ${r.participant}`)
+  t.match((await http(`${cluster.urlOf('c2')}/v1/transactions?id=ml-2`)).body, { txId, state: 'committed', claimed: true }, 'asked again, the claim answers')
+})
+
 t.test("two coordinators (Paxos Commit): a status lookup at c2 of c1's transaction in doubt finishes it, as a recovery leader, before any participant would", async (t) => {
   // The participants would lead its recovery only after a minute: the lookup is what finishes it here.
   const cluster = await startCluster(t, { coordinators: 2, env: { ...PAXOS, RECOVERY_AFTER_MS: '60000' }, nodeEnv: { c1: { TXN_FAILPOINTS: 'coordinator.beforeDecisionLogged=crash' } } })

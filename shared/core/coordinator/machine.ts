@@ -337,12 +337,12 @@ export class CoordinatorMachine {
   }
 
   /** `entry` undefined: the participant could not answer (the key stayed held past its wait). */
-  private onReadResult(from: string, reqId: number, entry: Entry | null | undefined): void {
+  private onReadResult(from: string, reqId: number, entry: Entry | null | undefined, heldBy?: string): void {
     const read = this.state.reads.get(reqId)
     if (read?.participant !== from) return // late (timed out), or not this participant's to answer
     this.state.reads.delete(reqId)
     this.out.push({ type: 'cancelTimer', timer: { kind: 'read', reqId } })
-    this.out.push({ type: 'readReply', reqId, body: entry === undefined ? { ok: false, error: 'key_in_doubt' } : { ok: true, entry } })
+    this.out.push({ type: 'readReply', reqId, body: entry === undefined ? { ok: false, error: 'key_in_doubt', ...(heldBy === undefined ? {} : { heldBy }) } : { ok: true, entry } })
   }
 
   // ---- participant messages ---------------------------------------------------
@@ -359,7 +359,7 @@ export class CoordinatorMachine {
         this.onQuery(from, msg.txId)
         break
       case 'readResult':
-        this.onReadResult(from, msg.reqId, msg.inDoubt === true ? undefined : msg.entry)
+        this.onReadResult(from, msg.reqId, msg.inDoubt === true ? undefined : msg.entry, msg.heldBy)
         break
       case 'statusResult':
         this.out.push(...onStatusResult(this.state, from, msg.reqId, msg.txId, msg.state, this.lookupLeading))

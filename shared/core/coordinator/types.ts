@@ -121,7 +121,8 @@ export type LookupReplyBody =
   | { ok: true; txId: string; state: Outcome; learnedFrom: string }
   | { ok: false; error: 'unknown_transaction' | 'txn_in_doubt' | 'no_replica' | 'overloaded'; message: string }
 
-export type ReadReplyBody = { ok: true; entry: Entry | null } | { ok: false; error: 'no_replica' | 'key_in_doubt' | 'overloaded'; message?: string }
+/** `heldBy`: with key_in_doubt from a participant, the transaction that holds the key there. */
+export type ReadReplyBody = { ok: true; entry: Entry | null } | { ok: false; error: 'no_replica' | 'key_in_doubt' | 'overloaded'; message?: string; heldBy?: string }
 
 export type ReplyBody = { ok: true; result: TxnResult } | { ok: false; error: ApiErrorCode; message?: string }
 

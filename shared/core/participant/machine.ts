@@ -6,6 +6,7 @@ import { coordinatorOf } from '../protocol/tx-id.ts'
 import { isClaimKey } from '../protocol/client-id-claim.ts'
 import { ParticipantPaxos } from './paxos.ts'
 import { assertSendable } from '../protocol/sendable.ts'
+import { invariant } from '../protocol/invariant.ts'
 import { logEffect, persistEffect } from '../protocol/persist.ts'
 import { assertParticipantEffects, assertParticipantState } from './invariants.ts'
 import { COORDINATOR_NODE, type PrepareMsg, type ToCoordinator, type ToParticipant, type ParticipantTxnState, type VoteReason } from '../protocol/messages.ts'
@@ -465,7 +466,10 @@ export class ParticipantMachine {
   private answerRead({ reqId, key, from }: PendingRead, inDoubt: boolean): void {
     const entry = this.state.kv.get(key)
     if (inDoubt) {
-      this.out.push({ type: 'send', to: from, msg: { type: 'readResult', reqId, entry: null, inDoubt: true } })
+      // A read waits, or is refused for a full queue, only while its key is locked.
+      const heldBy = this.state.locks.get(key)
+      invariant(heldBy !== undefined, () => `a read of ${JSON.stringify(key)} answered in doubt, and no transaction holds the key`)
+      this.out.push({ type: 'send', to: from, msg: { type: 'readResult', reqId, entry: null, inDoubt: true, heldBy } })
       return
     }
     this.out.push({ type: 'send', to: from, msg: { type: 'readResult', reqId, entry: entry ? { value: entry.value, version: entry.version } : null } })

@@ -115,6 +115,8 @@ export const ReadResultMsg = Type.Object(
     reqId: Type.Integer({ minimum: 0 }),
     entry: Type.Union([Type.Object({ value: Type.String(), version: Type.Integer({ minimum: 1 }) }), Type.Null()]),
     inDoubt: Type.Optional(Type.Boolean()),
+    /** With inDoubt: the transaction that holds the key (a coordinator may look it up, and under Paxos Commit finish it). */
+    heldBy: Type.Optional(TxId),
   },
   { additionalProperties: false },
 )

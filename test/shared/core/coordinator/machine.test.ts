@@ -326,6 +326,13 @@ t.test('retries waiting on one transaction are bounded: one more is told overloa
   t.match(replies(step({ type: 'request', reqId: 3, writes, clientId: 'c' })), [{ reqId: 3, body: { ok: false, error: 'overloaded', message: /2 requests already wait for transaction 3\.1/ } }])
 })
 
+t.test('a read answered in doubt says which transaction holds the key there (a status lookup by client id follows it)', async (t) => {
+  const { step, connectAll } = setup()
+  connectAll()
+  t.same(sends(step({ type: 'read', reqId: 1, key: 'a' })).map((s) => s.to), ['p1'])
+  t.same(readReplies(step({ type: 'message', from: 'p1', msg: { type: 'readResult', reqId: 1, entry: null, inDoubt: true, heldBy: '1.7' } })), [{ type: 'readReply', reqId: 1, body: { ok: false, error: 'key_in_doubt', heldBy: '1.7' } }])
+})
+
 t.test('reads: routed round-robin to connected participants, answered from their reply, bounded in time and number', async (t) => {
   const { step, connectAll, m } = setup({ readTimeoutMs: 70, maxInFlight: 3 })
   t.same(step({ type: 'read', reqId: 1, key: 'a' }), [{ type: 'readReply', reqId: 1, body: { ok: false, error: 'no_replica' } }], 'nobody connected')
