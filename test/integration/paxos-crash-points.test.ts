@@ -75,7 +75,8 @@ async function normalPathCrash(t: Test, failpoint: FailpointName, expected?: 'co
   const status = await http<{ state: string; txId: string }>(`${cluster.url}/v1/transactions?id=${encodeURIComponent(id)}`)
   t.match(status.body, { state: outcome, txId: told.body.txId }, 'the status API gives the outcome the client was told')
   t.match((await submit(cluster, [{ key, value: 'v' }], { id })).body, { txId: told.body.txId, outcome }, 'a retry with the same id returns it')
-  t.match((await submit(cluster, [{ key: 'crash/after', value: 'ok' }])).body, { outcome: 'committed' }, 'and the cluster commits again')
+  const again = await submit(cluster, [{ key: 'crash/after', value: 'ok' }])
+  t.match(again.body, { outcome: 'committed' }, `and the cluster commits again${again.body.reasons ? ` (reasons: ${JSON.stringify(again.body.reasons)})` : ''}`)
 }
 
 t.test('a participant dies once its own 2a has left: the other acceptors hold its YES, so the transaction commits without it', (t) =>
