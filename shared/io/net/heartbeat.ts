@@ -38,11 +38,13 @@ export class Heartbeat {
       this.ws.ping()
       return
     }
+    // A pong read in this turn's poll phase (heard again) keeps the link: only silence is judged.
     this.verdict ??= setImmediate(() => {
       this.verdict = undefined
-      if (this.heard) return
-      this.stop()
-      this.onMissed()
+      if (!this.heard) {
+        this.stop()
+        this.onMissed()
+      }
     })
   }
 }

@@ -33,7 +33,7 @@ function read(path: string, variable: string): Buffer {
   try {
     return readFileSync(path)
   } catch (err) {
-    throw new ConfigError(`invalid configuration: ${variable} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}: ${path})`)
+    throw new ConfigError(`invalid configuration: ${variable} cannot be read (${String((err as NodeJS.ErrnoException).code)}: ${path})`)
   }
 }
 
