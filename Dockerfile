@@ -12,7 +12,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY shared shared
 COPY services services
 COPY scripts scripts
-RUN npx tsc -p tsconfig.build.json
+RUN npm run build
 
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app

@@ -54,4 +54,10 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
   { files: ['eslint.config.js', 'test/coverage-map.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // The console's browser module: plain JavaScript served as-is (no build step), checked without types.
+    files: ['services/coordinator/console/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { parserOptions: { projectService: false, project: null }, globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', sessionStorage: 'readonly', performance: 'readonly', setInterval: 'readonly', console: 'readonly' } },
+  },
 )

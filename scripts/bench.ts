@@ -9,7 +9,7 @@ import { runLoad, type LoadResult } from './lib/load.ts'
 import { installedPostgresVersion, POSTGRES_MISSING, PostgresPeer, type PeerWrite, type PostgresSettings } from './lib/postgres-peer.ts'
 import { RssSampler, rssGrowth, type RssGrowth, type RssSeries } from './lib/rss-sampler.ts'
 
-const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--peer postgres] [--out DIR]
+const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--peer postgres] [--trace-txns N[,M]] [--out DIR]
 Measures the machine's floor (synced LevelDB put, synced batch of 64,
 WebSocket round trip, a do-nothing fastify route), then drives a local
 cluster (separate processes, LevelDB on disk) over HTTP at each concurrency
@@ -30,6 +30,11 @@ TRANSACTION on all three, then COMMIT PREPARED on all three, with the same
 keys, values, concurrency levels, duration and warm-up. Our 3-participant
 rows then show ours ÷ PostgreSQL for commits/s and p50. It needs Debian's
 postgresql package (apt-get install -y postgresql).
+--trace-txns 1000,0 runs each cluster once per TRACE_TXNS value (the nodes'
+trace rings, for the console; 0 is off) and, with two values, prints the
+first's throughput and p50 as ratios to the second's, level by level: the
+cost of tracing, measured in one run. Without it the nodes keep their
+default (TRACE_TXNS=1000).
 Writes JSON and a table to --out (bench-results/).`
 
 const { values } = parseArgs({
@@ -42,6 +47,7 @@ const { values } = parseArgs({
     'key-space': { type: 'string', default: '256' },
     warmup: { type: 'string', default: '3' },
     peer: { type: 'string' },
+    'trace-txns': { type: 'string' },
     out: { type: 'string', default: join(repoRoot, 'bench-results') },
     help: { type: 'boolean', default: false },
   },
@@ -67,6 +73,12 @@ if (values.peer === 'postgres' && installedPostgresVersion() === undefined) {
 }
 /** As many PostgreSQL instances as our default cluster has participants. */
 const PEER_INSTANCES = 3
+/** TRACE_TXNS for each cluster; undefined: the nodes' own default. */
+const traceSettings: (number | undefined)[] = values['trace-txns'] === undefined ? [undefined] : values['trace-txns'].split(',').map((v) => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--trace-txns: "${v}" is not a count (0: off)`)
+  return n
+})
 const keySpace = Number(values['key-space'])
 const warmupS = Math.min(60, durationMs / 2000)
 
@@ -111,6 +123,8 @@ async function trivialRoute(concurrency: number): Promise<{ rttMs: number; ceili
 
 interface LevelReport extends LoadResult {
   protocol: Protocol
+  /** TRACE_TXNS, when the bench set it. */
+  traceTxns: number | null
   participants: number
   keysPerTxn: number
   fsyncsPerCommit: Record<string, number>
@@ -122,9 +136,10 @@ interface LevelReport extends LoadResult {
   rssSeries: RssSeries
 }
 
-async function benchCluster(participants: number, protocol: Protocol): Promise<LevelReport[]> {
+async function benchCluster(participants: number, protocol: Protocol, traceTxns: number | undefined): Promise<LevelReport[]> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'txn-bench-'))
-  const cluster = await LocalCluster.create({ dataRoot, participants, env: { LOG_LEVEL: 'warn', OUTCOME_RETENTION_MS: '30000', GC_INTERVAL_MS: '1000', RESOLVED_RETENTION_MS: '30000', COMMIT_PROTOCOL: protocol } })
+  const trace = traceTxns === undefined ? {} : { TRACE_TXNS: String(traceTxns) }
+  const cluster = await LocalCluster.create({ dataRoot, participants, env: { LOG_LEVEL: 'warn', OUTCOME_RETENTION_MS: '30000', GC_INTERVAL_MS: '1000', RESOLVED_RETENTION_MS: '30000', COMMIT_PROTOCOL: protocol, ...trace } })
   await cluster.startAll()
   const reports: LevelReport[] = []
   try {
@@ -143,7 +158,7 @@ async function benchCluster(participants: number, protocol: Protocol): Promise<L
         const rssSeries = sampler.stop()
         const rssGrowthByNode = rssGrowth(rssSeries, warmupS)
         const after = await syncs(cluster)
-        const report: LevelReport = { ...load, protocol, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, cpuMsPerCommit: {}, peakRssMb: {}, rssGrowth: rssGrowthByNode, rssSeries }
+        const report: LevelReport = { ...load, protocol, traceTxns: traceTxns ?? null, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, cpuMsPerCommit: {}, peakRssMb: {}, rssGrowth: rssGrowthByNode, rssSeries }
         for (const name of names) {
           report.fsyncsPerCommit[name] = load.committed === 0 ? 0 : ((after[name] ?? 0) - (before[name] ?? 0)) / load.committed
           const cpu = cpuSeconds(cluster.pid(name))
@@ -154,7 +169,7 @@ async function benchCluster(participants: number, protocol: Protocol): Promise<L
           report.peakRssMb[name] = rssGrowthByNode[name]!.peakMb
         }
         reports.push(report)
-        process.stderr.write(`  ${protocol} ${participants}p ${keysPerTxn}-key c=${concurrency}: ${load.committedPerS.toFixed(0)} commits/s p50 ${load.p50Ms.toFixed(2)} ms p99 ${load.p99Ms.toFixed(2)} ms\n`)
+        process.stderr.write(`  ${protocol}${traceTxns === undefined ? '' : ` TRACE_TXNS=${traceTxns}`} ${participants}p ${keysPerTxn}-key c=${concurrency}: ${load.committedPerS.toFixed(0)} commits/s p50 ${load.p50Ms.toFixed(2)} ms p99 ${load.p99Ms.toFixed(2)} ms\n`)
       }
     }
   } finally {
@@ -210,6 +225,16 @@ function versusPeer(ours: LevelReport, peer: PeerReport | undefined): { throughp
   return { throughput: ours.committedPerS / theirs.committedPerS, p50: ours.p50Ms / theirs.p50Ms }
 }
 
+/**
+ * With --trace-txns A,B: a row of A against B's row at the same protocol, participants, keys and
+ * concurrency (the cost of tracing when B is 0); null for B's own rows and without two settings.
+ */
+function versusTraceBaseline(r: LevelReport, all: LevelReport[]): { throughput: number; p50: number } | null {
+  if (traceSettings.length < 2 || r.traceTxns === traceSettings.at(-1)) return null
+  const base = all.find((b) => b.traceTxns === traceSettings.at(-1) && b.protocol === r.protocol && b.participants === r.participants && b.keysPerTxn === r.keysPerTxn && b.concurrency === r.concurrency)
+  return base === undefined ? null : { throughput: r.committedPerS / base.committedPerS, p50: r.p50Ms / base.p50Ms }
+}
+
 /** The columns every load's row has, ours and the peer's alike. */
 function loadColumns(r: LoadResult): Record<string, string | number> {
   return {
@@ -241,11 +266,13 @@ async function main(): Promise<void> {
   const criticalPathMs = 2 * floor.syncPutMs + 2 * floor.wsRttMs + trivialRttMs
   const results: LevelReport[] = []
   for (const protocol of protocols) {
-    for (const participants of participantCounts) results.push(...(await benchCluster(participants, protocol)))
+    for (const participants of participantCounts) {
+      for (const traceTxns of traceSettings) results.push(...(await benchCluster(participants, protocol, traceTxns)))
+    }
   }
   // After our clusters, so that neither side's processes share the CPU with the other's measurement.
   const peer = values.peer === 'postgres' ? await benchPostgres() : undefined
-  const c1 = results.find((r) => r.protocol === protocols[0] && r.concurrency === 1 && r.participants === 3 && r.keysPerTxn === 1)
+  const c1 = results.find((r) => r.protocol === protocols[0] && r.concurrency === 1 && r.participants === 3 && r.keysPerTxn === 1 && r.traceTxns === (traceSettings[0] ?? null))
   const summary = {
     machine: { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() },
     floor: { ...floor, trivialRouteReqPerS: trivial.requestsPerS, trivialRouteRttMs: trivialRttMs, criticalPathMs },
@@ -255,6 +282,7 @@ async function main(): Promise<void> {
       throughputVsTrivialRoute: r.committedPerS / trivial.requestsPerS,
       p99VsC1P50: c1 ? r.p99Ms / c1.p50Ms : null,
       vsPostgres: versusPeer(r, peer),
+      vsTraceBaseline: versusTraceBaseline(r, results),
     })),
     peer: peer ?? null,
   }
@@ -264,6 +292,7 @@ async function main(): Promise<void> {
   console.log(`floor: sync put ${floor.syncPutMs.toFixed(3)} ms (3 at once on 3 databases: ${floor.threeConcurrentSyncPutsMs.toFixed(3)} ms), sync batch(64) ${floor.syncBatch64Ms.toFixed(3)} ms, ws RTT ${floor.wsRttMs.toFixed(3)} ms, trivial route ${trivial.requestsPerS.toFixed(0)} req/s (one round trip ${trivialRttMs.toFixed(3)} ms); critical path ${criticalPathMs.toFixed(2)} ms`)
   console.table(summary.results.map((r) => ({
     protocol: r.protocol,
+    ...(traceSettings.length > 1 && { trace: r.traceTxns }),
     participants: r.participants,
     keys: r.keysPerTxn,
     conc: r.concurrency,
@@ -273,6 +302,10 @@ async function main(): Promise<void> {
     'fsync/commit (max node)': Math.max(...Object.values(r.fsyncsPerCommit)).toFixed(3),
     'peak RSS MB (max)': Math.max(...Object.values(r.peakRssMb)).toFixed(0),
     'RSS growth (max)': `${(100 * Math.max(...Object.values(r.rssGrowth).map((g) => g.growth))).toFixed(1)}%`,
+    ...(traceSettings.length > 1 && {
+      '÷untraced commits/s': r.vsTraceBaseline?.throughput.toFixed(3) ?? '',
+      '÷untraced p50': r.vsTraceBaseline?.p50.toFixed(3) ?? '',
+    }),
     ...(peer && {
       'ours÷pg commits/s': r.vsPostgres?.throughput.toFixed(2) ?? '',
       'ours÷pg p50': r.vsPostgres?.p50.toFixed(2) ?? '',

@@ -42,6 +42,34 @@ async function main(): Promise<void> {
   process.stdout.write('PASSED compose smoke test\n')
 }
 
+/**
+ * The console under compose: the page is served, the cluster view reaches every participant, the fault
+ * buttons' chaos API answers through the coordinator (CHAOS_URL), and a committed transaction's diagram
+ * has every node's part, the clocks lined up (containers share the host's monotonic clock).
+ */
+async function consoleCheck(coordinator: string, txId: string): Promise<string> {
+  const page = await fetch(`${coordinator}/console`)
+  if (page.status !== 200 || page.headers.get('content-type')?.startsWith('text/html') !== true) throw new Error(`console: GET /console answered ${page.status} ${page.headers.get('content-type')}`)
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${coordinator}${path}`, { headers: authHeaders('admin'), signal: AbortSignal.timeout(10000) })
+    if (res.status !== 200) throw new Error(`console: GET ${path} answered ${res.status} ${await res.text()}`)
+    return (await res.json()) as T
+  }
+  const cluster = await get<{ participants: { name: string; up: boolean }[]; chaos: boolean }>('/v1/cluster')
+  if (cluster.participants.length !== 3 || cluster.participants.some((p) => !p.up) || !cluster.chaos) throw new Error(`console: /v1/cluster ${JSON.stringify(cluster)}`)
+  const nodes = await get<{ nodes: { name: string }[] }>('/v1/chaos/nodes')
+  if (nodes.nodes.length < 5) throw new Error(`console: the chaos API through the coordinator lists ${JSON.stringify(nodes)}`)
+  // The participants' ACKs (or resolved markers) follow the answer: wait until every node's part is in.
+  for (let i = 0; ; i++) {
+    const flow = await get<{ nodes: { node: string; alignment: string; error?: string }[]; messages: { from: string; to: string; receivedUs: number | null }[] }>(`/v1/transactions/${encodeURIComponent(txId)}/trace`)
+    const received = new Set(flow.messages.filter((m) => m.receivedUs !== null).flatMap((m) => [m.from, m.to]))
+    const missing = flow.nodes.filter((n) => n.error !== undefined || !received.has(n.node)).map((n) => n.node)
+    if (missing.length === 0) return `the console: /console served, /v1/cluster sees p1..p3 up, the chaos API answers through the coordinator (${nodes.nodes.length} nodes), and ${txId}'s diagram has every node's messages (clocks: ${[...new Set(flow.nodes.map((n) => n.alignment))].join(', ')})`
+    if (i === 50) throw new Error(`console: ${txId}'s diagram lacks ${missing.join(', ')}: ${JSON.stringify(flow)}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
 async function smoke(compose: string[], protocol: Protocol): Promise<void> {
   const ports = {
     COORDINATOR_1_PUBLISHED_PORT: await freePort(),
@@ -83,7 +111,9 @@ async function smoke(compose: string[], protocol: Protocol): Promise<void> {
       else history.push({ type: 'fail', t: Date.now() - startedAt, n: op, txId: body.txId, reason: body.reasons?.[0]?.code ?? 'unstated', attempts: 1 })
       return body.outcome === 'committed' ? `committed (${body.txId})` : `aborted (${body.reasons?.[0]?.code ?? '?'})`
     }
-    expect(await txn(c1), /^committed \(coordinator-1:/, 'a transaction commits at coordinator-1')
+    const first = await txn(c1)
+    expect(first, /^committed \(coordinator-1:/, 'a transaction commits at coordinator-1')
+    step(await consoleCheck(c1, /\((.*)\)/.exec(first)![1]!))
     expect(await txn(c2), /^committed \(coordinator-2:/, 'a transaction commits at coordinator-2')
 
     const fault = await chaos.inject({ kind: 'kill', node: 'p1' })

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(coordinators) || coordinators < 1 || coordinators > 8) throw new Error(`COORDINATOR_COUNT must be an integer from 1 to 8 (got ${process.env.COORDINATOR_COUNT})`)
   // Readable logs for a person at a terminal; JSON everywhere else (a pipe, a file, CI), or with LOG_FORMAT=json.
   const pretty = process.stdout.isTTY && process.env.LOG_FORMAT !== 'json'
+  const chaosPort = Number(process.env.CHAOS_PORT ?? 8090)
   const cluster = await LocalCluster.create({
     dataRoot: resolve(process.env.DATA_ROOT ?? 'data'),
     participants,
@@ -24,7 +25,8 @@ async function main(): Promise<void> {
     token: process.env.CLUSTER_TOKEN ?? 'local-dev-token-change-me',
     basePort: Number(process.env.BASE_PORT ?? 8080),
     logs: pretty ? 'pretty' : 'inherit',
-    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+    // CHAOS_URL: the console's fault buttons reach the chaos API below through the coordinators.
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', CHAOS_URL: `http://127.0.0.1:${chaosPort}` },
     partitionable: true,
     // TLS_DIR=certs (after `npm run certs`): every node on https:// and wss://, each with its own certificate.
     ...(process.env.TLS_DIR === undefined || process.env.TLS_DIR === '' ? {} : { tlsDir: resolve(process.env.TLS_DIR) }),
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
   const chaosLog = pretty ? prettyDestination(process.stdout, prettyLines(true)) : undefined
   // CLIENT_TOKENS and ADMIN_TOKEN reach every node through the environment; the chaos API here takes ADMIN_TOKEN too.
   const access = parseAccessTokens('', process.env.ADMIN_TOKEN ?? '')
-  const chaos = await startLocalChaos(cluster, createLogger('chaos', process.env.LOG_LEVEL ?? 'info', chaosLog), Number(process.env.CHAOS_PORT ?? 8090), '127.0.0.1', access)
+  const chaos = await startLocalChaos(cluster, createLogger('chaos', process.env.LOG_LEVEL ?? 'info', chaosLog), chaosPort, '127.0.0.1', access)
   let stopping = false
   const stop = (): void => {
     if (stopping) return
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
       `  curl -s${tlsFlag()} -X POST ${url}/v1/transactions${bearer('a write token of CLIENT_TOKENS')} -H 'content-type: application/json' -d '{"writes":[{"key":"greeting","value":"hello"}],"id":"greeting-1"}'`,
       `  curl -s${tlsFlag()} ${cluster.urlOf(cluster.coordinatorNames.at(-1)!)}/v1/keys/greeting${bearer('a token of CLIENT_TOKENS')}`,
       `  npm run fault -- kill p1 --for 5000     (chaos API on ${chaos.url})`,
+      `console: ${url}/console`,
       'Ctrl-C stops every node.',
       '',
     ].join('\n'),

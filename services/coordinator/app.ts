@@ -9,6 +9,8 @@ import type { CoordinatorConfig } from './config.ts'
 import type { CoordinatorDriver } from './driver.ts'
 import type { CoordinatorMetrics } from './metrics.ts'
 import { transactionRoutes } from './transaction-routes.ts'
+import { registerTraceRoutes } from '../../shared/io/http/trace-routes.ts'
+import { AnswerCounts, registerConsoleRoutes } from './console-routes.ts'
 
 export interface CoordinatorAppDeps {
   config: CoordinatorConfig
@@ -40,7 +42,17 @@ export function buildCoordinatorApp({ config, driver, store, logger, metrics }: 
       return { coordinator: config.id, coordinators: config.coordinators, ...driver.machine.status(), links: driver.linkStatus(), store: store.stats }
     })
     metrics?.route(app)
-    await app.register(transactionRoutes, { driver, config, ...(metrics === undefined ? {} : { onAnswered: (body, seconds) => { metrics.answered(body, seconds) } }) })
+    const counts = new AnswerCounts()
+    registerTraceRoutes(app, { name: config.id, role: 'coordinator' }, driver.trace)
+    registerConsoleRoutes(app, { name: config.id, participants: config.participants, driver, tls: config.tls, config, counts })
+    await app.register(transactionRoutes, {
+      driver,
+      config,
+      onAnswered: (body, seconds) => {
+        counts.answered(body)
+        metrics?.answered(body, seconds)
+      },
+    })
   })
   return app
 }

@@ -1,4 +1,5 @@
 import Type from 'typebox'
+import { DEFAULT_TRACE_TXNS, MAX_TRACE_TXNS } from '../../shared/io/trace/trace-ring.ts'
 import { limits } from '../../shared/core/protocol/messages.ts'
 import { ConfigError, loadConfig } from '../../shared/io/runtime/config.ts'
 import { parseNodeList, type NamedUrl } from '../../shared/io/runtime/node-list.ts'
@@ -29,6 +30,7 @@ const Schema = Type.Object(
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
     failpoints: Type.String({ default: '' }),
     checkInvariants: Type.Boolean({ default: false }),
+    traceTxns: Type.Integer({ minimum: 0, maximum: MAX_TRACE_TXNS, default: DEFAULT_TRACE_TXNS }),
     commitProtocol: Type.Union([Type.Literal('2pc'), Type.Literal('paxos-commit')], { default: '2pc' }),
     id: Type.String({ default: COORDINATOR_NODE }),
     coordinators: Type.String({ default: '' }),
@@ -37,6 +39,7 @@ const Schema = Type.Object(
     tlsCert: Type.String({ default: '' }),
     tlsKey: Type.String({ default: '' }),
     tlsCa: Type.String({ default: '' }),
+    chaosUrl: Type.String({ default: '' }),
   },
   { additionalProperties: false },
 )
@@ -59,6 +62,7 @@ export const coordinatorEnv = {
   logLevel: 'LOG_LEVEL',
   failpoints: 'TXN_FAILPOINTS',
   checkInvariants: 'CHECK_INVARIANTS',
+  traceTxns: 'TRACE_TXNS',
   commitProtocol: 'COMMIT_PROTOCOL',
   id: 'COORDINATOR_ID',
   coordinators: 'COORDINATORS',
@@ -67,6 +71,7 @@ export const coordinatorEnv = {
   tlsCert: 'TLS_CERT',
   tlsKey: 'TLS_KEY',
   tlsCa: 'TLS_CA',
+  chaosUrl: 'CHAOS_URL',
 } as const
 
 export interface CoordinatorConfig {
@@ -86,6 +91,10 @@ export interface CoordinatorConfig {
   logLevel: string
   failpoints: string
   checkInvariants: boolean
+  /** TRACE_TXNS: how many recent transactions this node keeps a trace of (GET /v1/trace/:txId, the console); 0: off. */
+  traceTxns: number
+  /** CHAOS_URL: the chaos API the console's fault buttons go through (GET/POST /v1/chaos/…); empty: none. */
+  chaosUrl: string
   /** '2pc': this coordinator decides. 'paxos-commit': the participants choose, as acceptors (they need PEERS). */
   commitProtocol: '2pc' | 'paxos-commit'
   /** This coordinator's name: in its transaction ids, its logs, and the `?coordinator=` of its links. */

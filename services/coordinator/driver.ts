@@ -10,6 +10,7 @@ import type { PersistEffect } from '../../shared/core/protocol/effects.ts'
 import type { CoordinatorTimer } from '../../shared/core/protocol/timers.ts'
 import type { ParticipantLink } from '../../shared/io/net/participant-link.ts'
 import { keyedObject } from '../../shared/core/protocol/keyed-object.ts'
+import { TraceRing } from '../../shared/io/trace/trace-ring.ts'
 
 
 /**
@@ -34,12 +35,15 @@ export class CoordinatorDriver {
     store: Store,
     private readonly failpoints: Failpoints,
     private readonly logger: Logger,
+    /** What this node saw of each recent transaction (off: capacity 0). */
+    readonly trace = new TraceRing(0),
   ) {
     this.machine = machine
     this.runner = new EffectRunner({
       store,
       failpoints,
       logger,
+      trace,
       crashPoints: coordinatorCrashPoints,
       onTimer: (timer) => { this.dispatch({ type: 'timer', timer }) },
       onPersisted: (token) => { this.dispatch({ type: 'persisted', token }) },
@@ -102,6 +106,7 @@ export class CoordinatorDriver {
   }
 
   onMessage(participant: string, msg: ToCoordinator): void {
+    this.trace.message('recv', msg, participant)
     this.dispatch({ type: 'message', from: participant, msg })
   }
 
@@ -124,6 +129,7 @@ export class CoordinatorDriver {
         case 'send':
           if (effect.msg.type === 'commit' && this.commitFailpoint(replied, firstCommitTo)) return
           if (effect.msg.type === 'commit') firstCommitTo ??= effect.to
+          this.trace.message('send', effect.msg, effect.to)
           if (!this.links.get(effect.to)?.send(effect.msg)) {
             this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, participant: effect.to }, 'not connected; message dropped')
           }

@@ -10,6 +10,7 @@ import { CoordinatorDriver } from './driver.ts'
 import { CoordinatorMetrics } from './metrics.ts'
 import { ParticipantLink } from '../../shared/io/net/participant-link.ts'
 import { recoverCoordinatorLog } from './recovery.ts'
+import { TraceRing } from '../../shared/io/trace/trace-ring.ts'
 
 /** Where a participant's peer endpoint lives when the URL gives no path, and which coordinator dials it. */
 function peerUrl(url: string, coordinator: string): string {
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
     readTimeoutMs: config.readTimeoutMs,
     protocol: config.commitProtocol,
   })
-  const driver = new CoordinatorDriver(machine, store, failpoints, logger)
+  const driver = new CoordinatorDriver(machine, store, failpoints, logger, new TraceRing(config.traceTxns))
   driver.dispatch({ type: 'start', ...log })
 
   const links = config.participants.map(

@@ -7,6 +7,7 @@ import type { ReplyBody } from '../../shared/core/coordinator/types.ts'
 import type { CoordinatorDriver } from './driver.ts'
 import type { CoordinatorConfig } from './config.ts'
 import { marks } from '../../shared/io/runtime/marks.ts'
+import { monotonicUs } from '../../shared/io/trace/trace-ring.ts'
 import { answer, errorResponses } from '../../shared/io/http/api-docs.ts'
 import { claimKey, isReservedKey, parseClaim } from '../../shared/core/protocol/client-id-claim.ts'
 
@@ -61,6 +62,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
     },
     async (request) => {
       marks.mark('http request')
+      const takenUs = driver.trace.enabled ? monotonicUs() : 0
       const { writes, id, timeoutMs } = request.body
       checkWrites(writes)
       // The id becomes a key (its claim): the same UTF-8 rule as keys.
@@ -69,6 +71,10 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
       const body = await driver.submit(writes, id, timeoutMs)
       onAnswered?.(body, (performance.now() - started) / 1000)
       marks.mark('http reply')
+      if (driver.trace.enabled && body.ok) {
+        driver.trace.add(body.result.txId, { kind: 'request', msg: 'POST /v1/transactions' }, takenUs)
+        driver.trace.add(body.result.txId, { kind: 'answer', msg: body.result.outcome })
+      }
       if (!body.ok) throw new CodedError(body.error, body.message)
       request.log.debug({ txId: body.result.txId, outcome: body.result.outcome }, 'transaction answered')
       return body.result

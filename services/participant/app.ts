@@ -16,6 +16,7 @@ import type { ParticipantDriver } from './driver.ts'
 import type { PeerServer } from './peer-server.ts'
 import type { AcceptorNetwork } from './acceptor-network.ts'
 import type { ParticipantMetrics } from './metrics.ts'
+import { registerTraceRoutes } from '../../shared/io/http/trace-routes.ts'
 
 export interface ParticipantAppDeps {
   id: string
@@ -98,6 +99,7 @@ export function buildParticipantApp({ id, driver, store, peer, logger, paxos, me
       return { ...status, acceptor: { connections: acceptor.connected, refusedFrames: acceptor.refusedFrames, refusedMessages: acceptor.refusedMessages, refusedConnections: acceptor.refusedConnections }, peers, held: heldCount, droppedWhileDown }
     })
     metrics?.route(app)
+    registerTraceRoutes(app, { name: id, role: 'participant' }, driver.trace)
   })
   return app
 }

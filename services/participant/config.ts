@@ -1,4 +1,5 @@
 import Type from 'typebox'
+import { DEFAULT_TRACE_TXNS, MAX_TRACE_TXNS } from '../../shared/io/trace/trace-ring.ts'
 import { ConfigError, loadConfig } from '../../shared/io/runtime/config.ts'
 import { parseNodeList } from '../../shared/io/runtime/node-list.ts'
 import { parseCoordinators } from '../../shared/io/runtime/coordinator-list.ts'
@@ -22,6 +23,7 @@ const Schema = Type.Object(
     logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
     failpoints: Type.String({ default: '' }),
     checkInvariants: Type.Boolean({ default: false }),
+    traceTxns: Type.Integer({ minimum: 0, maximum: MAX_TRACE_TXNS, default: DEFAULT_TRACE_TXNS }),
     commitProtocol: Type.Union([Type.Literal('2pc'), Type.Literal('paxos-commit')], { default: '2pc' }),
     peers: Type.String({ default: '' }),
     recoveryAfterMs: Type.Integer({ minimum: 1, default: 1000 }),
@@ -49,6 +51,7 @@ export const participantEnv = {
   logLevel: 'LOG_LEVEL',
   failpoints: 'TXN_FAILPOINTS',
   checkInvariants: 'CHECK_INVARIANTS',
+  traceTxns: 'TRACE_TXNS',
   commitProtocol: 'COMMIT_PROTOCOL',
   peers: 'PEERS',
   recoveryAfterMs: 'RECOVERY_AFTER_MS',

@@ -8,6 +8,7 @@ import type { Store } from '../../shared/core/store.ts'
 import type { FailpointName, Failpoints } from '../../shared/io/runtime/failpoints.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
 import { EffectRunner, type PersistCrashPoints } from '../../shared/io/runtime/effect-runner.ts'
+import { TraceRing } from '../../shared/io/trace/trace-ring.ts'
 
 /** Wires the pure participant machine to LevelDB, timers and the coordinator's socket. */
 export class ParticipantDriver {
@@ -26,12 +27,15 @@ export class ParticipantDriver {
     store: Store,
     private readonly failpoints: Failpoints,
     private readonly logger: Logger,
+    /** What this node saw of each recent transaction (off: capacity 0). */
+    readonly trace = new TraceRing(0),
   ) {
     this.machine = machine
     this.runner = new EffectRunner({
       store,
       failpoints,
       logger,
+      trace,
       crashPoints: participantCrashPoints,
       onTimer: (timer) => { this.dispatch({ type: 'timer', timer }) },
       onPersisted: (token) => { this.dispatch({ type: 'persisted', token }) },
@@ -40,6 +44,7 @@ export class ParticipantDriver {
 
   /** `from`: the coordinator whose link carried it; absent for a peer's message (which names its sender). */
   onMessage(msg: ToParticipant, from?: string): void {
+    this.trace.message('recv', msg, from)
     this.dispatch(from === undefined ? { type: 'message', msg } : { type: 'message', msg, from })
   }
 
@@ -59,10 +64,12 @@ export class ParticipantDriver {
       this.observe?.(effect)
       switch (effect.type) {
         case 'send':
+          this.trace.message('send', effect.msg, effect.to)
           if (!this.sender(effect.to, effect.msg)) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type, coordinator: effect.to }, 'coordinator not connected; message dropped')
           break
         case 'sendPeer':
           // Lost like any message on a link that is down: the protocol re-sends or a recovery ballot follows.
+          this.trace.message('send', effect.msg, effect.to)
           if (!this.peerSender(effect.to, effect.msg)) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type, peer: effect.to }, 'peer not connected; message dropped')
           break
         default:

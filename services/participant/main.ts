@@ -11,6 +11,7 @@ import { PeerServer } from './peer-server.ts'
 import { AcceptorNetwork } from './acceptor-network.ts'
 import { ParticipantMetrics } from './metrics.ts'
 import { recoverReplica } from './recovery.ts'
+import { TraceRing } from '../../shared/io/trace/trace-ring.ts'
 
 async function main(): Promise<void> {
   const config = loadParticipantConfig(process.env)
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
       ? { protocol: 'paxos-commit' as const, name: config.id, participants: config.peers.map((p) => p.name), recoveryAfterMs: config.recoveryAfterMs }
       : {}),
   })
-  const driver = new ParticipantDriver(machine, store, failpoints, logger)
+  const driver = new ParticipantDriver(machine, store, failpoints, logger, new TraceRing(config.traceTxns))
   driver.dispatch({ type: 'start', ...replica })
   if (replica.prepared.length > 0) logger.warn({ inDoubt: replica.prepared.length }, 'in-doubt transactions after restart; waiting for the coordinator')
 

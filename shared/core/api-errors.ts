@@ -31,6 +31,9 @@ export const apiErrors = {
   forbidden: { statusCode: 403, message: 'The token is known but its scope does not allow this request' },
   peer_busy: { statusCode: 409, message: 'A healthy coordinator link is in place; a second one is refused' },
   internal: { statusCode: 500, message: 'Internal error' },
+  // The console's gathering (services/coordinator/console-routes.ts)
+  no_chaos_api: { statusCode: 503, message: 'No chaos API is configured here (CHAOS_URL)' },
+  chaos_unreachable: { statusCode: 502, message: 'The chaos API did not answer' },
   // Chaos sidecar (services/chaos)
   unknown_node: { statusCode: 404, message: 'No node of the cluster has this name' },
   unknown_fault: { statusCode: 404, message: 'No active fault has this id' },

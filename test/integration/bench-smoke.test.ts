@@ -17,7 +17,22 @@ t.test('the benchmark runs end to end and writes its report (a smoke run, nothin
   t.equal(report.results.length, 4)
   t.same(report.results.map((r) => [r.protocol, r.concurrency]), [['2pc', 1], ['2pc', 4], ['paxos-commit', 1], ['paxos-commit', 4]], 'both protocols, in one run')
   t.ok(report.results.every((r) => (r.committedPerS as number) > 0), 'each committed')
+  t.ok(report.results.every((r) => r.traceTxns === null && r.vsTraceBaseline === null), 'the nodes\' own trace setting, unless told')
   t.match(report.results[0], { concurrency: 1, participants: 3, committedPerS: Number, p50Ms: Number, p99Ms: Number, fsyncsPerCommit: { coordinator: Number, p1: Number }, peakRssMb: { p1: Number }, rssGrowth: { coordinator: { warmPeakMb: Number, peakMb: Number, growth: Number } }, rssSeries: { atS: Array } })
+})
+
+t.test('--trace-txns 1000,0: each cluster traced and not, and the traced rows as ratios to the untraced ones (a smoke run, nothing timed)', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'txn-bench-trace-'))
+  t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'bench.ts'), '--duration', '1', '--warmup', '0', '--levels', '2', '--keys', '1', '--trace-txns', '1000,0', '--out', out], { encoding: 'utf8', timeout: 180000 })
+  t.equal(run.status, 0, run.stderr)
+  t.match(run.stdout, /÷untraced commits\/s/)
+  const [file] = readdirSync(out)
+  const report = JSON.parse(readFileSync(join(out, file!), 'utf8')) as { results: { traceTxns: number; committedPerS: number; vsTraceBaseline: { throughput: number; p50: number } | null }[] }
+  t.same(report.results.map((r) => r.traceTxns), [1000, 0])
+  const [traced, untraced] = report.results
+  t.equal(traced!.vsTraceBaseline!.throughput, traced!.committedPerS / untraced!.committedPerS, 'throughput ratio to the untraced run')
+  t.equal(untraced!.vsTraceBaseline, null, 'the baseline has no ratio of its own')
 })
 
 t.test('the critical-path timeline runs end to end: every hop of a transaction is marked (a smoke run, nothing timed)', async (t) => {

@@ -4,6 +4,7 @@ import type { Store } from '../../core/store.ts'
 import type { FailpointName, Failpoints } from './failpoints.ts'
 import { logEffect, type Logger } from './logger.ts'
 import { Timers } from './timers.ts'
+import type { TraceRing } from '../trace/trace-ring.ts'
 
 /** The crash points around one persist effect: before the write is issued, after it is durable. */
 export interface PersistCrashPoints {
@@ -19,6 +20,8 @@ export interface EffectRunnerDeps<T extends Timer> {
   crashPoints: (effect: PersistEffect) => PersistCrashPoints
   onTimer: (timer: T) => void
   onPersisted: (token: number) => void
+  /** Told of every write of a transaction and of its timers (the console's diagrams). */
+  trace?: TraceRing
 }
 
 /**
@@ -30,7 +33,10 @@ export class EffectRunner<T extends Timer> {
   private readonly timers: Timers<T>
 
   constructor(private readonly deps: EffectRunnerDeps<T>) {
-    this.timers = new Timers(deps.onTimer)
+    this.timers = new Timers((timer) => {
+      deps.trace?.timer(timer)
+      deps.onTimer(timer)
+    })
   }
 
   perform(effect: CommonEffect<T>): void {
@@ -58,11 +64,13 @@ export class EffectRunner<T extends Timer> {
     const { store, failpoints, logger } = this.deps
     const points = this.deps.crashPoints(effect)
     if (points.before) failpoints.hit(points.before)
+    this.deps.trace?.persist(effect, false)
     const label = [effect.kind, effect.txId, effect.sync ? 'sync' : undefined].filter((x) => x !== undefined).join(' ')
     // Nobody waits on an apply but the coordinator's bookkeeping (the client was answered at the decision).
     store.write(effect.ops, effect.sync, { label, deferrable: effect.kind === 'apply' }).then(
       () => {
         if (points.after) failpoints.hit(points.after)
+        this.deps.trace?.persist(effect, true)
         this.deps.onPersisted(effect.token)
       },
       (err: unknown) => {
