@@ -29,7 +29,10 @@ export async function startCluster(t: Test, options: Partial<ClusterOptions> = {
  */
 export async function waitPeersLinked(cluster: LocalCluster, timeoutMs = 30000): Promise<void> {
   const linked = async (p: string): Promise<boolean> => {
-    const peers = (await http<{ peers?: Record<string, { connected: boolean }> }>(`${cluster.urlOf(p)}/v1/status`, { dispatcher: cluster.dispatcher })).body.peers ?? {}
+    // /v1/status is the admin's when the cluster has an ADMIN_TOKEN.
+    const token = cluster.envOf(p).ADMIN_TOKEN
+    const headers = token === undefined || token === '' ? {} : { authorization: `Bearer ${token}` }
+    const peers = (await http<{ peers?: Record<string, { connected: boolean }> }>(`${cluster.urlOf(p)}/v1/status`, { dispatcher: cluster.dispatcher, headers })).body.peers ?? {}
     return cluster.participantNames.every((other) => other === p || peers[other]?.connected === true)
   }
   await waitFor(async () => (await Promise.all(cluster.participantNames.map(linked))).every(Boolean), timeoutMs, 'every participant to dial every other (Paxos Commit)')

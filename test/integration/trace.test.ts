@@ -110,3 +110,32 @@ t.test('the chaos API through the coordinator, with the caller\'s token', async 
   const gone = await http(`${cluster.url}/v1/chaos/faults`, { headers: admin })
   t.same({ status: gone.status, error: gone.body.error }, { status: 502, error: 'chaos_unreachable' }, 'a chaos API that is gone: 502 chaos_unreachable')
 })
+
+t.test('Paxos Commit, the coordinator dead after the votes: the 2bs it never received, then a participant\'s recovery ballot, drawn from the survivors\' traces', async (t) => {
+  const cluster = await startCluster(t, { coordinators: 2, env: { ADMIN_TOKEN: ADMIN, COMMIT_PROTOCOL: 'paxos-commit', RECOVERY_AFTER_MS: '300' }, nodeEnv: { c1: { TXN_FAILPOINTS: 'coordinator.beforeDecisionLogged=crash' } } })
+  await t.rejects(http(`${cluster.urlOf('c1')}/v1/transactions`, { body: { writes: [{ key: 'trace/orphan', value: 'v' }], id: 'trace-orphan' }, headers: admin }), 'c1 dies before answering')
+  await cluster.waitExit('c1')
+  let txId: string | undefined
+  for (let i = 0; i < 100 && txId === undefined; i++) {
+    const found = await http<{ txId?: string; state?: string }>(`${cluster.urlOf('c2')}/v1/transactions?id=trace-orphan`, { headers: admin })
+    if (found.body.state === 'committed') txId = found.body.txId
+    else await new Promise((r) => setTimeout(r, 100))
+  }
+  t.match(txId, /^c1:/, 'the participants finished c1\'s transaction')
+  let flow: Flow | undefined
+  for (let i = 0; i < 50; i++) {
+    flow = (await http<Flow>(`${cluster.urlOf('c2')}/v1/transactions/${encodeURIComponent(txId!)}/trace`, { headers: admin })).body
+    if (flow.messages.some((m) => m.label.startsWith('outcome') || m.label.startsWith('resolved'))) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  const f = flow!
+  t.same(f.nodes.map((n) => n.node), ['c2', 'p1', 'p2', 'p3'], 'c2 gathers its own trace and the participants\'; it does not know c1\'s address')
+  t.equal(f.messages.filter((m) => m.label === 'prepare' && m.from === 'c1' && m.receivedUs !== null).length, 3, 'c1\'s 3 PREPAREs, drawn from the participants\' side')
+  const toDead = f.messages.filter((m) => m.to === 'c1' && m.label.startsWith('2b b0'))
+  t.ok(toDead.length >= 3 && toDead.every((m) => m.sentUs !== null && m.receivedUs === null), 'the 2bs sent to c1, never received: the gap where it died')
+  t.ok(f.marks.some((m) => m.kind === 'timer' && m.label === 'recover timer' && m.node.startsWith('p')), 'a participant\'s recovery timer fired')
+  const ballots = f.messages.filter((m) => /^1a b[1-9]/.test(m.label) && m.receivedUs !== null)
+  t.ok(ballots.length >= 2, 'its phase 1a at a higher ballot reached the other acceptors')
+  t.ok(f.messages.some((m) => /^1b b[1-9]/.test(m.label) && m.receivedUs !== null), 'and their 1bs came back')
+  t.ok(f.messages.every((m) => m.sentUs === null || m.receivedUs === null || m.receivedUs >= m.sentUs), 'no message is received before it was sent')
+})
