@@ -32,9 +32,10 @@ rows then show ours ÷ PostgreSQL for commits/s and p50. It needs Debian's
 postgresql package (apt-get install -y postgresql).
 --trace-txns 1000,0 runs each cluster once per TRACE_TXNS value (the nodes'
 trace rings, for the console; 0 is off) and, with two values, prints the
-first's throughput and p50 as ratios to the second's, level by level: the
-cost of tracing, measured in one run. Without it the nodes keep their
-default (TRACE_TXNS=1000).
+other's throughput and p50 as ratios to the untraced one's (0), level by
+level: the cost of tracing, measured in one run (0,1000 runs the untraced
+cluster first). Without it the bench runs the
+nodes with tracing off (TRACE_TXNS=0; their own default is 1000).
 Writes JSON and a table to --out (bench-results/).`
 
 const { values } = parseArgs({
@@ -73,8 +74,11 @@ if (values.peer === 'postgres' && installedPostgresVersion() === undefined) {
 }
 /** As many PostgreSQL instances as our default cluster has participants. */
 const PEER_INSTANCES = 3
-/** TRACE_TXNS for each cluster; undefined: the nodes' own default. */
-const traceSettings: (number | undefined)[] = values['trace-txns'] === undefined ? [undefined] : values['trace-txns'].split(',').map((v) => {
+/**
+ * TRACE_TXNS for each cluster. Off (0) unless told: tracing costs throughput (README, "Performance"), and
+ * the bench measures the protocol; --trace-txns 0,1000 measures that cost.
+ */
+const traceSettings: number[] = (values['trace-txns'] ?? '0').split(',').map((v) => {
   const n = Number(v)
   if (!Number.isInteger(n) || n < 0) throw new Error(`--trace-txns: "${v}" is not a count (0: off)`)
   return n
@@ -123,8 +127,8 @@ async function trivialRoute(concurrency: number): Promise<{ rttMs: number; ceili
 
 interface LevelReport extends LoadResult {
   protocol: Protocol
-  /** TRACE_TXNS, when the bench set it. */
-  traceTxns: number | null
+  /** TRACE_TXNS of its cluster (0: off). */
+  traceTxns: number
   participants: number
   keysPerTxn: number
   fsyncsPerCommit: Record<string, number>
@@ -136,10 +140,9 @@ interface LevelReport extends LoadResult {
   rssSeries: RssSeries
 }
 
-async function benchCluster(participants: number, protocol: Protocol, traceTxns: number | undefined): Promise<LevelReport[]> {
+async function benchCluster(participants: number, protocol: Protocol, traceTxns: number): Promise<LevelReport[]> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'txn-bench-'))
-  const trace = traceTxns === undefined ? {} : { TRACE_TXNS: String(traceTxns) }
-  const cluster = await LocalCluster.create({ dataRoot, participants, env: { LOG_LEVEL: 'warn', OUTCOME_RETENTION_MS: '30000', GC_INTERVAL_MS: '1000', RESOLVED_RETENTION_MS: '30000', COMMIT_PROTOCOL: protocol, ...trace } })
+  const cluster = await LocalCluster.create({ dataRoot, participants, env: { LOG_LEVEL: 'warn', OUTCOME_RETENTION_MS: '30000', GC_INTERVAL_MS: '1000', RESOLVED_RETENTION_MS: '30000', COMMIT_PROTOCOL: protocol, TRACE_TXNS: String(traceTxns) } })
   await cluster.startAll()
   const reports: LevelReport[] = []
   try {
@@ -158,7 +161,7 @@ async function benchCluster(participants: number, protocol: Protocol, traceTxns:
         const rssSeries = sampler.stop()
         const rssGrowthByNode = rssGrowth(rssSeries, warmupS)
         const after = await syncs(cluster)
-        const report: LevelReport = { ...load, protocol, traceTxns: traceTxns ?? null, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, cpuMsPerCommit: {}, peakRssMb: {}, rssGrowth: rssGrowthByNode, rssSeries }
+        const report: LevelReport = { ...load, protocol, traceTxns, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, cpuMsPerCommit: {}, peakRssMb: {}, rssGrowth: rssGrowthByNode, rssSeries }
         for (const name of names) {
           report.fsyncsPerCommit[name] = load.committed === 0 ? 0 : ((after[name] ?? 0) - (before[name] ?? 0)) / load.committed
           const cpu = cpuSeconds(cluster.pid(name))
@@ -169,7 +172,7 @@ async function benchCluster(participants: number, protocol: Protocol, traceTxns:
           report.peakRssMb[name] = rssGrowthByNode[name]!.peakMb
         }
         reports.push(report)
-        process.stderr.write(`  ${protocol}${traceTxns === undefined ? '' : ` TRACE_TXNS=${traceTxns}`} ${participants}p ${keysPerTxn}-key c=${concurrency}: ${load.committedPerS.toFixed(0)} commits/s p50 ${load.p50Ms.toFixed(2)} ms p99 ${load.p99Ms.toFixed(2)} ms\n`)
+        process.stderr.write(`  ${protocol}${traceSettings.length > 1 ? ` TRACE_TXNS=${traceTxns}` : ''} ${participants}p ${keysPerTxn}-key c=${concurrency}: ${load.committedPerS.toFixed(0)} commits/s p50 ${load.p50Ms.toFixed(2)} ms p99 ${load.p99Ms.toFixed(2)} ms\n`)
       }
     }
   } finally {
@@ -230,8 +233,10 @@ function versusPeer(ours: LevelReport, peer: PeerReport | undefined): { throughp
  * concurrency (the cost of tracing when B is 0); null for B's own rows and without two settings.
  */
 function versusTraceBaseline(r: LevelReport, all: LevelReport[]): { throughput: number; p50: number } | null {
-  if (traceSettings.length < 2 || r.traceTxns === traceSettings.at(-1)) return null
-  const base = all.find((b) => b.traceTxns === traceSettings.at(-1) && b.protocol === r.protocol && b.participants === r.participants && b.keysPerTxn === r.keysPerTxn && b.concurrency === r.concurrency)
+  // The baseline: tracing off (0) when it is among the settings, whichever place it has (the order the clusters run in), else the last.
+  const baseline = traceSettings.includes(0) ? 0 : traceSettings.at(-1)
+  if (traceSettings.length < 2 || r.traceTxns === baseline) return null
+  const base = all.find((b) => b.traceTxns === baseline && b.protocol === r.protocol && b.participants === r.participants && b.keysPerTxn === r.keysPerTxn && b.concurrency === r.concurrency)
   return base === undefined ? null : { throughput: r.committedPerS / base.committedPerS, p50: r.p50Ms / base.p50Ms }
 }
 
@@ -272,7 +277,7 @@ async function main(): Promise<void> {
   }
   // After our clusters, so that neither side's processes share the CPU with the other's measurement.
   const peer = values.peer === 'postgres' ? await benchPostgres() : undefined
-  const c1 = results.find((r) => r.protocol === protocols[0] && r.concurrency === 1 && r.participants === 3 && r.keysPerTxn === 1 && r.traceTxns === (traceSettings[0] ?? null))
+  const c1 = results.find((r) => r.protocol === protocols[0] && r.concurrency === 1 && r.participants === 3 && r.keysPerTxn === 1 && r.traceTxns === traceSettings[0])
   const summary = {
     machine: { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() },
     floor: { ...floor, trivialRouteReqPerS: trivial.requestsPerS, trivialRouteRttMs: trivialRttMs, criticalPathMs },
