@@ -45,7 +45,8 @@ async function participantTrace(deps: GatherDeps, p: NamedUrl, txId: string, aut
     const answer = await requestJson(`${httpBase(p.url)}/v1/trace/${encodeURIComponent(txId)}`, { headers: authorization === undefined ? {} : { authorization }, timeoutMs: GATHER_TIMEOUT_MS, tls: deps.tls })
     const receivedUs = monotonicUs()
     if (answer.status !== 200) return { ...base, offsetUs: 0, uncertaintyUs: 0, alignment: 'shared-clock', events: [], error: `answered ${answer.status}${errorCode(answer.body)}` }
-    const body = answer.body as RemoteTrace
+    if (!isRemoteTrace(answer.body)) return { ...base, offsetUs: 0, uncertaintyUs: 0, alignment: 'shared-clock', events: [], error: 'its answer is not a trace' }
+    const body = answer.body
     const uncertaintyUs = Math.ceil((receivedUs - sentUs) / 2)
     const estimate = Math.round(body.nowUs - (sentUs + receivedUs) / 2)
     const shared = Math.abs(estimate) <= uncertaintyUs
@@ -53,6 +54,17 @@ async function participantTrace(deps: GatherDeps, p: NamedUrl, txId: string, aut
   } catch (err) {
     return { ...base, offsetUs: 0, uncertaintyUs: 0, alignment: 'shared-clock', events: [], error: (err as Error).message }
   }
+}
+
+/** A participant's answer is checked before it is drawn: a bad one is that node's error, never the route's 500 or NaN times. */
+function isRemoteTrace(body: unknown): body is RemoteTrace {
+  if (typeof body !== 'object' || body === null) return false
+  const { nowUs, events } = body as { nowUs?: unknown; events?: unknown }
+  return Number.isFinite(nowUs) && Array.isArray(events) && events.every((e: unknown) => {
+    if (typeof e !== 'object' || e === null) return false
+    const { atUs, kind, msg } = e as { atUs?: unknown; kind?: unknown; msg?: unknown }
+    return Number.isFinite(atUs) && typeof kind === 'string' && typeof msg === 'string'
+  })
 }
 
 /** What the console shows of one participant: health, counters, what is in doubt there. */

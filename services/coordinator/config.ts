@@ -39,7 +39,8 @@ const Schema = Type.Object(
     tlsCert: Type.String({ default: '' }),
     tlsKey: Type.String({ default: '' }),
     tlsCa: Type.String({ default: '' }),
-    chaosUrl: Type.String({ default: '' }),
+    // An http(s) URL without credentials in it (they would show in error messages): the token is the caller's.
+    chaosUrl: Type.String({ default: '', pattern: '^(https?://[^/@\\s]+(/\\S*)?)?$' }),
   },
   { additionalProperties: false },
 )

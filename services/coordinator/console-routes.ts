@@ -96,13 +96,19 @@ function authorizationOf(request: FastifyRequest): string | undefined {
   return request.headers.authorization
 }
 
+/**
+ * A fault or a heal may wait for the Docker engine (the sidecar allows it 30 s): a shorter wait would answer
+ * 502 for a fault that was made, and a second click would make it twice.
+ */
+const CHAOS_ACTION_TIMEOUT_MS = 35_000
+
 /** The chaos API's fault routes under /v1/chaos/, passed through with their status and body. */
 function registerChaosProxy(app: FastifyInstance, config: CoordinatorConfig): void {
   const forward = async (request: FastifyRequest, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
     if (config.chaosUrl === '') throw new CodedError('no_chaos_api')
     const authorization = authorizationOf(request)
     try {
-      return await requestJson(`${config.chaosUrl.replace(/\/$/, '')}${path}`, { method, headers: authorization === undefined ? {} : { authorization }, body, timeoutMs: 3 * GATHER_TIMEOUT_MS, tls: config.tls })
+      return await requestJson(`${config.chaosUrl.replace(/\/$/, '')}${path}`, { method, headers: authorization === undefined ? {} : { authorization }, body, timeoutMs: method === 'GET' ? 3 * GATHER_TIMEOUT_MS : CHAOS_ACTION_TIMEOUT_MS, tls: config.tls })
     } catch (err) {
       throw new CodedError('chaos_unreachable', `the chaos API at ${config.chaosUrl} did not answer: ${(err as Error).message}`)
     }

@@ -1,6 +1,6 @@
 import { CoordinatorMachine } from '../../shared/core/coordinator/machine.ts'
 import type { CoordinatorEffect, CoordinatorEvent, LookupReplyBody, ReadReplyBody, ReplyBody } from '../../shared/core/coordinator/types.ts'
-import type { ToCoordinator } from '../../shared/core/protocol/messages.ts'
+import type { ToCoordinator, ToParticipant } from '../../shared/core/protocol/messages.ts'
 import type { DistributiveOmit, Write } from '../../shared/core/protocol/types.ts'
 import type { Store } from '../../shared/core/store.ts'
 import type { Failpoints } from '../../shared/io/runtime/failpoints.ts'
@@ -10,7 +10,7 @@ import type { PersistEffect } from '../../shared/core/protocol/effects.ts'
 import type { CoordinatorTimer } from '../../shared/core/protocol/timers.ts'
 import type { ParticipantLink } from '../../shared/io/net/participant-link.ts'
 import { keyedObject } from '../../shared/core/protocol/keyed-object.ts'
-import { TraceRing } from '../../shared/io/trace/trace-ring.ts'
+import { monotonicUs, TraceRing } from '../../shared/io/trace/trace-ring.ts'
 
 
 /**
@@ -121,6 +121,14 @@ export class CoordinatorDriver {
     this.perform(effects)
   }
 
+  /** To a participant's link; traced as sent, or as dropped when the link is down (stamped before: see TraceRing.message). */
+  private send(to: string, msg: ToParticipant): void {
+    const atUs = this.trace.enabled ? monotonicUs() : undefined
+    const sent = this.links.get(to)?.send(msg) === true
+    this.trace.message(sent ? 'send' : 'drop', msg, to, atUs)
+    if (!sent) this.logger.debug({ txId: 'txId' in msg ? msg.txId : undefined, participant: to }, 'not connected; message dropped')
+  }
+
   private perform(effects: CoordinatorEffect[]): void {
     let replied = false
     let firstCommitTo: string | undefined
@@ -129,10 +137,7 @@ export class CoordinatorDriver {
         case 'send':
           if (effect.msg.type === 'commit' && this.commitFailpoint(replied, firstCommitTo)) return
           if (effect.msg.type === 'commit') firstCommitTo ??= effect.to
-          this.trace.message('send', effect.msg, effect.to)
-          if (!this.links.get(effect.to)?.send(effect.msg)) {
-            this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, participant: effect.to }, 'not connected; message dropped')
-          }
+          this.send(effect.to, effect.msg)
           break
         case 'reply':
           replied = true

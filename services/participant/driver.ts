@@ -8,7 +8,7 @@ import type { Store } from '../../shared/core/store.ts'
 import type { FailpointName, Failpoints } from '../../shared/io/runtime/failpoints.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
 import { EffectRunner, type PersistCrashPoints } from '../../shared/io/runtime/effect-runner.ts'
-import { TraceRing } from '../../shared/io/trace/trace-ring.ts'
+import { monotonicUs, TraceRing } from '../../shared/io/trace/trace-ring.ts'
 
 /** Wires the pure participant machine to LevelDB, timers and the coordinator's socket. */
 export class ParticipantDriver {
@@ -63,15 +63,22 @@ export class ParticipantDriver {
     for (const effect of effects) {
       this.observe?.(effect)
       switch (effect.type) {
-        case 'send':
-          this.trace.message('send', effect.msg, effect.to)
-          if (!this.sender(effect.to, effect.msg)) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type, coordinator: effect.to }, 'coordinator not connected; message dropped')
+        case 'send': {
+          // Stamped before the send (see TraceRing.message), traced as sent or dropped after it.
+          const atUs = this.trace.enabled ? monotonicUs() : undefined
+          const sent = this.sender(effect.to, effect.msg)
+          this.trace.message(sent ? 'send' : 'drop', effect.msg, effect.to, atUs)
+          if (!sent) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type, coordinator: effect.to }, 'coordinator not connected; message dropped')
           break
-        case 'sendPeer':
+        }
+        case 'sendPeer': {
           // Lost like any message on a link that is down: the protocol re-sends or a recovery ballot follows.
-          this.trace.message('send', effect.msg, effect.to)
-          if (!this.peerSender(effect.to, effect.msg)) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type, peer: effect.to }, 'peer not connected; message dropped')
+          const atUs = this.trace.enabled ? monotonicUs() : undefined
+          const sent = this.peerSender(effect.to, effect.msg)
+          this.trace.message(sent ? 'send' : 'drop', effect.msg, effect.to, atUs)
+          if (!sent) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type, peer: effect.to }, 'peer not connected; message dropped')
           break
+        }
         default:
           this.runner.perform(effect)
           break

@@ -122,3 +122,38 @@ async function expectCounts(t: Test, page: Page, expected: Record<string, number
 async function shows(page: Page, txId: string): Promise<void> {
   await page.waitForSelector(`#tx-id:text-is("${txId}")`)
 }
+
+t.test('the console under Paxos Commit: the coordinator died after the votes; the other coordinator\'s page shows the gap where it died and the participants\' recovery ballot', { skip }, async (t) => {
+  mkdirSync(shots, { recursive: true })
+  const cluster = await startCluster(t, { coordinators: 2, env: { ADMIN_TOKEN: ADMIN, COMMIT_PROTOCOL: 'paxos-commit', RECOVERY_AFTER_MS: '300', LOG_LEVEL: 'info' }, nodeEnv: { c1: { TXN_FAILPOINTS: 'coordinator.beforeDecisionLogged=crash' } } })
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
+  t.teardown(async () => browser.close())
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } })
+  const errors: string[] = []
+  page.on('pageerror', (err) => errors.push(err.message))
+
+  await t.rejects(http(`${cluster.urlOf('c1')}/v1/transactions`, { body: { writes: [{ key: 'console/orphan', value: 'v' }], id: 'console-orphan' }, headers: admin }), 'c1 dies before answering')
+  await cluster.waitExit('c1')
+  let txId: string | undefined
+  for (let i = 0; i < 100 && txId === undefined; i++) {
+    const found = await http<{ txId?: string; state?: string }>(`${cluster.urlOf('c2')}/v1/transactions?id=console-orphan`, { headers: admin })
+    if (found.body.state === 'committed') txId = found.body.txId
+    else await new Promise((r) => setTimeout(r, 100))
+  }
+  t.match(txId, /^c1:/, 'the participants finished c1\'s transaction')
+
+  await page.goto(`${cluster.urlOf('c2')}/console`)
+  await page.fill('#token', ADMIN)
+  await page.click('#token-form button')
+  await page.fill('#lookup', 'console-orphan')
+  await page.click('#lookup-form button')
+  await shows(page, txId!)
+  await page.waitForSelector('#diagram svg [data-kind="arrow"][data-label^="1a b"]')
+  t.equal(await page.textContent('#tx-outcome'), 'committed', 'found by its client id at c2: committed')
+  t.equal(await page.locator('#diagram svg [data-kind="lifeline"]').count(), 6, 'client, c2, p1..p3, and c1 (not asked: drawn from what the participants saw)')
+  t.ok(await page.locator('#diagram svg [data-kind="arrow"].lost[data-to="c1"]').count() >= 3, 'the 2bs to c1, never received: the gap where it died')
+  t.ok(await page.locator('#diagram svg [data-kind="timer"]').count() >= 1, 'a participant\'s recovery timer')
+  t.ok(await page.locator('#diagram svg [data-kind="arrow"][data-label^="1a b"]:not(.lost)').count() >= 2, 'its phase 1a at a higher ballot, received')
+  await page.locator('#transaction').screenshot({ path: join(shots, 'console-recovery.png') })
+  t.same(errors, [], 'no script error in the page')
+})

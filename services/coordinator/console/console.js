@@ -240,10 +240,13 @@ function arrowClass(label) {
 
 /** One lifeline per node (time runs down), an arrow per message, a bar per write, a diamond per timer. */
 function drawFlow(flow) {
-  const names = [CLIENT, ...flow.nodes.map((n) => n.node)]
   // A node the gatherer did not ask (another coordinator, whose address this one does not know) still gets
-  // a lifeline when a message names it: its arrows are drawn from the other ends' traces.
-  for (const m of flow.messages) for (const name of [m.from, m.to]) if (name !== '?' && !names.includes(name)) names.push(name)
+  // a lifeline when a message names it, beside the coordinators: its arrows are drawn from the other ends' traces.
+  const asked = flow.nodes.map((n) => n.node)
+  const unasked = []
+  for (const m of flow.messages) for (const name of [m.from, m.to]) if (name !== '?' && !asked.includes(name) && !unasked.includes(name)) unasked.push(name)
+  const coordinators = flow.nodes.filter((n) => n.role === 'coordinator').map((n) => n.node)
+  const names = [CLIENT, ...coordinators, ...unasked, ...flow.nodes.filter((n) => n.role !== 'coordinator').map((n) => n.node)]
   const x = (name) => LEFT + Math.max(0, names.indexOf(name)) * COLUMN
   const axis = timeAxis(flow)
   const y = axis.y
@@ -307,10 +310,11 @@ function drawFlow(flow) {
     const x1 = from === undefined ? x(m.to) - COLUMN / 3 : x(from)
     const y1 = y(m.sentUs ?? m.receivedUs)
     const lost = m.receivedUs === null
-    const x2 = lost ? x1 + (x(m.to) - x1) * 0.8 : x(m.to)
+    // Lost on the way: dashed most of the way to its receiver; dropped (its link down): a stub.
+    const x2 = lost ? x1 + (x(m.to) - x1) * (m.dropped ? 0.25 : 0.8) : x(m.to)
     const y2 = lost ? y1 + 10 : y(m.receivedUs)
-    const line = svg('line', { class: `arrow ${kind}${lost ? ' lost' : ''}`, 'data-kind': 'arrow', 'data-label': m.label, 'data-from': m.from, 'data-to': m.to, x1, y1, x2, y2, 'marker-end': lost ? '' : `url(#head${kind ? `-${kind}` : ''})` })
-    line.append(svg('title', {}, `${m.label}: ${m.from} → ${m.to}, ${m.sentUs === null ? 'sent (not in the traces)' : `sent ${(m.sentUs / 1000).toFixed(3)} ms`}, ${lost ? 'not received' : `received ${(m.receivedUs / 1000).toFixed(3)} ms`}`))
+    const line = svg('line', { class: `arrow ${kind}${lost ? ' lost' : ''}${m.dropped ? ' dropped' : ''}`, 'data-kind': 'arrow', 'data-label': m.label, 'data-from': m.from, 'data-to': m.to, x1, y1, x2, y2, 'marker-end': lost ? '' : `url(#head${kind ? `-${kind}` : ''})` })
+    line.append(svg('title', {}, `${m.label}: ${m.from} → ${m.to}, ${m.sentUs === null ? 'sent (not in the traces)' : `sent ${(m.sentUs / 1000).toFixed(3)} ms`}, ${m.dropped ? 'not sent: no link to it' : lost ? 'not received' : `received ${(m.receivedUs / 1000).toFixed(3)} ms`}`))
     root.append(line)
     if (lost) root.append(svg('text', { class: 'refusal', x: x2 + 3, y: y2 + 4, fill: '#c0262d' }, '✕'))
     const tx = x1 + (x2 - x1) * 0.5

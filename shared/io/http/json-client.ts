@@ -26,7 +26,7 @@ export function requestJson(url: string, options: { method?: string; headers?: R
   return new Promise((resolve, reject) => {
     const req = send(
       u,
-      { method: options.method ?? 'GET', headers, timeout: options.timeoutMs, ...(options.tls && u.protocol === 'https:' ? { ca: options.tls.ca, cert: options.tls.cert, key: options.tls.key } : {}) },
+      { method: options.method ?? 'GET', headers, ...(options.tls && u.protocol === 'https:' ? { ca: options.tls.ca, cert: options.tls.cert, key: options.tls.key } : {}) },
       (res) => {
         const chunks: Buffer[] = []
         let size = 0
@@ -49,7 +49,9 @@ export function requestJson(url: string, options: { method?: string; headers?: R
         res.on('error', reject)
       },
     )
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)))
+    // A deadline for the whole exchange, not an idle timeout: an answer trickling in a byte at a time ends too.
+    const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs)
+    req.on('close', () => { clearTimeout(deadline) })
     req.on('error', reject)
     req.end(payload)
   })

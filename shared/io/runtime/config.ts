@@ -49,7 +49,9 @@ function checkNumerals(schema: TSchema, raw: Record<string, unknown>, names: Rec
   }
 }
 
-/** A value as the error line shows it: a secret (a *TOKEN variable) is never echoed. */
+/** A value as the error line shows it: a secret (a *TOKEN variable, a URL with credentials in it) is never echoed. */
 function shown(variable: string, value: unknown): string {
-  return variable.endsWith('TOKEN') ? `a value of ${String(value).length} characters` : JSON.stringify(value)
+  if (variable.endsWith('TOKEN')) return `a value of ${String(value).length} characters`
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(String(value))) return 'a URL with credentials in it, not shown'
+  return JSON.stringify(value)
 }

@@ -21,6 +21,8 @@ export interface FlowMessage {
   /** Microseconds since the flow's origin; null: not seen (the other end's trace lacks it, or it was lost). */
   sentUs: number | null
   receivedUs: number | null
+  /** Not sent at all: its link was down (never received, and never paired with a receive). */
+  dropped?: boolean
 }
 
 export interface FlowWrite {
@@ -70,10 +72,14 @@ export function buildFlow(txId: string, traces: NodeTrace[]): Flow {
   const writes: FlowWrite[] = []
   const open = new Map<string, FlowWrite>()
   const marks: FlowMark[] = []
+  const dropped: FlowMessage[] = []
   for (const { node, e } of onClock) {
     switch (e.kind) {
       case 'send':
         sends.push({ label: e.msg, from: node, to: e.peer ?? '?', sentUs: rel(e.atUs), receivedUs: null, paired: false })
+        break
+      case 'drop':
+        dropped.push({ label: e.msg, from: node, to: e.peer ?? '?', sentUs: rel(e.atUs), receivedUs: null, dropped: true })
         break
       case 'recv':
         receives.push({ node, label: e.msg, peer: e.peer, atUs: rel(e.atUs) })
@@ -106,6 +112,7 @@ export function buildFlow(txId: string, traces: NodeTrace[]): Flow {
     }
   }
   for (const { paired: _, ...m } of sends) messages.push(m)
+  messages.push(...dropped)
   messages.sort((a, b) => (a.sentUs ?? a.receivedUs!) - (b.sentUs ?? b.receivedUs!))
 
   const last = onClock.at(-1)?.e.atUs ?? originUs

@@ -15,11 +15,12 @@ export interface TraceEvent {
   atUs: number
   /**
    * send / recv: a protocol message (`msg` its signature, `peer` the other end when known).
+   * drop: one that was not sent, its link being down (never paired with a receive).
    * write / durable: a persist handed to storage, and done (`msg` its kind, `sync`).
    * timer: a timer of this transaction fired (`msg` its kind).
-   * request / answer: the client's HTTP request taken, and its answer (`msg`: the outcome or error).
+   * request / answer: the client's HTTP request taken, and its answer (`msg`: the outcome).
    */
-  kind: 'send' | 'recv' | 'write' | 'durable' | 'timer' | 'request' | 'answer'
+  kind: 'send' | 'drop' | 'recv' | 'write' | 'durable' | 'timer' | 'request' | 'answer'
   msg: string
   peer?: string
   sync?: boolean
@@ -33,8 +34,18 @@ export const MAX_EVENTS_PER_TXN = 256
 /** TRACE_TXNS's default: the last 1,000 transactions of each node (see the README for its cost). */
 export const DEFAULT_TRACE_TXNS = 1000
 
-/** The largest TRACE_TXNS accepted: about 100 MB at the per-transaction cap. */
+/** The largest TRACE_TXNS accepted. */
 export const MAX_TRACE_TXNS = 100_000
+
+/**
+ * Events kept per transaction of capacity, on average: a ring holds at most
+ * capacity × this many events in all (a 2PC commit makes about 17 at the
+ * coordinator and 8 at a participant), evicting its oldest transactions
+ * beyond. An event takes some 150 bytes, so the largest ring holds about
+ * 1 GB and the default (1,000) about 10 MB, however many events each
+ * transaction makes (resends during a long partition).
+ */
+export const EVENTS_PER_TXN_BUDGET = 64
 
 export function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n)
@@ -49,6 +60,8 @@ export function monotonicUs(): number {
  */
 export class TraceRing {
   private readonly txns = new Map<string, TraceEvent[]>()
+  /** Events held, over every transaction (at most capacity × EVENTS_PER_TXN_BUDGET). */
+  private events = 0
   /** Events not kept because their transaction had MAX_EVENTS_PER_TXN already. */
   truncated = 0
 
@@ -65,7 +78,7 @@ export class TraceRing {
     if (this.capacity === 0) return
     let events = this.txns.get(txId)
     if (events === undefined) {
-      if (this.txns.size >= this.capacity) this.txns.delete(this.txns.keys().next().value!)
+      if (this.txns.size >= this.capacity) this.evictOldest()
       events = []
       this.txns.set(txId, events)
     }
@@ -74,15 +87,28 @@ export class TraceRing {
       return
     }
     events.push({ atUs: atUs ?? monotonicUs(), ...event })
+    this.events++
+    // The budget over all transactions: the oldest go first, never the one just written to.
+    while (this.events > this.capacity * EVENTS_PER_TXN_BUDGET && this.txns.size > 1) this.evictOldest()
   }
 
-  /** A protocol message sent (`peer`: to) or received (`peer`: from, when the link knows it); messages of no transaction are skipped. */
-  message(kind: 'send' | 'recv', msg: ToParticipant | ToCoordinator, peer: string | undefined): void {
+  private evictOldest(): void {
+    const [txId, events] = this.txns.entries().next().value!
+    this.txns.delete(txId)
+    this.events -= events.length
+  }
+
+  /**
+   * A protocol message sent (`peer`: to), not sent for want of a link (drop), or received (`peer`: from, when
+   * the link knows it); messages of no transaction are skipped. `atUs`: taken before the send, so that no
+   * receive can be stamped before it.
+   */
+  message(kind: 'send' | 'drop' | 'recv', msg: ToParticipant | ToCoordinator, peer: string | undefined, atUs?: number): void {
     if (this.capacity === 0) return
     const m = messageLabel(msg)
     if (m === undefined) return
-    const other = kind === 'send' ? peer : (peer ?? m.from)
-    this.add(m.txId, { kind, msg: m.label, ...(other === undefined ? {} : { peer: other }) })
+    const other = kind === 'recv' ? (peer ?? m.from) : peer
+    this.add(m.txId, { kind, msg: m.label, ...(other === undefined ? {} : { peer: other }) }, atUs)
   }
 
   /** A persist of a transaction handed to storage (`durable` false) or made durable (true). */

@@ -54,6 +54,8 @@ t.test('an unnamed receive takes the earliest unpaired send to it; a lost send s
       { atUs: 10, kind: 'send', msg: '2a b0 p1=prepared', peer: 'p2' },
       { atUs: 11, kind: 'send', msg: '2a b0 p1=prepared', peer: 'p3' },
       { atUs: 12, kind: 'send', msg: 'ack' },
+      { atUs: 12, kind: 'drop', msg: 'ack', peer: 'p2' },
+      { atUs: 12, kind: 'drop', msg: 'ack' },
       { atUs: 13, kind: 'durable', msg: 'stray', sync: false, token: 3 },
     ]),
     node('p2', 'participant', 0, [{ atUs: 5, kind: 'recv', msg: 'outcome committed', peer: 'p3' }, { atUs: 30, kind: 'recv', msg: '2a b0 p1=prepared' }, { atUs: 40, kind: 'recv', msg: 'resolved?', peer: 'p3' }], { alignment: 'shared-clock', uncertaintyUs: 20 }),
@@ -64,6 +66,8 @@ t.test('an unnamed receive takes the earliest unpaired send to it; a lost send s
     { label: '2a b0 p1=prepared', from: 'p1', to: 'p2', sentUs: 5, receivedUs: 25 },
     { label: '2a b0 p1=prepared', from: 'p1', to: 'p3', sentUs: 6, receivedUs: null },
     { label: 'ack', from: 'p1', to: '?', sentUs: 7, receivedUs: null },
+    { label: 'ack', from: 'p1', to: 'p2', sentUs: 7, receivedUs: null, dropped: true },
+    { label: 'ack', from: 'p1', to: '?', sentUs: 7, receivedUs: null, dropped: true },
     { label: 'resolved?', from: 'p3', to: 'p2', sentUs: null, receivedUs: 35 },
   ])
   t.same(flow.writes, [], 'a durable without its write is dropped')

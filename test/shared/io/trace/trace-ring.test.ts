@@ -1,5 +1,5 @@
 import t from 'tap'
-import { MAX_EVENTS_PER_TXN, MAX_TRACE_TXNS, monotonicUs, TraceRing } from '../../../../shared/io/trace/trace-ring.ts'
+import { EVENTS_PER_TXN_BUDGET, MAX_EVENTS_PER_TXN, MAX_TRACE_TXNS, monotonicUs, TraceRing } from '../../../../shared/io/trace/trace-ring.ts'
 
 t.test('capacity: 0 is off, at most MAX_TRACE_TXNS, an integer', async (t) => {
   for (const bad of [-1, 1.5, MAX_TRACE_TXNS + 1, Number.NaN]) t.throws(() => new TraceRing(bad), RangeError, `${bad} refused`)
@@ -50,6 +50,7 @@ t.test('messages, persists and timers become events of their transaction', async
   ring.message('recv', { type: 'phase2b', txId: '1.1', ballot: 0, from: 'p2', values: { p2: 'prepared' } }, undefined)
   ring.message('recv', { type: 'phase2a', txId: '1.1', ballot: 0, values: { p3: 'prepared' } }, undefined)
   ring.message('send', { type: 'ack', txId: '1.1' }, undefined)
+  ring.message('drop', { type: 'commit', txId: '1.1' }, 'p3', 7)
   ring.message('recv', { type: 'hello', participant: 'p1' }, 'p1')
   ring.persist({ type: 'persist', token: 4, ops: [], sync: true, kind: 'commit-decision', txId: '1.1' }, false)
   ring.persist({ type: 'persist', token: 4, ops: [], sync: true, kind: 'commit-decision', txId: '1.1' }, true)
@@ -63,9 +64,25 @@ t.test('messages, persists and timers become events of their transaction', async
     { kind: 'recv', msg: '2b b0 p2=prepared', peer: 'p2' },
     { kind: 'recv', msg: '2a b0 p3=prepared' },
     { kind: 'send', msg: 'ack' },
+    { kind: 'drop', msg: 'commit', peer: 'p3' },
     { kind: 'write', msg: 'commit-decision', sync: true, token: 4 },
     { kind: 'durable', msg: 'commit-decision', sync: true, token: 4 },
     { kind: 'timer', msg: 'vote timer' },
   ])
   t.equal(ring.size, 1, 'hello, a gc batch and the gc timer belong to no transaction')
+})
+
+t.test('at most capacity × EVENTS_PER_TXN_BUDGET events in all: the oldest transactions go first, never the one written to', async (t) => {
+  const ring = new TraceRing(2)
+  const budget = 2 * EVENTS_PER_TXN_BUDGET
+  for (let i = 0; i < EVENTS_PER_TXN_BUDGET; i++) ring.add('a', { kind: 'timer', msg: `${i}` })
+  for (let i = 0; i < EVENTS_PER_TXN_BUDGET; i++) ring.add('b', { kind: 'timer', msg: `${i}` })
+  t.equal(ring.size, 2, 'within the budget: both kept')
+  ring.add('b', { kind: 'timer', msg: 'one more' })
+  t.same(ring.recent(5).map((r) => r.txId), ['b'], 'one event over it: the oldest transaction is evicted')
+  for (let i = 0; i < MAX_EVENTS_PER_TXN; i++) ring.add('c', { kind: 'timer', msg: `${i}` })
+  t.same(ring.recent(5).map((r) => r.txId), ['c'], 'a transaction alone may hold more than the budget (up to its own cap)')
+  t.ok(MAX_EVENTS_PER_TXN > budget / 2)
+  ring.add('d', { kind: 'timer', msg: 'x' })
+  t.same(ring.recent(5).map((r) => r.txId), ['d'], 'and goes once another needs the room')
 })
