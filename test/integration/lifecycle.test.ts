@@ -67,7 +67,15 @@ t.test('npm start brings up a cluster that answers the printed curl line, and Ct
   t.equal(await probe(`${url}/readyz`), 200)
   t.equal(await probe(`${second}/readyz`), 200)
   t.match((await http(`${url}/v1/transactions`, { body: { writes: [{ key: 'greeting', value: 'hello' }], id: 'greeting-1' } })).body, { outcome: 'committed', txId: /^c1:/ })
-  t.match((await http(`${second}/v1/transactions`, { body: { writes: [{ key: 'greeting', value: 'hello' }], id: 'greeting-1' } })).body, { outcome: 'committed', txId: /^c1:/ }, 'the retry at c2 answers c1\'s commit')
+  // As a client does: c1 answered at its durable decision, and its COMMIT may not be applied yet where c2's
+  // attempt checks the id, which then answers 503 id_in_doubt with Retry-After (README, "Error codes").
+  let retry = await http(`${second}/v1/transactions`, { body: { writes: [{ key: 'greeting', value: 'hello' }], id: 'greeting-1' } })
+  for (let i = 0; i < 50 && retry.status === 503; i++) {
+    t.match(retry.body, { error: 'id_in_doubt' }, 'until c1\'s commit is applied: 503 id_in_doubt')
+    await new Promise((ok) => setTimeout(ok, 100))
+    retry = await http(`${second}/v1/transactions`, { body: { writes: [{ key: 'greeting', value: 'hello' }], id: 'greeting-1' } })
+  }
+  t.match(retry.body, { outcome: 'committed', txId: /^c1:/ }, 'the retry at c2 answers c1\'s commit')
   t.match((await http(`${second}/v1/keys/greeting`)).body, { value: 'hello' })
   t.match(banner, `chaos API on http://127.0.0.1:${chaosPort}`)
   t.match((await http(`http://127.0.0.1:${chaosPort}/v1/nodes`)).body, { nodes: [{ name: 'c1' }, { name: 'c2' }, { name: 'p1' }, { name: 'p2' }, { name: 'p3' }] })
