@@ -13,6 +13,10 @@ t.test('two coordinators (2PC): each commits with its own transaction ids, on th
   const cluster = await startCluster(t, { coordinators: 2 })
   t.same(cluster.coordinatorNames, ['c1', 'c2'])
   const atC1 = await submitAt(cluster, 'c1', [{ key: 'mc/a', value: '1' }])
+  // c1 answers at its durable decision; until every participant has applied its COMMIT the key is still held
+  // there, and a write at c2 would abort on the lock (conflict). Wait for the end (every ACK), as the
+  // fresh-clone CI of 058ee1f showed once.
+  await waitFor(async () => (await http<{ ended?: boolean }>(`${cluster.urlOf('c1')}/v1/transactions/${atC1.body.txId}`)).body.ended === true, 20000, "c1's transaction to end")
   const atC2 = await submitAt(cluster, 'c2', [{ key: 'mc/a', value: '2', ifVersion: 1 }])
   t.match(atC1.body, { outcome: 'committed', txId: /^c1:\d+\.1$/ }, 'c1 names its transactions')
   t.match(atC2.body, { outcome: 'committed', txId: /^c2:\d+\.1$/, versions: { 'mc/a': 2 } }, "c2 names its own, and sees c1's write")
