@@ -122,3 +122,21 @@ export async function postRaw(url: string, body: string): Promise<HttpResult> {
   const headers = new Headers(head.split('\r\n').slice(1).map((line) => line.split(/:\s*/, 2) as [string, string]))
   return { status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown>, headers }
 }
+
+/**
+ * Paxos Commit with coordinators c1 and c2, c1 armed to crash before its decision (a crash point): submits
+ * one write with client id `id` at c1, which dies before answering, and waits until the participants have
+ * finished the transaction (c2's lookup by the id says committed). Returns its txId.
+ */
+export async function orphanOfC1(t: Test, cluster: LocalCluster, key: string, id: string, headers: Record<string, string> = {}): Promise<string> {
+  await t.rejects(http(`${cluster.urlOf('c1')}/v1/transactions`, { body: { writes: [{ key, value: 'v' }], id }, headers }), 'c1 dies before answering')
+  await cluster.waitExit('c1')
+  let txId: string | undefined
+  for (let i = 0; i < 100 && txId === undefined; i++) {
+    const found = await http<{ txId?: string; state?: string }>(`${cluster.urlOf('c2')}/v1/transactions?id=${encodeURIComponent(id)}`, { headers })
+    if (found.body.state === 'committed') txId = found.body.txId
+    else await new Promise((r) => setTimeout(r, 100))
+  }
+  t.match(txId, /^c1:/, 'the participants finished c1\'s transaction')
+  return txId ?? ''
+}

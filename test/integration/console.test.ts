@@ -6,7 +6,7 @@ import { freePort, repoRoot } from '../../scripts/lib/local-cluster.ts'
 import { startLocalChaos } from '../../scripts/lib/local-chaos.ts'
 import { createLogger } from '../../shared/io/runtime/logger.ts'
 import { parseAccessTokens } from '../../shared/io/runtime/access-tokens.ts'
-import { http, startCluster, type LocalCluster, type TxnResponse } from '../helpers/cluster.ts'
+import { http, orphanOfC1, startCluster, type LocalCluster, type TxnResponse } from '../helpers/cluster.ts'
 
 /**
  * The console as a person uses it, in Debian's headless Chromium driven by
@@ -132,22 +132,14 @@ t.test('the console under Paxos Commit: the coordinator died after the votes; th
   const errors: string[] = []
   page.on('pageerror', (err) => errors.push(err.message))
 
-  await t.rejects(http(`${cluster.urlOf('c1')}/v1/transactions`, { body: { writes: [{ key: 'console/orphan', value: 'v' }], id: 'console-orphan' }, headers: admin }), 'c1 dies before answering')
-  await cluster.waitExit('c1')
-  let txId: string | undefined
-  for (let i = 0; i < 100 && txId === undefined; i++) {
-    const found = await http<{ txId?: string; state?: string }>(`${cluster.urlOf('c2')}/v1/transactions?id=console-orphan`, { headers: admin })
-    if (found.body.state === 'committed') txId = found.body.txId
-    else await new Promise((r) => setTimeout(r, 100))
-  }
-  t.match(txId, /^c1:/, 'the participants finished c1\'s transaction')
+  const txId = await orphanOfC1(t, cluster, 'console/orphan', 'console-orphan', admin)
 
   await page.goto(`${cluster.urlOf('c2')}/console`)
   await page.fill('#token', ADMIN)
   await page.click('#token-form button')
   await page.fill('#lookup', 'console-orphan')
   await page.click('#lookup-form button')
-  await shows(page, txId!)
+  await shows(page, txId)
   await page.waitForSelector('#diagram svg [data-kind="arrow"][data-label^="1a b"]')
   t.equal(await page.textContent('#tx-outcome'), 'committed', 'found by its client id at c2: committed')
   t.equal(await page.locator('#diagram svg [data-kind="lifeline"]').count(), 6, 'client, c2, p1..p3, and c1 (not asked: drawn from what the participants saw)')

@@ -4,7 +4,7 @@ import { startLocalChaos } from '../../scripts/lib/local-chaos.ts'
 import { createLogger } from '../../shared/io/runtime/logger.ts'
 import { parseAccessTokens } from '../../shared/io/runtime/access-tokens.ts'
 import type { Flow } from '../../shared/io/trace/flow.ts'
-import { http, startCluster, type LocalCluster, type TxnResponse } from '../helpers/cluster.ts'
+import { http, orphanOfC1, startCluster, type LocalCluster, type TxnResponse } from '../helpers/cluster.ts'
 
 /**
  * A transaction's flow as the console draws it, gathered from real nodes
@@ -113,18 +113,10 @@ t.test('the chaos API through the coordinator, with the caller\'s token', async 
 
 t.test('Paxos Commit, the coordinator dead after the votes: the 2bs it never received, then a participant\'s recovery ballot, drawn from the survivors\' traces', async (t) => {
   const cluster = await startCluster(t, { coordinators: 2, env: { ADMIN_TOKEN: ADMIN, COMMIT_PROTOCOL: 'paxos-commit', RECOVERY_AFTER_MS: '300' }, nodeEnv: { c1: { TXN_FAILPOINTS: 'coordinator.beforeDecisionLogged=crash' } } })
-  await t.rejects(http(`${cluster.urlOf('c1')}/v1/transactions`, { body: { writes: [{ key: 'trace/orphan', value: 'v' }], id: 'trace-orphan' }, headers: admin }), 'c1 dies before answering')
-  await cluster.waitExit('c1')
-  let txId: string | undefined
-  for (let i = 0; i < 100 && txId === undefined; i++) {
-    const found = await http<{ txId?: string; state?: string }>(`${cluster.urlOf('c2')}/v1/transactions?id=trace-orphan`, { headers: admin })
-    if (found.body.state === 'committed') txId = found.body.txId
-    else await new Promise((r) => setTimeout(r, 100))
-  }
-  t.match(txId, /^c1:/, 'the participants finished c1\'s transaction')
+  const txId = await orphanOfC1(t, cluster, 'trace/orphan', 'trace-orphan', admin)
   let flow: Flow | undefined
   for (let i = 0; i < 50; i++) {
-    flow = (await http<Flow>(`${cluster.urlOf('c2')}/v1/transactions/${encodeURIComponent(txId!)}/trace`, { headers: admin })).body
+    flow = (await http<Flow>(`${cluster.urlOf('c2')}/v1/transactions/${encodeURIComponent(txId)}/trace`, { headers: admin })).body
     if (flow.messages.some((m) => m.label.startsWith('outcome') || m.label.startsWith('resolved'))) break
     await new Promise((r) => setTimeout(r, 100))
   }
