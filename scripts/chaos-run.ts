@@ -165,6 +165,7 @@ function printReport(r: ChaosRunReport): void {
   console.table({
     tried: c.tried,
     committed: c.committed,
+    'deletes among committed writes': c.committedDeletes,
     aborted: c.aborted,
     'never started': c.neverStarted,
     'unknown, resolved by retry': c.resolvedByRetry,

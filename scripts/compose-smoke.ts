@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { DockerApi } from '../services/chaos/docker-api.ts'
 import { ChaosClient } from './lib/chaos-client.ts'
-import type { HistoryEvent } from './lib/history.ts'
+import type { HistoryEvent, HistoryWrite } from './lib/history.ts'
 import { measureFailover, sampleInDoubt } from './lib/failover.ts'
 import { judgeRun, waitAllReady } from './lib/judge-run.ts'
 import { runWorkload } from './lib/workload.ts'
@@ -47,6 +47,24 @@ async function main(): Promise<void> {
  * buttons' chaos API answers through the coordinator (CHAOS_URL), and a committed transaction's diagram
  * has every node's part, the clocks lined up (containers share the host's monotonic clock).
  */
+/** The delete of smoke-solo0 shows through coordinator-1: a read answers 404, a listing pages past it. */
+async function listingCheck(coordinator: string): Promise<string> {
+  const read = await fetch(`${coordinator}/v1/keys/smoke-solo0`, { headers: authHeaders('client') })
+  if (read.status !== 404) throw new Error(`a deleted key read ${read.status}, not 404`)
+  const keys: string[] = []
+  let after = ''
+  for (let page = 0; page < 20; page++) {
+    const res = await fetch(`${coordinator}/v1/keys?prefix=smoke-solo&limit=2&after=${encodeURIComponent(after)}`, { headers: authHeaders('client') })
+    const body = (await res.json()) as { keys?: { key: string }[]; next?: string }
+    if (res.status !== 200) throw new Error(`listing: HTTP ${res.status} ${JSON.stringify(body)}`)
+    keys.push(...(body.keys ?? []).map((e) => e.key))
+    if (body.next === undefined) break
+    after = body.next
+  }
+  if (keys.includes('smoke-solo0') || !keys.includes('smoke-solo1')) throw new Error(`listing after the delete: ${keys.join(',')}`)
+  return `deleted smoke-solo0: a read answers 404, a listing by pages of 2 shows ${keys.length} keys without it`
+}
+
 async function consoleCheck(coordinator: string, txId: string): Promise<string> {
   const page = await fetch(`${coordinator}/console`)
   if (page.status !== 200 || page.headers.get('content-type')?.startsWith('text/html') !== true) throw new Error(`console: GET /console answered ${page.status} ${page.headers.get('content-type')}`)
@@ -100,9 +118,9 @@ async function smoke(compose: string[], protocol: Protocol): Promise<void> {
     let n = 0
     // Without a client id: with two coordinators, an attempt with an id that aborts before any participant
     // checked the id answers 503 id_in_doubt, and this part wants to see the abort itself.
-    const txn = async (url: string): Promise<string> => {
+    const txn = async (url: string, deleting?: string): Promise<string> => {
       const op = n++
-      const writes = [{ key: `smoke-k${op % 3}`, value: `smoke-${op}` }, { key: `smoke-solo${op}`, value: `smoke-${op}` }]
+      const writes: HistoryWrite[] = deleting === undefined ? [{ key: `smoke-k${op % 3}`, value: `smoke-${op}` }, { key: `smoke-solo${op}`, value: `smoke-${op}` }] : [{ key: deleting, delete: true }]
       history.push({ type: 'invoke', t: Date.now() - startedAt, n: op, client: 0, id: `smoke-${startedAt}-${op}`, writes })
       const res = await fetch(`${url}/v1/transactions`, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeaders('client') }, body: JSON.stringify({ writes }), signal: AbortSignal.timeout(20000) })
       const body = (await res.json()) as { txId: string; outcome: 'committed' | 'aborted'; versions?: Record<string, number>; reasons?: { code: string }[] }
@@ -123,6 +141,8 @@ async function smoke(compose: string[], protocol: Protocol): Promise<void> {
     await waitAllReady([`${replicaUrls[0]}/readyz`, `${c1}/readyz`, `${c2}/readyz`], 60000)
     step('the sidecar restarted p1; it is back')
     for (let i = 0; i < 3; i++) expect(await txn(i % 2 === 0 ? c1 : c2), /^committed/, 'with p1 back, transactions commit again')
+    expect(await txn(c2, 'smoke-solo0'), /^committed/, 'a delete commits')
+    step(await listingCheck(c1))
 
     const loss = await coordinatorLoss(protocol, chaos, [c1, c2], replicaUrls, startedAt, step)
     const live = protocol === '2pc' ? [c1, c2] : [c2]

@@ -94,6 +94,8 @@ export async function chaosRun(o: ChaosRunOptions): Promise<ChaosRunReport> {
       keys: o.keys,
       keysPerTxn: [1, 4],
       preconditionRate: 0.25,
+      // Deletes are writes like any other: a lost delete or a resurrected key is a violation (checker.ts).
+      deleteRate: 0.1,
       thinkMs: [0, 20],
       keepGoing: () => Date.now() - startedAt < o.durationMs,
       maxAttempts: 30,

@@ -2,12 +2,14 @@ import { ownValue } from '../../shared/core/protocol/keyed-object.ts'
 import type { Violation } from '../../shared/sim/violation.ts'
 import type { TxnRecord } from './history.ts'
 import { claimKey, isClaimKey, parseClaim } from '../../shared/core/protocol/client-id-claim.ts'
+import { floorKey, isFloorKey } from '../../shared/core/participant/version-floor.ts'
+import type { HistoryWrite } from './history.ts'
 
 /** A participant's replica as `/v1/replica` shows it after the run. */
 export interface ReplicaState {
   participant: string
   entries: Record<string, { value: string; version: number }>
-  /** Reserved keys: client ids' claims (shared/core/protocol/client-id-claim.ts). */
+  /** Reserved keys: client ids' claims (shared/core/protocol/client-id-claim.ts) and version floors (version-floor.ts). */
   reserved?: Record<string, { value: string; version: number }>
   prepared: string[]
   locks: number
@@ -34,6 +36,8 @@ export type ViolationCode =
   | 'lost-commit'
   | 'unexplained-version'
   | 'wrong-final-value'
+  | 'lost-delete'
+  | 'resurrected-key'
   | 'version-went-back'
   | 'server-error'
   | 'request-refused'
@@ -51,6 +55,8 @@ export interface RunViolation extends Violation {
 export interface CheckCounts {
   tried: number
   committed: number
+  /** Deletes among the committed operations' writes. */
+  committedDeletes: number
   aborted: number
   abortedBy: Record<string, number>
   neverStarted: number
@@ -71,9 +77,13 @@ export interface CheckReport {
 
 /**
  * Judges a run from its history and the final replicas. Values are unique per
- * run, so every value names the operation that wrote it, and versions count
- * commits per key: version v of key k must have been written by exactly one
- * committed operation, and the replicas must hold the last one. From that:
+ * run, so every value names the operation that wrote it, and every committed
+ * write of a key, a delete included, has its own version: version v of key k
+ * must have been written by exactly one committed operation, and the
+ * replicas must hold the last one (or not hold the key, when the last one
+ * deleted it). Within a key's life versions count commits one by one; a life
+ * begins above its bucket's floor (version-floor.ts), so the versions skipped
+ * before a key's first known write and after a delete need no writer. From that:
  * all-or-nothing (a half-applied commit leaves a version short or a gap), no
  * aborted write visible, no acknowledged commit lost, identical replicas,
  * preconditions respected, versions moving forward in real time, and every
@@ -98,9 +108,10 @@ export function checkRun(records: readonly TxnRecord[], replicas: readonly Repli
   const first = replicas[0]
   if (first) {
     checkValues(records, replicas, flag)
-    checkFinalState(first, writers, unplaced, flag)
+    checkFinalState(first, writers, unplaced, firstLifeFloors(records, first), flag)
     checkClaims(records, first, flag)
   }
+  checkLives(writers, flag)
   checkRealTime(writers, flag)
   checkRejections(records, flag)
   return { counts: countRun(records, faults), violations }
@@ -161,8 +172,8 @@ function checkCommits(records: readonly TxnRecord[], flag: Flag): { writers: Wri
         flag('missing-version', `op ${op.n} committed without a version for ${w.key}`, op.n, w.key)
         continue
       }
-      if (w.ifVersion !== undefined && version !== w.ifVersion + 1) flag('precondition-broken', `op ${op.n} required ${w.key} at version ${w.ifVersion} but committed version ${version}`, op.n, w.key)
-      if (w.ifAbsent === true && version !== 1) flag('precondition-broken', `op ${op.n} required ${w.key} absent but committed version ${version}`, op.n, w.key)
+      // Absent (ifAbsent, ifVersion 0) is judged in checkLives, which knows what came before.
+      if (w.ifVersion !== undefined && w.ifVersion > 0 && version !== w.ifVersion + 1) flag('precondition-broken', `op ${op.n} required ${w.key} at version ${w.ifVersion} but committed version ${version}`, op.n, w.key)
       const byVersion = writers.get(w.key) ?? new Map<number, TxnRecord>()
       const other = byVersion.get(version)
       if (other) flag('version-claimed-twice', `ops ${other.n} and ${op.n} both committed ${w.key} at version ${version}`, op.n, w.key)
@@ -176,7 +187,7 @@ function checkCommits(records: readonly TxnRecord[], flag: Flag): { writers: Wri
 /** Every value on every replica must come from a committed operation. */
 function checkValues(records: readonly TxnRecord[], replicas: readonly ReplicaState[], flag: Flag): void {
   const owner = new Map<string, TxnRecord>()
-  for (const op of records) for (const w of op.writes) owner.set(`${w.key}\u0000${w.value}`, op)
+  for (const op of records) for (const w of op.writes) if ('value' in w) owner.set(`${w.key}\u0000${w.value}`, op)
   const seen = new Set<string>()
   for (const r of replicas) {
     for (const [key, entry] of Object.entries(r.entries)) {
@@ -190,27 +201,118 @@ function checkValues(records: readonly TxnRecord[], replicas: readonly ReplicaSt
   }
 }
 
-function checkFinalState(replica: ReplicaState, writers: Writers, unplaced: Unplaced, flag: Flag): void {
+/** The write an operation made to `key`. */
+function writeOf(op: TxnRecord | undefined, key: string): HistoryWrite | undefined {
+  return op?.writes.find((w) => w.key === key)
+}
+
+const isDeleteWrite = (w: HistoryWrite | undefined): boolean => w !== undefined && 'delete' in w
+
+/**
+ * Where a key's first life in this run began, when that is known: keys are
+ * new to each run (tagged), so it began just above its bucket's floor; if no
+ * operation of the run deleted a key of that bucket, the floor did not move
+ * during the run and the replicas show it.
+ */
+function firstLifeFloors(records: readonly TxnRecord[], replica: ReplicaState): (key: string) => number | undefined {
+  const moved = new Set(records.flatMap((op) => op.writes.filter(isDeleteWrite).map((w) => floorKey(w.key))))
+  return (key) => (moved.has(floorKey(key)) ? undefined : (ownValue(replica.reserved ?? {}, floorKey(key))?.version ?? 0))
+}
+
+function checkFinalState(replica: ReplicaState, writers: Writers, unplaced: Unplaced, floorOf: (key: string) => number | undefined, flag: Flag): void {
   const keys = new Set([...writers.keys(), ...unplaced.keys(), ...Object.keys(replica.entries)])
   for (const key of keys) {
     const byVersion = writers.get(key) ?? new Map<number, TxnRecord>()
     const without = unplaced.get(key) ?? []
     const entry = ownValue(replica.entries, key)
-    const finalVersion = entry?.version ?? 0
     const top = Math.max(0, ...byVersion.keys())
     const topOp = byVersion.get(top)
-    if (finalVersion < top) flag('lost-commit', `key ${key}: replicas at version ${finalVersion}, but op ${topOp?.n} committed version ${top}`, topOp?.n, key)
-    const gaps = Array.from({ length: finalVersion }, (_, i) => i + 1).filter((v) => !byVersion.has(v))
-    // Each commit without a known version explains one of the gaps, no more.
-    for (const v of gaps.slice(without.length)) flag('unexplained-version', `key ${key}: version ${v} is on the replicas but no committed operation wrote it`, undefined, key)
-    const short = without.slice(gaps.length)
-    for (const op of short) flag('lost-commit', `key ${key}: op ${op.n} committed (its version unknown), but the replicas hold no version of ${key} that no other commit explains`, op.n, key)
-    const expected = topOp?.writes.find((w) => w.key === key)?.value
-    if (entry && finalVersion === top && expected !== undefined && entry.value !== expected) {
-      flag('wrong-final-value', `key ${key}: replicas hold "${entry.value}", the last commit (op ${topOp?.n}) wrote "${expected}"`, topOp?.n, key)
+    const topWrite = writeOf(topOp, key)
+    checkGaps(key, byVersion, without, entry, floorOf(key), flag)
+    if (isDeleteWrite(topWrite)) {
+      checkDeleted(key, byVersion, top, topOp!, entry, without, flag)
+      continue
     }
-    if (entry && finalVersion > top && !without.some((op) => op.writes.some((w) => w.key === key && w.value === entry.value))) {
+    const finalVersion = entry?.version ?? 0
+    // A delete without a known version may have ended the key after its last known write.
+    const deletedLater = entry === undefined && without.some((op) => isDeleteWrite(writeOf(op, key)))
+    if (finalVersion < top && !deletedLater) flag('lost-commit', `key ${key}: replicas at version ${finalVersion}, but op ${topOp?.n} committed version ${top}`, topOp?.n, key)
+    if (entry && finalVersion === top && topWrite && 'value' in topWrite && entry.value !== topWrite.value) {
+      flag('wrong-final-value', `key ${key}: replicas hold "${entry.value}", the last commit (op ${topOp?.n}) wrote "${topWrite.value}"`, topOp?.n, key)
+    }
+    if (entry && finalVersion > top && !without.some((op) => op.writes.some((w) => w.key === key && 'value' in w && w.value === entry.value))) {
       flag('wrong-final-value', `key ${key}: replicas hold "${entry.value}" at version ${finalVersion}, which no commit without a known version wrote`, undefined, key)
+    }
+  }
+}
+
+/**
+ * The last known write deleted the key: the replicas must not hold it, unless
+ * a commit without a known version created it again. A value from before the
+ * delete is a lost delete, a value from before an earlier delete a
+ * resurrected key.
+ */
+function checkDeleted(key: string, byVersion: Map<number, TxnRecord>, top: number, topOp: TxnRecord, entry: { value: string; version: number } | undefined, without: TxnRecord[], flag: Flag): void {
+  if (!entry) return
+  if (entry.version > top) {
+    if (!without.some((op) => op.writes.some((w) => w.key === key && 'value' in w && w.value === entry.value))) flag('wrong-final-value', `key ${key}: replicas hold "${entry.value}" at version ${entry.version}, after op ${topOp.n} deleted it at version ${top}, and no commit without a known version wrote it`, undefined, key)
+    return
+  }
+  // The delete that ended the life the replicas show: the last one, or an earlier one (the key came back from further away).
+  const ended = [...byVersion].filter(([v, op]) => v > entry.version && isDeleteWrite(writeOf(op, key))).sort(([a], [b]) => a - b)[0]!
+  const [endedAt, endedBy] = ended
+  if (endedAt === top) flag('lost-delete', `key ${key}: op ${topOp.n} deleted it at version ${top}, but the replicas still hold "${entry.value}" at version ${entry.version}`, topOp.n, key)
+  else flag('resurrected-key', `key ${key}: the replicas hold "${entry.value}" at version ${entry.version}, a life that op ${endedBy.n} ended at version ${endedAt}; op ${topOp.n} deleted it again at version ${top}`, endedBy.n, key)
+}
+
+/**
+ * Versions no known commit wrote. Inside a life (after a put) each must be
+ * explained by a commit without a known version; before the first known
+ * write and after a delete, a life may begin above its floor, so those may
+ * be explained but need not be. A put without a known version that fits
+ * nowhere is lost.
+ */
+function checkGaps(key: string, byVersion: Map<number, TxnRecord>, without: TxnRecord[], entry: { value: string; version: number } | undefined, floor: number | undefined, flag: Flag): void {
+  const known = [...byVersion.keys()].sort((a, b) => a - b)
+  const required: number[] = []
+  // Before the first known write: from the floor on if it is known (firstLifeFloors), else maybe from higher up.
+  const first = known[0] ?? (entry ? entry.version : 1)
+  let optional = floor ?? first - 1
+  if (floor !== undefined) for (let v = floor + 1; v < first; v++) required.push(v)
+  if (floor !== undefined && known.length === 0 && entry) required.push(entry.version)
+  for (let i = 1; i < known.length; i++) {
+    const between = known[i]! - known[i - 1]! - 1
+    if (isDeleteWrite(writeOf(byVersion.get(known[i - 1]!), key))) optional += between
+    else for (let v = known[i - 1]! + 1; v < known[i]!; v++) required.push(v)
+  }
+  const top = known.at(-1) ?? 0
+  if (entry && entry.version > top) {
+    if (known.length === 0) {
+      if (floor === undefined) required.push(entry.version)
+    } else if (isDeleteWrite(writeOf(byVersion.get(top), key))) {
+      optional += entry.version - top - 1
+      required.push(entry.version)
+    } else for (let v = top + 1; v <= entry.version; v++) required.push(v)
+  }
+  // Each commit without a known version explains one of the gaps, no more. A delete among them leaves no
+  // trace but its version: it may sit anywhere, and puts after it may have left none either.
+  for (const v of required.slice(without.length)) flag('unexplained-version', `key ${key}: version ${v} is on the replicas but no committed operation wrote it`, undefined, key)
+  if (without.some((op) => isDeleteWrite(writeOf(op, key)))) return
+  for (const op of without.slice(required.length + optional)) flag('lost-commit', `key ${key}: op ${op.n} committed (its version unknown), but the replicas hold no version of ${key} that no other commit explains`, op.n, key)
+}
+
+/**
+ * A write that required the key absent (ifAbsent, ifVersion 0) must not
+ * directly follow a put of it: a life cannot be absent at its next version.
+ * A delete or a gap (a commit without a known version) before it may explain it.
+ */
+function checkLives(writers: Writers, flag: Flag): void {
+  for (const [key, byVersion] of writers) {
+    for (const [version, op] of byVersion) {
+      const w = writeOf(op, key)!
+      if (w.ifAbsent !== true && w.ifVersion !== 0) continue
+      const before = byVersion.get(version - 1)
+      if (before && !isDeleteWrite(writeOf(before, key))) flag('precondition-broken', `op ${op.n} required ${key} absent but committed version ${version} right after op ${before.n} wrote version ${version - 1}`, op.n, key)
     }
   }
 }
@@ -223,6 +325,7 @@ function checkFinalState(replica: ReplicaState, writers: Writers, unplaced: Unpl
 function checkClaims(records: readonly TxnRecord[], replica: ReplicaState, flag: Flag): void {
   const byId = new Map(records.map((op) => [op.id, op]))
   for (const [key, entry] of Object.entries(replica.reserved ?? {})) {
+    if (isFloorKey(key)) continue
     const id = isClaimKey(key) ? key.slice(claimKey('').length) : undefined
     const op = id === undefined ? undefined : byId.get(id)
     const claim = parseClaim(entry.value)
@@ -259,9 +362,12 @@ function checkRealTime(writers: Writers, flag: Flag): void {
 }
 
 function countRun(records: readonly TxnRecord[], faults: readonly FaultMark[]): CheckCounts {
-  const counts: CheckCounts = { tried: records.length, committed: 0, aborted: 0, abortedBy: {}, neverStarted: 0, unknown: 0, resolvedByRetry: 0, resolvedByStatus: 0, rejectedBy: {}, faults: {} }
+  const counts: CheckCounts = { tried: records.length, committed: 0, committedDeletes: 0, aborted: 0, abortedBy: {}, neverStarted: 0, unknown: 0, resolvedByRetry: 0, resolvedByStatus: 0, rejectedBy: {}, faults: {} }
   for (const op of records) {
-    if (op.outcome === 'committed') counts.committed++
+    if (op.outcome === 'committed') {
+      counts.committed++
+      counts.committedDeletes += op.writes.filter(isDeleteWrite).length
+    }
     else if (op.outcome === 'aborted') {
       counts.aborted++
       const reason = op.reason ?? 'unstated'
@@ -289,7 +395,7 @@ function traceAround(records: readonly TxnRecord[], faults: readonly FaultMark[]
     if (!r.writes.some((w) => keys.has(w.key))) continue
     if ((r.completedAt ?? r.invokedAt) < from || r.invokedAt > to) continue
     const marker = r.n === n ? '>>' : '  '
-    const writes = r.writes.map((w) => `${w.key}=${w.value}${w.ifVersion === undefined ? '' : `@ifVersion ${w.ifVersion}`}${w.ifAbsent === true ? '@ifAbsent' : ''}`).join(' ')
+    const writes = r.writes.map((w) => `${w.key}=${'value' in w ? w.value : '(delete)'}${w.ifVersion === undefined ? '' : `@ifVersion ${w.ifVersion}`}${w.ifAbsent === true ? '@ifAbsent' : ''}`).join(' ')
     lines.push({ t: r.invokedAt, text: `${marker} op ${r.n} (client ${r.client}) invoke ${writes}` })
     const result = `${r.outcome}${r.versions ? ` ${JSON.stringify(r.versions)}` : ''}${r.reason === undefined ? '' : ` ${r.reason}`}`
     if (r.completedAt !== undefined) lines.push({ t: r.completedAt, text: `${marker} op ${r.n} ${result}${r.cutOffs > 0 ? ` after ${r.cutOffs} cut-off(s)` : ''}` })

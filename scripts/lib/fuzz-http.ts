@@ -19,22 +19,24 @@ export interface FuzzRequest {
   raw?: string
 }
 
-const knownPaths = ['/v1/transactions', '/v1/keys/k1', '/v1/keys/k2', '/v1/transactions/1.1', '/v1/transactions?id=c1', '/v1/status', '/healthz', '/readyz', '/v1/in-doubt']
+const knownPaths = ['/v1/transactions', '/v1/keys/k1', '/v1/keys/k2', '/v1/keys', '/v1/keys?prefix=k&limit=2', '/v1/keys?after=k1&limit=1000', '/v1/transactions/1.1', '/v1/transactions?id=c1', '/v1/status', '/healthz', '/readyz', '/v1/in-doubt']
 const hostileKeys = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '', ' ', '\u0000', 'k1', 'k2', 'k3', '../k1', '%2F', 'ü', '\ud800']
 
 const key = fc.oneof(fc.constantFrom(...hostileKeys), fc.string({ maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 8 }))
 const value = fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('', 'x'.repeat(70_000)))
 
-const write = fc.record(
-  { key, value, ifVersion: fc.oneof(fc.nat(5), fc.integer(), fc.double()), ifAbsent: fc.boolean() },
-  { requiredKeys: ['key', 'value'] },
+const write = fc.oneof(
+  { arbitrary: fc.record({ key, value, ifVersion: fc.oneof(fc.nat(5), fc.integer(), fc.double()), ifAbsent: fc.boolean() }, { requiredKeys: ['key', 'value'] }), weight: 3 },
+  // Deletes, and writes that are neither or both (a value and delete), or delete: false.
+  { arbitrary: fc.record({ key, value, delete: fc.oneof(fc.constant(true), fc.constant(true), fc.boolean()), ifVersion: fc.nat(5), ifAbsent: fc.boolean() }, { requiredKeys: ['key'] }), weight: 1 },
 )
 /** Well-formed transactions on a few keys (some hostile), with preconditions: these commit or abort, and fill the replicas. */
 const validWrite = fc.tuple(
   fc.constantFrom('k1', 'k2', 'k3', 'k4', 'k5', 'k6', '__proto__', 'constructor', 'ü'),
   fc.string({ maxLength: 12 }),
   fc.oneof({ arbitrary: fc.constant({}), weight: 4 }, { arbitrary: fc.nat(3).map((v) => ({ ifVersion: v })), weight: 1 }, { arbitrary: fc.constant({ ifAbsent: true }), weight: 1 }),
-).map(([key, value, precondition]) => ({ key, value, ...precondition }))
+  fc.nat(5),
+).map(([key, value, precondition, kind]) => (kind === 0 ? { key, delete: true, ...precondition } : { key, value, ...precondition }))
 const validTxn = fc.record({
   writes: fc.uniqueArray(validWrite, { minLength: 1, maxLength: 3, selector: (w) => w.key }),
   id: fc.string({ minLength: 8, maxLength: 16 }),
@@ -46,7 +48,7 @@ const txn = fc.record({ writes: fc.array(write, { minLength: 0, maxLength: 4 }),
 const wrongType = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double(), fc.string({ maxLength: 8 }), fc.array(fc.nat(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 4 }), fc.nat(), { maxKeys: 3 }))
 
 /** A valid transaction body with one part replaced by a wrong type or an unknown field. */
-const mutatedTxn = fc.tuple(txn, fc.constantFrom('writes', 'write', 'key', 'value', 'ifVersion', 'ifAbsent', 'id', 'timeoutMs', 'extra', 'writeExtra'), wrongType).map(([body, where, bad]) => {
+const mutatedTxn = fc.tuple(txn, fc.constantFrom('writes', 'write', 'key', 'value', 'delete', 'ifVersion', 'ifAbsent', 'id', 'timeoutMs', 'extra', 'writeExtra'), wrongType).map(([body, where, bad]) => {
   const b = body as Record<string, unknown> & { writes: Record<string, unknown>[] }
   const first = b.writes[0]
   switch (where) {
@@ -109,7 +111,7 @@ const segment = fc.oneof(fc.constantFrom(...hostileKeys.filter((k) => k !== '\ud
 const oddPath = fc.oneof(
   fc.tuple(fc.constantFrom('/v1/keys/', '/v1/transactions/', '/v1/', '/', '//v1/keys/', '/v1/keys/a/'), segment).map(([a, b]) => a + b),
   fc.tuple(fc.constantFrom(...knownPaths), fc.webQueryParameters()).map(([p, q]) => `${p}${p.includes('?') ? '&' : '?'}${q}`),
-  fc.constantFrom('/v1/transactions?id=', '/v1/transactions?id=%ZZ', '/v1/transactions?id=a&id=b', '/v1/transactions?id[]=a', '/v1/transactions?id=__proto__', '/v1/transactions?__proto__=1', '/v1/transactions/%2e%2e', '/v1/keys/%E0%A4%A'),
+  fc.constantFrom('/v1/keys?limit=0', '/v1/keys?limit=1001', '/v1/keys?limit=-1', '/v1/keys?prefix=%00', '/v1/keys?after=%ED%A0%80', '/v1/keys?prefix=a&prefix=b', '/v1/keys?limit[]=1', '/v1/keys?__proto__=1', '/v1/transactions?id=', '/v1/transactions?id=%ZZ', '/v1/transactions?id=a&id=b', '/v1/transactions?id[]=a', '/v1/transactions?id=__proto__', '/v1/transactions?__proto__=1', '/v1/transactions/%2e%2e', '/v1/keys/%E0%A4%A'),
   fc.webPath(),
 )
 
@@ -218,13 +220,13 @@ export function answerFault(r: FuzzRequest, a: FuzzAnswer): string | undefined {
   return undefined
 }
 
-/** The writes of a request the coordinator answered `committed`: what may be on a replica afterwards. */
+/** The puts of a request the coordinator answered `committed`: what may be on a replica afterwards (a delete leaves nothing). */
 export function committedWrites(r: FuzzRequest, a: FuzzAnswer): { key: string; value: string }[] {
   if (a.status !== 200 || r.method !== 'POST' || r.body === undefined) return []
   const answer = JSON.parse(a.text) as { outcome?: string }
   if (answer.outcome !== 'committed') return []
-  const body = JSON.parse(r.body.toString()) as { writes: { key: string; value: string }[] }
-  return body.writes.map((w) => ({ key: w.key, value: w.value }))
+  const body = JSON.parse(r.body.toString()) as { writes: { key: string; value?: string }[] }
+  return body.writes.flatMap((w) => (w.value === undefined ? [] : [{ key: w.key, value: w.value }]))
 }
 
 export interface FuzzSummary {

@@ -21,7 +21,7 @@ export type Side = 'participant' | 'coordinator'
 const hostile = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', '', '\u0000', 'x'.repeat(600))
 const wrongType = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double(), fc.string({ maxLength: 8 }), hostile, fc.array(fc.nat(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 4 }), fc.nat(), { maxKeys: 3 }), fc.constant(-1), fc.constant(1.5))
 
-const write = fc.record({ key: fc.string({ minLength: 1, maxLength: 8 }), value: fc.string({ maxLength: 8 }) })
+const write = fc.oneof(fc.record({ key: fc.string({ minLength: 1, maxLength: 8 }), value: fc.string({ maxLength: 8 }) }), fc.record({ key: fc.string({ minLength: 1, maxLength: 8 }), delete: fc.constant(true) }))
 const txId = fc.string({ minLength: 1, maxLength: 12 })
 
 /** Valid messages of each type the side receives: the templates a mutation breaks. */
@@ -30,12 +30,14 @@ const templates: Record<Side, fc.Arbitrary<Record<string, unknown>>> = {
     fc.record({ type: fc.constant('prepare'), txId, writes: fc.array(write, { minLength: 1, maxLength: 3 }) }),
     fc.record({ type: fc.constantFrom('commit', 'abort'), txId }),
     fc.record({ type: fc.constant('read'), reqId: fc.nat(), key: fc.string({ minLength: 1, maxLength: 8 }) }),
+    fc.record({ type: fc.constant('list'), reqId: fc.nat(), prefix: fc.string({ maxLength: 4 }), after: fc.string({ maxLength: 4 }), limit: fc.integer({ min: 1, max: 1000 }) }),
   ),
   coordinator: fc.oneof(
     fc.record({ type: fc.constant('hello'), participant: fc.string({ minLength: 1, maxLength: 8 }) }),
     fc.record({ type: fc.constant('vote'), txId, yes: fc.boolean() }),
     fc.record({ type: fc.constantFrom('ack', 'query'), txId }),
     fc.record({ type: fc.constant('readResult'), reqId: fc.nat(), entry: fc.oneof(fc.constant(null), fc.record({ value: fc.string({ maxLength: 8 }), version: fc.integer({ min: 1, max: 9 }) })) }),
+    fc.record({ type: fc.constant('listResult'), reqId: fc.nat(), entries: fc.array(fc.record({ key: fc.string({ minLength: 1, maxLength: 8 }), value: fc.string({ maxLength: 8 }), version: fc.integer({ min: 1, max: 9 }) }), { maxLength: 3 }), more: fc.boolean() }),
   ),
 }
 

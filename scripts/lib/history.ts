@@ -1,10 +1,5 @@
-/** One write as the client sent it (values are unique per run, so a value names its transaction). */
-export interface HistoryWrite {
-  key: string
-  value: string
-  ifVersion?: number
-  ifAbsent?: boolean
-}
+/** One write as the client sent it: a put (values are unique per run, so a value names its transaction) or a delete. */
+export type HistoryWrite = { key: string; ifVersion?: number; ifAbsent?: boolean } & ({ value: string } | { delete: true })
 
 export type Outcome = 'committed' | 'aborted'
 

@@ -84,6 +84,7 @@ export async function killRun(cluster: LocalCluster, options: KillRunOptions): P
     keys: options.keys,
     keysPerTxn: [1, 3],
     preconditionRate: 0.2,
+    deleteRate: 0.1,
     thinkMs: options.thinkMs,
     keepGoing: () => (invoked < options.txns || kills.length < killPlan.length) && invoked < options.txns * 20,
     maxAttempts: 400,

@@ -17,6 +17,8 @@ export interface WorkloadOptions {
   keysPerTxn: [number, number]
   /** Share of transactions that carry a precondition (ifVersion from the last version seen, or ifAbsent). */
   preconditionRate: number
+  /** Share of writes that delete their key instead of putting a value (default 0). */
+  deleteRate?: number
   thinkMs: [number, number]
   /** A new operation starts only while this is true. */
   keepGoing: () => boolean
@@ -66,6 +68,8 @@ export async function runWorkload(o: WorkloadOptions): Promise<HistoryEvent[]> {
           const { body } = a
           if (body.outcome === 'committed') {
             for (const [key, version] of Object.entries(body.versions ?? {})) lastVersion.set(key, Math.max(version, lastVersion.get(key) ?? 0))
+            // A deleted key is absent: a precondition on it next says ifVersion 0.
+            for (const w of writes) if ('delete' in w) lastVersion.set(w.key, 0)
             // A retry answered from the id's claim at another coordinator names the first transaction but not its versions.
             record({ type: 'ok', t: now(), n, txId: body.txId, ...(body.versions ? { versions: body.versions } : {}), attempts: attempt, coordinator: at })
           } else {
@@ -93,11 +97,13 @@ function pickWrites(p: Prng, o: WorkloadOptions, n: number, lastVersion: Readonl
   const keys = new Set<string>()
   const count = p.int(...o.keysPerTxn)
   while (keys.size < Math.min(count, o.keys)) keys.add(`${o.tag}-k${p.int(0, o.keys - 1)}`)
-  const writes: HistoryWrite[] = [...keys].map((key) => ({ key, value: `${o.tag}-op${n}` }))
+  // The draw for a delete is made only when deletes are asked for, so that a seed's writes stay what they were without.
+  const deleteRate = o.deleteRate ?? 0
+  const writes: HistoryWrite[] = [...keys].map((key) => (deleteRate > 0 && p.chance(deleteRate) ? { key, delete: true } : { key, value: `${o.tag}-op${n}` }))
   const guarded = writes[0]
   if (guarded && p.chance(o.preconditionRate)) {
     const seen = lastVersion.get(guarded.key)
-    if (seen === undefined) guarded.ifAbsent = true
+    if (seen === undefined || seen === 0) guarded.ifAbsent = true
     else guarded.ifVersion = seen
   }
   return writes

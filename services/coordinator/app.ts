@@ -9,6 +9,7 @@ import type { CoordinatorConfig } from './config.ts'
 import type { CoordinatorDriver } from './driver.ts'
 import type { CoordinatorMetrics } from './metrics.ts'
 import { transactionRoutes } from './transaction-routes.ts'
+import { keyRoutes } from './key-routes.ts'
 import { registerTraceRoutes } from '../../shared/io/http/trace-routes.ts'
 import { AnswerCounts, registerConsoleRoutes } from './console-routes.ts'
 
@@ -53,6 +54,7 @@ export function buildCoordinatorApp({ config, driver, store, logger, metrics }: 
         metrics?.answered(body, seconds)
       },
     })
+    await app.register(keyRoutes, { driver })
   })
   return app
 }

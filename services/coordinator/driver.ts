@@ -1,5 +1,5 @@
 import { CoordinatorMachine } from '../../shared/core/coordinator/machine.ts'
-import type { CoordinatorEffect, CoordinatorEvent, LookupReplyBody, ReadReplyBody, ReplyBody } from '../../shared/core/coordinator/types.ts'
+import type { CoordinatorEffect, CoordinatorEvent, KeyReplyBody, ListReplyBody, LookupReplyBody, ReadReplyBody, ReplyBody } from '../../shared/core/coordinator/types.ts'
 import type { ToCoordinator, ToParticipant } from '../../shared/core/protocol/messages.ts'
 import type { DistributiveOmit, Write } from '../../shared/core/protocol/types.ts'
 import type { Store } from '../../shared/core/store.ts'
@@ -80,11 +80,21 @@ export class CoordinatorDriver {
   }
 
   /** Reads a key through the machine, which routes it to a participant and bounds the wait. */
-  read(key: string): Promise<ReadReplyBody> {
+  read(key: string): Promise<KeyReplyBody> {
     const reqId = this.nextReqId++
     return new Promise((resolve) => {
-      this.readReplies.set(reqId, resolve)
+      // The machine answers a read with an entry, never a page (it checks the answer's kind).
+      this.readReplies.set(reqId, (body) => { resolve(body as KeyReplyBody) })
       this.dispatch({ type: 'read', reqId, key })
+    })
+  }
+
+  /** A page of committed keys, routed and bounded as a read. */
+  list(prefix: string, after: string, limit: number): Promise<ListReplyBody> {
+    const reqId = this.nextReqId++
+    return new Promise((resolve) => {
+      this.readReplies.set(reqId, (body) => { resolve(body as ListReplyBody) })
+      this.dispatch({ type: 'list', reqId, prefix, after, limit })
     })
   }
 

@@ -1,7 +1,7 @@
-import Type from 'typebox'
+import Type, { type Static } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { CodedError } from '../../shared/core/api-errors.ts'
-import { WriteSchema, limits } from '../../shared/core/protocol/messages.ts'
+import { limits } from '../../shared/core/protocol/messages.ts'
 import type { Write } from '../../shared/core/protocol/types.ts'
 import type { ReplyBody } from '../../shared/core/coordinator/types.ts'
 import type { CoordinatorDriver } from './driver.ts'
@@ -10,6 +10,7 @@ import { marks } from '../../shared/io/runtime/marks.ts'
 import { monotonicUs } from '../../shared/io/trace/trace-ring.ts'
 import { answer, errorResponses } from '../../shared/io/http/api-docs.ts'
 import { claimKey, isReservedKey, parseClaim } from '../../shared/core/protocol/client-id-claim.ts'
+import { LONE_SURROGATE } from './lone-surrogate.ts'
 
 export interface TransactionRouteOptions {
   driver: CoordinatorDriver
@@ -18,22 +19,41 @@ export interface TransactionRouteOptions {
   onAnswered?: (body: ReplyBody, seconds: number) => void
 }
 
-/** A lone UTF-16 surrogate: a JS string can hold one, UTF-8 (LevelDB, the wire) cannot, and turns it into U+FFFD. */
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u
 
-/** Cross-field rules the schema cannot say. */
-function checkWrites(writes: Write[]): void {
+/**
+ * A write as a client sends it: a put (`value`) or a delete (`delete: true`).
+ * One object with both optional, rather than a union, so that a write with
+ * neither or both gets one clear message (checkWrites) instead of ajv's
+ * "must match a schema in anyOf".
+ */
+const HttpWrite = Type.Object(
+  {
+    key: Type.String({ minLength: 1, maxLength: limits.maxKeyLength }),
+    value: Type.Optional(Type.String({ maxLength: limits.maxValueLength })),
+    delete: Type.Optional(Type.Literal(true)),
+    ifVersion: Type.Optional(Type.Integer({ minimum: 0 })),
+    ifAbsent: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+)
+type HttpWrite = Static<typeof HttpWrite>
+
+/** Cross-field rules the schema cannot say; the writes as the protocol carries them. */
+function checkWrites(writes: HttpWrite[]): Write[] {
   const seen = new Set<string>()
-  for (const w of writes) {
+  return writes.map((w) => {
+    if ((w.value === undefined) === (w.delete === undefined)) throw new CodedError('bad_request', `write ${JSON.stringify(w.key)} must have either a "value" or "delete": true`)
     // Stored as UTF-8, "\ud800" and "\udbff" would both become "\ufffd": two keys in memory, one on disk.
-    if (LONE_SURROGATE.test(w.key) || LONE_SURROGATE.test(w.value)) throw new CodedError('bad_request', `the ${LONE_SURROGATE.test(w.key) ? 'key' : 'value'} of write ${JSON.stringify(w.key)} is not well-formed Unicode (a lone surrogate)`)
+    if (LONE_SURROGATE.test(w.key) || LONE_SURROGATE.test(w.value ?? '')) throw new CodedError('bad_request', `the ${LONE_SURROGATE.test(w.key) ? 'key' : 'value'} of write ${JSON.stringify(w.key)} is not well-formed Unicode (a lone surrogate)`)
     if (isReservedKey(w.key)) throw new CodedError('bad_request', `key ${JSON.stringify(w.key)} is reserved: keys may not start with U+0000`)
     if (seen.has(w.key)) throw new CodedError('duplicate_key', `key "${w.key}" appears more than once`)
     seen.add(w.key)
     if (w.ifAbsent !== undefined && w.ifVersion !== undefined) {
       throw new CodedError('invalid_precondition', `key "${w.key}" has both ifVersion and ifAbsent`)
     }
-  }
+    const { value, delete: _, ...rest } = w
+    return value === undefined ? { ...rest, delete: true } : { ...rest, value }
+  })
 }
 
 export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOptions> = async (app, { driver, config, onAnswered }) => {
@@ -52,7 +72,7 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
         response: { 200: Result, ...errorResponses('bad_request', 'invalid_json', 'duplicate_key', 'invalid_precondition', 'payload_too_large', 'unsupported_media_type', 'id_conflict', 'id_in_doubt', 'overloaded', 'no_replica') },
         body: Type.Object(
           {
-            writes: Type.Array(WriteSchema, { minItems: 1, maxItems: limits.maxWritesPerTxn }),
+            writes: Type.Array(HttpWrite, { minItems: 1, maxItems: limits.maxWritesPerTxn }),
             id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
             timeoutMs: Type.Optional(Type.Integer({ minimum: config.minTimeoutMs, maximum: config.maxTimeoutMs })),
           },
@@ -63,8 +83,8 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
     async (request) => {
       marks.mark('http request')
       const takenUs = driver.trace.enabled ? monotonicUs() : 0
-      const { writes, id, timeoutMs } = request.body
-      checkWrites(writes)
+      const { id, timeoutMs } = request.body
+      const writes = checkWrites(request.body.writes)
       // The id becomes a key (its claim): the same UTF-8 rule as keys.
       if (id !== undefined && LONE_SURROGATE.test(id)) throw new CodedError('bad_request', 'the client id is not well-formed Unicode (a lone surrogate)')
       const started = performance.now()
@@ -118,16 +138,4 @@ export const transactionRoutes: FastifyPluginAsyncTypebox<TransactionRouteOption
     },
   )
 
-  app.get(
-    '/v1/keys/:key',
-    { config: { access: 'read' }, schema: { summary: 'Read a key\'s committed value', tags: ['keys'], params: Type.Object({ key: Type.String({ minLength: 1, maxLength: limits.maxKeyLength }) }), response: { 200: answer({ key: Type.String(), value: Type.String(), version: Type.Integer() }, 'The value and its version'), ...errorResponses('bad_request', 'key_not_found', 'key_in_doubt', 'no_replica', 'overloaded') } } },
-    async (request) => {
-      if (isReservedKey(request.params.key)) throw new CodedError('bad_request', 'keys starting with U+0000 are reserved')
-      const answer = await driver.read(request.params.key)
-      if (!answer.ok) throw new CodedError(answer.error, answer.message)
-      const { entry } = answer
-      if (!entry) throw new CodedError('key_not_found', `key "${request.params.key}" has no committed value`)
-      return { key: request.params.key, value: entry.value, version: entry.version }
-    },
-  )
 }

@@ -115,7 +115,7 @@ export class AcceptorServer {
       if (isPaxos(msg)) messages.push(msg)
       else {
         this.refusedMessages++
-        this.logger.warn({ code: 'bad_frame', type: msg.type, txId: msg.type === 'read' ? undefined : msg.txId }, 'refused a coordinator message on the acceptor link')
+        this.logger.warn({ code: 'bad_frame', type: msg.type, txId: msg.type === 'read' || msg.type === 'list' ? undefined : msg.txId }, 'refused a coordinator message on the acceptor link')
       }
     }
     if (messages.length === 0) return

@@ -8,6 +8,7 @@ import type { AccessTokens } from '../../shared/io/runtime/access-tokens.ts'
 import type { TlsMaterial } from '../../shared/io/runtime/tls.ts'
 import { keyedObject } from '../../shared/core/protocol/keyed-object.ts'
 import { entryKey } from '../../shared/core/record-keys.ts'
+import { FLOOR_PREFIX } from '../../shared/core/participant/version-floor.ts'
 import { claimKey, isReservedKey } from '../../shared/core/protocol/client-id-claim.ts'
 import type { Entry } from '../../shared/core/protocol/types.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
@@ -71,9 +72,10 @@ export function buildParticipantApp({ id, driver, store, peer, logger, paxos, me
         const entries = keyedObject<Entry>()
         // Client ids' claims (client-id-claim.ts) apart: no client wrote them.
         const reserved = keyedObject<Entry>()
-        // A prefix selects client ids under it too (a chaos run tags its keys and its ids alike).
-        const claims = request.query.prefix === '' ? [] : await store.scan(entryKey(claimKey(request.query.prefix)))
-        for (const [key, value] of [...(await store.scan(prefix)), ...claims]) {
+        // A prefix selects client ids under it too (a chaos run tags its keys and its ids alike), and every
+        // version floor (a key's first version depends on its bucket's floor, whatever its prefix).
+        const others = request.query.prefix === '' ? [] : [...(await store.scan(entryKey(claimKey(request.query.prefix)))), ...(await store.scan(entryKey(FLOOR_PREFIX)))]
+        for (const [key, value] of [...(await store.scan(prefix)), ...others]) {
           const name = key.slice(entryKey('').length)
           if (isReservedKey(name)) reserved[name] = value as Entry
           else entries[name] = value as Entry

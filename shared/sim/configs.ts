@@ -1,3 +1,4 @@
+import { bucketTwins } from './bucket-twins.ts'
 import type { SimConfig } from './world.ts'
 
 /** 2 participants, one single-key transaction, at most 1 crash of any node: the base the others vary. */
@@ -17,6 +18,26 @@ const twoTxnsOnOneKey: SimConfig['txns'] = [
   { clientId: 'c1', writes: [{ key: 'x', value: 'a' }] },
   { clientId: 'c2', writes: [{ key: 'x', value: 'b', ifVersion: 0 }] },
 ]
+
+/**
+ * Deletes are writes like any other here: x exists; one transaction deletes
+ * it, another re-creates it only if absent, a third creates another key of
+ * x's bucket (whose version comes from the floor the delete raises).
+ */
+const deleteAndRecreate: Pick<SimConfig, 'initialEntries' | 'txns'> = {
+  initialEntries: { x: 'a' },
+  txns: [
+    { clientId: 'c1', writes: [{ key: 'x', delete: true, ifVersion: 1 }] },
+    { clientId: 'c2', writes: [{ key: 'x', value: 'b', ifAbsent: true }] },
+  ],
+}
+const deleteBesideCreate: Pick<SimConfig, 'initialEntries' | 'txns'> = {
+  initialEntries: { x: 'a' },
+  txns: [
+    { clientId: 'c1', writes: [{ key: 'x', delete: true }] },
+    { clientId: 'c2', writes: [{ key: bucketTwins('x', 1)[0]!, value: 'b' }] },
+  ],
+}
 
 /** The bounded configurations the exhaustive checker explores (npm run check:model); each completes in minutes here. */
 export const modelConfigs: Record<string, SimConfig> = {
@@ -45,6 +66,16 @@ export const modelConfigs: Record<string, SimConfig> = {
    * unsynced abort, begin and END records of two transactions at once.
    */
   'two-txns-one-participant-power-loss': { ...oneTxn, participants: 1, txns: twoTxnsOnOneKey, maxCrashes: 0, maxPowerLosses: 1 },
+  /** 1 participant, a delete and a conditional re-create of one key at once, at most 1 crash. */
+  'delete-recreate-one-participant': { ...oneTxn, participants: 1, ...deleteAndRecreate },
+  /**
+   * 2 participants, a delete of x beside a create of another key of x's version bucket, no crash, any
+   * delivery order (with one coordinator and FIFO connections every participant sees the two in one order,
+   * and a create that skipped the floor's lock would go unseen).
+   */
+  'delete-beside-create': { ...oneTxn, maxCrashes: 0, ...deleteBesideCreate },
+  /** The same with FIFO connections and at most 1 crash of any node. */
+  'delete-beside-create-fifo-crash': { ...oneTxn, fifo: true, ...deleteBesideCreate },
   /** 2 participants, 1 transaction, a dropped connection and a duplicated message. */
   'lossy-network': { ...oneTxn, maxCrashes: 0, maxDisconnects: 1, maxDuplicates: 1, crashable: [] },
 }

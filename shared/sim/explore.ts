@@ -1,5 +1,6 @@
 import { checkQuiescent, checkSafety, type Violation } from './invariants.ts'
 import { persistentSet } from './partial-order.ts'
+import { bucketTwins } from './bucket-twins.ts'
 import { Prng } from '../core/prng.ts'
 import { Fingerprinter, fingerprint } from './fingerprint.ts'
 import { FingerprintSet } from './fingerprint-set.ts'
@@ -253,6 +254,25 @@ export function makeWorkload(prng: Prng, txns: number, keys: number, preconditio
   })
 }
 
+/**
+ * Turns about a quarter of the writes into deletes, and names the keys so
+ * that they all share one version floor: every create and delete then
+ * contends on it, which random keys would almost never do.
+ */
+function withDeletes(txns: SimTxn[], prng: Prng): void {
+  const names = new Map<string, string>()
+  const twins = bucketTwins('k', 12)
+  for (const txn of txns) {
+    txn.writes = txn.writes.map((w) => {
+      const key = names.get(w.key) ?? twins[names.size]!
+      names.set(w.key, key)
+      const { ifVersion, ifAbsent } = w
+      const precondition = { ...(ifVersion === undefined ? {} : { ifVersion }), ...(ifAbsent === undefined ? {} : { ifAbsent }) }
+      return prng.chance(0.25) ? { key, delete: true, ...precondition } : { ...w, key }
+    })
+  }
+}
+
 /** Per seed, a varied configuration (swarm testing): fault rates, sizes and contention differ from seed to seed. */
 export function swarmConfig(seed: number, participants = 5, protocol: '2pc' | 'paxos-commit' = '2pc'): { config: SimConfig; options: RandomRunOptions } {
   const prng = new Prng(seed ^ 0x5eed)
@@ -278,6 +298,9 @@ export function swarmConfig(seed: number, participants = 5, protocol: '2pc' | 'p
   }
   // Drawn after everything else: half the seeds claim client ids in the replicas, as the services do.
   if (prng.pick([false, true])) config.clientIdClaims = true
-  return { config, options: { maxSteps: 200_000, faultSteps: prng.int(100, 1500), rates: { crash: rate, disconnect: rate, duplicate: rate * 2 } } }
+  const options = { maxSteps: 200_000, faultSteps: prng.int(100, 1500), rates: { crash: rate, disconnect: rate, duplicate: rate * 2 } }
+  // Drawn after that: half the seeds delete too, on keys that share one version floor (bucket-twins.ts).
+  if (prng.pick([false, true])) withDeletes(config.txns, prng)
+  return { config, options }
 }
 

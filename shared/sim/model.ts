@@ -24,6 +24,8 @@ export interface SimTxn {
 export interface SimConfig {
   participants: number
   txns: SimTxn[]
+  /** Committed entries every participant's store holds before anything happens (key → value at version 1). */
+  initialEntries?: Record<string, string>
   maxCrashes: number
   maxDisconnects: number
   maxDuplicates: number

@@ -6,13 +6,13 @@ import { planParticipantRecovery } from '../core/participant/recovery.ts'
 import type { ParticipantEffect, ParticipantEvent, ParticipantOptions, ParticipantState } from '../core/participant/types.ts'
 import type { ToCoordinator, ToParticipant } from '../core/protocol/messages.ts'
 import { timerKey } from '../core/protocol/timers.ts'
-import type { DistributiveOmit } from '../core/protocol/types.ts'
+import { isDelete, type DistributiveOmit, type Write } from '../core/protocol/types.ts'
 import { backupDecision, isPrepared } from './backup-coordinator.ts'
 import { noteVersions } from './invariants.ts'
 import { applyOps } from './memory-store.ts'
 import { quorumSize } from '../core/paxos/ballot.ts'
 import type { AcceptorRecord } from '../core/paxos/acceptor.ts'
-import { acceptorKey } from '../core/record-keys.ts'
+import { acceptorKey, entryKey } from '../core/record-keys.ts'
 import { channelOf, COORDINATOR, participantNames, type PendingPersist, type SimConfig, type SimEvent, type SimNode, type UnsyncedBatch, type World } from './model.ts'
 
 export * from './model.ts'
@@ -66,6 +66,9 @@ export function createWorld(config: SimConfig): World {
   const names = [COORDINATOR, ...participantNames(config)]
   for (const name of names) {
     world.nodes[name] = { name, role: name === COORDINATOR ? 'coordinator' : 'participant', up: false, store: new Map(), persists: [], timers: new Map() }
+  }
+  for (const p of participantNames(config)) {
+    for (const [key, value] of Object.entries(config.initialEntries ?? {})) world.nodes[p]!.store.set(entryKey(key), { value, version: 1 })
   }
   for (const name of names) restart(config, world, name)
   for (const p of participantNames(config)) {
@@ -190,7 +193,7 @@ function submit(config: SimConfig, world: World, index: number): string {
   client.status = 'waiting'
   client.reqId = world.nextReqId++
   step(config, world, COORDINATOR, { type: 'request', reqId: client.reqId, clientId: txn.clientId, writes: txn.writes })
-  return `client ${txn.clientId} ${retry ? 'RETRIES' : 'sends'} ${txn.writes.map((w) => `${w.key}=${w.value}`).join(',')}`
+  return `client ${txn.clientId} ${retry ? 'RETRIES' : 'sends'} ${txn.writes.map(describeWrite).join(',')}`
 }
 
 function deliver(config: SimConfig, world: World, id: number, duplicate: boolean): string {
@@ -445,10 +448,15 @@ function addTo(record: Record<string, string[]>, key: string, value: string): vo
   record[key] = list
 }
 
+/** `k=v` for a put, `k=∅` for a delete: how a trace shows a write. */
+function describeWrite(w: Write): string {
+  return `${w.key}=${isDelete(w) ? '∅' : w.value}`
+}
+
 export function describeMsg(msg: ToParticipant | ToCoordinator): string {
   switch (msg.type) {
     case 'prepare':
-      return `PREPARE ${msg.txId} [${msg.writes.map((w) => `${w.key}=${w.value}${w.ifVersion === undefined ? '' : `@v${w.ifVersion}`}${w.ifAbsent === true ? '(absent)' : ''}`).join(',')}]`
+      return `PREPARE ${msg.txId} [${msg.writes.map((w) => `${describeWrite(w)}${w.ifVersion === undefined ? '' : `@v${w.ifVersion}`}${w.ifAbsent === true ? '(absent)' : ''}`).join(',')}]`
     case 'vote':
       return `VOTE ${msg.yes ? 'YES' : `NO ${JSON.stringify(msg.reason)}`} ${msg.txId}`
     case 'query':

@@ -156,9 +156,10 @@ t.test('a short chaos run against the local cluster: kills, pauses and partition
     schedule: { intervalMs: [500, 1500], durationMs: [300, 1500], mix: { kill: 1, pause: 1, partition: 1 }, roles: ['participant', 'coordinator'], maxDown: 1 },
   })
   const c = report.counts
-  t.comment(`tried ${c.tried}, committed ${c.committed}, aborted ${JSON.stringify(c.abortedBy)}, never started ${c.neverStarted}, resolved by retry ${c.resolvedByRetry} / status ${c.resolvedByStatus}; faults ${JSON.stringify(c.faults)}`)
+  t.comment(`tried ${c.tried}, committed ${c.committed} (${c.committedDeletes} deletes among their writes), aborted ${JSON.stringify(c.abortedBy)}, never started ${c.neverStarted}, resolved by retry ${c.resolvedByRetry} / status ${c.resolvedByStatus}; faults ${JSON.stringify(c.faults)}`)
   t.same(report.violations, [], 'no violation')
   t.ok(c.committed > 0, 'transactions committed between faults')
+  t.ok(c.committedDeletes > 0, 'deletes committed among them (the checker judges them)')
   t.ok(Object.values(c.faults).reduce((a, b) => a + b, 0) >= 3, 'faults were injected')
   t.equal(c.unknown, 0, 'every outcome is known')
 })

@@ -2,6 +2,7 @@ import t from 'tap'
 import { checkRun, type ReplicaState } from '../../scripts/lib/checker.ts'
 import { foldHistory, type HistoryEvent, type HistoryWrite } from '../../scripts/lib/history.ts'
 import { claimKey, claimValue } from '../../shared/core/protocol/client-id-claim.ts'
+import { floorKey } from '../../shared/core/participant/version-floor.ts'
 
 const replica = (participant: string, entries: ReplicaState['entries'], extra: Partial<ReplicaState> = {}): ReplicaState => ({ participant, entries, prepared: [], locks: 0, ...extra })
 const w = (key: string, value: string, extra: Partial<HistoryWrite> = {}): HistoryWrite => ({ key, value, ...extra })
@@ -51,7 +52,7 @@ t.test('folding: each operation gets its outcome, how it was learned, and its cu
 t.test('a clean history with identical replicas: no violation, and the counts', async (t) => {
   const report = checkRun(foldHistory(clean), [replica('p1', cleanEntries), replica('p2', cleanEntries)], faults)
   t.same(report.violations, [])
-  t.same(report.counts, { tried: 6, committed: 4, aborted: 1, abortedBy: { precondition_failed: 1 }, neverStarted: 1, unknown: 0, resolvedByRetry: 1, resolvedByStatus: 2, rejectedBy: {}, faults: { kill: 1 } })
+  t.same(report.counts, { tried: 6, committed: 4, committedDeletes: 0, aborted: 1, abortedBy: { precondition_failed: 1 }, neverStarted: 1, unknown: 0, resolvedByRetry: 1, resolvedByStatus: 2, rejectedBy: {}, faults: { kill: 1 } })
   t.same(checkRun(foldHistory([invoke(0, 0, [w('a', 'x')]), { type: 'resolve', t: 5, n: 0, outcome: 'aborted' }]), [replica('p1', {})]).counts.abortedBy, { unstated: 1 })
 })
 
@@ -105,7 +106,8 @@ t.test('catches two commits claiming one version, a commit without versions, and
 t.test('catches a broken precondition', async (t) => {
   const history = [invoke(0, 0, [w('a', 'x0')]), ok(0, 5, { a: 1 }), invoke(1, 10, [w('a', 'x1', { ifVersion: 0 })]), ok(1, 20, { a: 2 }), invoke(2, 30, [w('b', 'y2', { ifAbsent: true })]), ok(2, 40, { b: 2 }), invoke(3, 0, [w('b', 'y3')]), ok(3, 5, { b: 1 })]
   const r = checkRun(foldHistory(history), [replica('p1', { a: { value: 'x1', version: 2 }, b: { value: 'y2', version: 2 } })])
-  t.match(r.violations, [{ code: 'precondition-broken', op: 1, detail: /required a at version 0 but committed version 2/ }, { code: 'precondition-broken', op: 2, detail: /required b absent but committed version 2/ }])
+  t.match(r.violations, [{ code: 'precondition-broken', op: 1, detail: /required a absent but committed version 2 right after op 0 wrote version 1/ }, { code: 'precondition-broken', op: 2, detail: /required b absent but committed version 2 right after op 3/ }])
+  t.match(checkRun(foldHistory([invoke(0, 0, [w('a', 'x0')]), ok(0, 5, { a: 1 }), invoke(1, 10, [w('a', 'x1', { ifVersion: 1 })]), ok(1, 20, { a: 3 })]), [replica('p1', { a: { value: 'x1', version: 3 } })]).violations, [{ code: 'precondition-broken', op: 1, detail: /required a at version 1 but committed version 3/ }])
 })
 
 t.test('catches versions going back in real time', async (t) => {
@@ -168,4 +170,54 @@ t.test('a commit answered without its versions (a claim at another coordinator) 
   t.match(codes(checkRun(foldHistory(history), [replica('p1', { ...cleanEntries, e: { value: 'v9', version: 1 } })])), ['lost-commit'], 'its write of a never applied: no gap for it')
   t.match(checkRun(foldHistory(history), [replica('p1', { ...after, a: { value: 'v9', version: 4 } })]).violations, [{ code: 'unexplained-version', detail: /version 4 is on the replicas/ }], 'one commit explains one version, not two')
   t.match(checkRun(foldHistory(history), [replica('p1', { ...after, a: { value: 'v2', version: 3 } })]).violations, [{ code: 'wrong-final-value', detail: /"v2" at version 3, which no commit without a known version wrote/ }])
+})
+
+t.test('deletes: a delete takes a version, a key created again starts above it, and the replicas must not hold a deleted key', async (t) => {
+  const del = (key: string, extra: Partial<HistoryWrite> = {}): HistoryWrite => ({ key, delete: true, ...extra })
+  // a: put v1, deleted at v2, created again (ifAbsent) at v3 (its floor was 2), deleted at v4. b: deleted while absent (v1), then put at v2.
+  const history: HistoryEvent[] = [
+    invoke(0, 0, [w('a', 'x0')]), ok(0, 5, { a: 1 }),
+    invoke(1, 10, [del('a', { ifVersion: 1 })]), ok(1, 15, { a: 2 }),
+    invoke(2, 20, [w('a', 'x2', { ifAbsent: true }), del('b')]), ok(2, 25, { a: 3, b: 1 }),
+    invoke(3, 30, [w('b', 'x3', { ifVersion: 0 })]), ok(3, 35, { b: 2 }),
+  ]
+  const live = { a: { value: 'x2', version: 3 }, b: { value: 'x3', version: 2 } }
+  t.same(checkRun(foldHistory(history), [replica('p1', live), replica('p2', live)]).violations, [])
+  const ended = [...history, invoke(4, 40, [del('a')]), ok(4, 45, { a: 4 })]
+  t.same(checkRun(foldHistory(ended), [replica('p1', { b: live.b })]).violations, [], 'after the last delete the key is gone')
+  t.match(checkRun(foldHistory(ended), [replica('p1', live)]).violations, [{ code: 'lost-delete', op: 4, key: 'a', detail: /op 4 deleted it at version 4, but the replicas still hold "x2" at version 3/ }])
+  t.match(checkRun(foldHistory(ended), [replica('p1', { ...live, a: { value: 'x0', version: 1 } })]).violations, [{ code: 'resurrected-key', op: 1, key: 'a', detail: /hold "x0" at version 1, a life that op 1 ended at version 2; op 4 deleted it again at version 4/ }])
+  t.match(checkRun(foldHistory(ended), [replica('p1', { ...live, a: { value: 'zz', version: 7 } })]).violations, [{ code: 'foreign-value' }, { code: 'unexplained-version', detail: /version 7/ }, { code: 'wrong-final-value', detail: /after op 4 deleted it at version 4/ }])
+  const broken = [...history, invoke(5, 50, [w('b', 'x5', { ifAbsent: true })]), ok(5, 55, { b: 3 })]
+  t.match(checkRun(foldHistory(broken), [replica('p1', { ...live, b: { value: 'x5', version: 3 } })]).violations, [{ code: 'precondition-broken', op: 5, detail: /required b absent but committed version 3 right after op 3 wrote version 2/ }])
+})
+
+t.test('deletes: versions skipped where a life may begin need no writer, but may be filled by a commit without a known version', async (t) => {
+  const del = (key: string): HistoryWrite => ({ key, delete: true })
+  const claimed = (n: number, at: number): HistoryEvent => ({ type: 'ok', t: at, n, txId: `c1:1.${n}`, attempts: 2 })
+  // No delete in c's bucket this run, and its floor is 0: its first life begins at 1, so a first write at 2 leaves 1 unexplained.
+  t.match(checkRun(foldHistory([invoke(0, 0, [w('c', 'y0')]), ok(0, 5, { c: 2 })]), [replica('p1', { c: { value: 'y0', version: 2 } })]).violations, [{ code: 'unexplained-version', detail: /version 1 is on the replicas/ }])
+  // A delete in the run of a key of c's bucket moves c's floor: then its first write may start higher.
+  let i = 0
+  while (floorKey(`d${i}`) !== floorKey('c')) i++
+  const d = `d${i}`
+  const moved = [invoke(0, 0, [w('c', 'y0'), del(d)]), ok(0, 5, { c: 2, [d]: 4 })]
+  t.same(checkRun(foldHistory(moved), [replica('p1', { c: { value: 'y0', version: 2 } })]).violations, [])
+  // After a delete, a commit without a known version may have made the next life.
+  const after = [...moved, invoke(1, 10, [w(d, 'y1')]), claimed(1, 15)]
+  const final = { c: { value: 'y0', version: 2 }, [d]: { value: 'y1', version: 9 } }
+  t.same(checkRun(foldHistory(after), [replica('p1', final)]).violations, [])
+  // In a bucket no delete of the run moved, two commits cannot hide in one version.
+  t.match(codes(checkRun(foldHistory([invoke(0, 0, [w('c', 'y0')]), claimed(0, 5), invoke(1, 10, [w('c', 'y1')]), claimed(1, 15)]), [replica('p1', { c: { value: 'y1', version: 1 } })])), ['lost-commit'])
+  // A delete without a known version may end a key after its last known write.
+  t.same(checkRun(foldHistory([invoke(0, 0, [w('e', 'y0')]), ok(0, 5, { e: 1 }), invoke(1, 10, [del('e')]), claimed(1, 15)]), [replica('p1', {})]).violations, [])
+  // A key no known commit wrote, created by a commit without a known version, with a floor the run moved.
+  const unknownOnly = [invoke(0, 0, [w('c', 'y0'), del(d)]), claimed(0, 5)]
+  t.same(checkRun(foldHistory(unknownOnly), [replica('p1', { c: { value: 'y0', version: 5 } })]).violations, [])
+})
+
+t.test('deletes: a floor an earlier run raised is read from the replicas, and is no client-id claim', async (t) => {
+  const reserved = { [floorKey('c')]: { value: '', version: 3 } }
+  t.same(checkRun(foldHistory([invoke(0, 0, [w('c', 'y0')]), ok(0, 5, { c: 4 })]), [replica('p1', { c: { value: 'y0', version: 4 } }, { reserved })]).violations, [])
+  t.match(checkRun(foldHistory([invoke(0, 0, [w('c', 'y0')]), ok(0, 5, { c: 5 })]), [replica('p1', { c: { value: 'y0', version: 5 } }, { reserved })]).violations, [{ code: 'unexplained-version', detail: /version 4 is on the replicas/ }])
 })

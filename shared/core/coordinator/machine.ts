@@ -13,7 +13,7 @@ import { assertCoordinatorEffects, assertCoordinatorState } from './invariants.t
 import { sameWrites, writesDigest } from '../protocol/hash.ts'
 import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
 import { decisionKey, epochKey } from '../record-keys.ts'
-import { COORDINATOR_NODE, type Phase1bMsg, type Phase2bMsg, type ToCoordinator } from '../protocol/messages.ts'
+import { COORDINATOR_NODE, type Phase1bMsg, type Phase2bMsg, type ToCoordinator, type ToParticipant } from '../protocol/messages.ts'
 import type { AbortReason, Entry, Outcome, Write } from '../protocol/types.ts'
 import type { StoreOp } from '../store.ts'
 import type { CoordinatorTimer } from '../protocol/timers.ts'
@@ -25,6 +25,7 @@ import type {
   CoordinatorState,
   DecisionRecord,
   EpochRecord,
+  ListedPage,
   ReplyBody,
   Txn,
   TxnResult,
@@ -108,7 +109,10 @@ export class CoordinatorMachine {
         this.onStart(event.epoch, event.epochs, event.records)
         break
       case 'read':
-        this.onRead(event.reqId, event.key)
+        this.onRead(event.reqId, { type: 'read', reqId: event.reqId, key: event.key })
+        break
+      case 'list':
+        this.onRead(event.reqId, { type: 'list', reqId: event.reqId, prefix: event.prefix, after: event.after, limit: event.limit })
         break
       case 'lookup':
         this.onLookup(event.reqId, event.txId)
@@ -319,8 +323,8 @@ export class CoordinatorMachine {
 
   // ---- reads ------------------------------------------------------------------
 
-  /** Round-robin over the connected participants; every replica is whole, and each holds a read of a held key until it resolves. */
-  private onRead(reqId: number, key: string): void {
+  /** Round-robin over the connected participants; every replica is whole, and each holds a read of a held key (or a listing) until it resolves. */
+  private onRead(reqId: number, msg: Extract<ToParticipant, { type: 'read' | 'list' }>): void {
     const s = this.state
     if (s.connected.length === 0) {
       this.out.push({ type: 'readReply', reqId, body: { ok: false, error: 'no_replica' } })
@@ -331,18 +335,22 @@ export class CoordinatorMachine {
       return
     }
     const participant = s.connected[s.readCursor++ % s.connected.length]!
-    s.reads.set(reqId, { participant })
-    this.out.push({ type: 'send', to: participant, msg: { type: 'read', reqId, key } })
+    s.reads.set(reqId, { participant, kind: msg.type })
+    this.out.push({ type: 'send', to: participant, msg })
     this.out.push({ type: 'setTimer', timer: { kind: 'read', reqId }, afterMs: this.options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS })
   }
 
-  /** `entry` undefined: the participant could not answer (the key stayed held past its wait). */
-  private onReadResult(from: string, reqId: number, entry: Entry | null | undefined, heldBy?: string): void {
+  /** `answer` undefined: the participant could not answer (the key stayed held past its wait). */
+  private onReadResult(from: string, reqId: number, kind: 'read' | 'list', answer: { entry: Entry | null } | { page: ListedPage } | undefined, heldBy?: string): void {
     const read = this.state.reads.get(reqId)
     if (read?.participant !== from) return // late (timed out), or not this participant's to answer
+    if (read.kind !== kind) {
+      this.log('warn', `a ${kind} answer to a ${read.kind} request; ignored`, { participant: from, reqId })
+      return
+    }
     this.state.reads.delete(reqId)
     this.out.push({ type: 'cancelTimer', timer: { kind: 'read', reqId } })
-    this.out.push({ type: 'readReply', reqId, body: entry === undefined ? { ok: false, error: 'key_in_doubt', ...(heldBy === undefined ? {} : { heldBy }) } : { ok: true, entry } })
+    this.out.push({ type: 'readReply', reqId, body: answer === undefined ? { ok: false, error: 'key_in_doubt', ...(heldBy === undefined ? {} : { heldBy }) } : { ok: true, ...answer } })
   }
 
   // ---- participant messages ---------------------------------------------------
@@ -359,7 +367,10 @@ export class CoordinatorMachine {
         this.onQuery(from, msg.txId)
         break
       case 'readResult':
-        this.onReadResult(from, msg.reqId, msg.inDoubt === true ? undefined : msg.entry, msg.heldBy)
+        this.onReadResult(from, msg.reqId, 'read', msg.inDoubt === true ? undefined : { entry: msg.entry }, msg.heldBy)
+        break
+      case 'listResult':
+        this.onReadResult(from, msg.reqId, 'list', msg.inDoubt === true ? undefined : { page: { entries: msg.entries, more: msg.more } }, msg.heldBy)
         break
       case 'statusResult':
         this.out.push(...onStatusResult(this.state, from, msg.reqId, msg.txId, msg.state, this.lookupLeading))

@@ -122,7 +122,17 @@ export type LookupReplyBody =
   | { ok: false; error: 'unknown_transaction' | 'txn_in_doubt' | 'no_replica' | 'overloaded'; message: string }
 
 /** `heldBy`: with key_in_doubt from a participant, the transaction that holds the key there. */
-export type ReadReplyBody = { ok: true; entry: Entry | null } | { ok: false; error: 'no_replica' | 'key_in_doubt' | 'overloaded'; message?: string; heldBy?: string }
+/** A page of a listing as a participant answered it (participant/listing.ts). */
+export interface ListedPage {
+  entries: { key: string; value: string; version: number }[]
+  more: boolean
+}
+
+/** Why a read or a listing got no answer from a replica. */
+export interface ReadFailure { ok: false; error: 'no_replica' | 'key_in_doubt' | 'overloaded'; message?: string; heldBy?: string }
+export type KeyReplyBody = { ok: true; entry: Entry | null } | ReadFailure
+export type ListReplyBody = { ok: true; page: ListedPage } | ReadFailure
+export type ReadReplyBody = KeyReplyBody | ListReplyBody
 
 export type ReplyBody = { ok: true; result: TxnResult } | { ok: false; error: ApiErrorCode; message?: string }
 
@@ -131,6 +141,8 @@ export type CoordinatorEvent =
   | { type: 'request'; now: number; reqId: number; clientId?: string; writes: Write[]; timeoutMs?: number }
   /** A client's read of one key: routed to a connected participant, which waits out a prepared holder. */
   | { type: 'read'; now: number; reqId: number; key: string }
+  /** A client's listing of committed keys (participant/listing.ts): routed as a read. */
+  | { type: 'list'; now: number; reqId: number; prefix: string; after: string; limit: number }
   /** A status lookup of a transaction this coordinator does not own: every connected participant is asked. */
   | { type: 'lookup'; now: number; reqId: number; txId: string }
   | { type: 'connected'; now: number; participant: string }
@@ -161,7 +173,7 @@ export interface CoordinatorState {
   pending: Map<number, { kind: CoordinatorPersistKind; txId?: string }>
   inFlight: number
   /** Reads sent to a participant, by request id, waiting for its answer. */
-  reads: Map<number, { participant: string }>
+  reads: Map<number, { participant: string; kind: 'read' | 'list' }>
   /** Status lookups of other coordinators' transactions, by request id (lookups.ts). */
   lookups: Map<number, PendingLookup>
   /** Paxos Commit: the last ballot a lookup led in this epoch (each lookup's ballot goes above it, whatever its transaction). */

@@ -27,7 +27,7 @@ export function assertParticipantEffects(state: ParticipantState, effects: reado
 export function assertParticipantState(state: ParticipantState): void {
   for (const [key, holder] of state.locks) {
     const txn = state.prepared.get(holder)
-    invariant(txn?.writes.some((w) => w.key === key) === true, () => `key ${key} is locked by ${holder}, which is not a prepared transaction writing it`)
+    invariant(txn !== undefined && (txn.writes.some((w) => w.key === key) || txn.floors?.has(key) === true), () => `key ${key} is locked by ${holder}, which is not a prepared transaction writing it or holding its floor`)
   }
   let waiting = 0
   for (const [key, queue] of state.reads) {

@@ -3,7 +3,10 @@ import { explainToCoordinator, explainToParticipant } from '../protocol/codec.ts
 import type { AcceptorRecord } from '../paxos/acceptor.ts'
 import { ballotOwner } from '../paxos/ballot.ts'
 import { coordinatorOf } from '../protocol/tx-id.ts'
-import { isClaimKey } from '../protocol/client-id-claim.ts'
+import { isClaimKey, isReservedKey } from '../protocol/client-id-claim.ts'
+import { floorKey, isFloorKey } from './version-floor.ts'
+import { listPage, type ListPage, type ListRange } from './listing.ts'
+import { limits } from '../protocol/messages.ts'
 import { ParticipantPaxos } from './paxos.ts'
 import { assertSendable } from '../protocol/sendable.ts'
 import { invariant } from '../protocol/invariant.ts'
@@ -12,7 +15,7 @@ import { assertParticipantEffects, assertParticipantState } from './invariants.t
 import { COORDINATOR_NODE, type PrepareMsg, type ToCoordinator, type ToParticipant, type ParticipantTxnState, type VoteReason } from '../protocol/messages.ts'
 import { mapFromObject, objectFromMap } from '../protocol/keyed-object.ts'
 import { entryKey, preparedKey, resolvedKey } from '../record-keys.ts'
-import type { Outcome, Versions, Write } from '../protocol/types.ts'
+import { isDelete, type Entry, type Outcome, type Versions, type Write } from '../protocol/types.ts'
 import type { StoreOp } from '../store.ts'
 import type { ParticipantTimer } from '../protocol/timers.ts'
 import type {
@@ -95,7 +98,10 @@ export class ParticipantMachine {
   /** A read-only view for the inspection API (raft's Status()): routes never reach into the state. */
   status(): ParticipantStatus {
     const s = this.state
-    return { started: s.started, keys: s.kv.size, prepared: [...s.prepared.keys()], locks: s.locks.size, remembered: s.resolved.size, readsWaiting: s.waitingReads }
+    // Version floors held beside the keys are not counted: an operator asks which keys are held.
+    let locks = 0
+    for (const key of s.locks.keys()) if (!isFloorKey(key)) locks++
+    return { started: s.started, keys: s.kv.size, prepared: [...s.prepared.keys()], locks, remembered: s.resolved.size, readsWaiting: s.waitingReads }
   }
 
   /** Every prepared transaction waiting for its outcome, for `GET /v1/in-doubt`. */
@@ -147,8 +153,10 @@ export class ParticipantMachine {
     for (const record of prepared) {
       // In doubt: keep the locks until the coordinator tells us the outcome.
       const { txId, writes, preparedAt } = record
-      s.prepared.set(txId, { txId, writes, preparedAt, versions: mapFromObject(record.versions), phase: 'prepared', abortRequested: false, lastQueryAt: this.now })
-      for (const w of record.writes) s.locks.set(w.key, record.txId)
+      const txn: PreparedTxn = { txId, writes, preparedAt, versions: mapFromObject(record.versions), phase: 'prepared', abortRequested: false, lastQueryAt: this.now }
+      if (record.floors) txn.floors = mapFromObject(record.floors)
+      s.prepared.set(txId, txn)
+      for (const key of lockedKeys(txn)) s.locks.set(key, record.txId)
       this.log('warn', 'transaction in doubt after restart', { txId: record.txId })
     }
     this.paxos?.restarted(acceptors)
@@ -178,6 +186,9 @@ export class ParticipantMachine {
         break
       case 'read':
         this.onRead({ reqId: msg.reqId, key: msg.key, from })
+        break
+      case 'list':
+        this.onList({ reqId: msg.reqId, from, list: { prefix: msg.prefix, after: msg.after, limit: msg.limit } })
         break
       case 'statusQuery':
         this.out.push({ type: 'send', to: from, msg: { type: 'statusResult', reqId: msg.reqId, txId: msg.txId, state: this.txnState(msg.txId) } })
@@ -219,27 +230,30 @@ export class ParticipantMachine {
     // Paxos Commit: its NO is being made durable; a YES now (the conflict may be gone) would contradict it.
     if (s.refusing.has(txId)) return
     // Paxos Commit: a recovery leader got here first, so this participant's ballot 0 cannot win any more.
+    const floors = this.floorsOf(writes)
     const refusal = this.paxos?.promisedAway(txId) === true
       ? { code: 'already_resolved' as const, message: 'a recovery of this transaction began before its PREPARE arrived' }
-      : this.checkWrites(txId, writes)
+      : this.checkWrites(txId, writes) ?? this.checkFloors(txId, writes, floors)
     if (refusal) {
       if (this.paxos) this.paxos.refuse(txId, refusal)
       else this.voteNo(txId, refusal)
       return
     }
     const versions: Versions = new Map()
-    for (const w of writes) versions.set(w.key, this.versionOf(w.key) + 1)
+    for (const w of writes) versions.set(w.key, this.nextVersion(w))
     const txn: PreparedTxn = { txId, writes, versions, preparedAt: this.now, phase: 'logging', abortRequested: false, lastQueryAt: this.now }
-    for (const w of writes) {
-      const holder = s.locks.get(w.key)
-      if (holder !== undefined) (txn.handedFrom ??= new Map()).set(w.key, holder)
+    if (floors.size > 0) txn.floors = floors
+    for (const key of lockedKeys(txn)) {
+      const holder = s.locks.get(key)
+      if (holder !== undefined) (txn.handedFrom ??= new Map()).set(key, holder)
     }
     s.prepared.set(txId, txn)
     // Locks are taken now, before the record is durable, so that concurrent PREPAREs conflict. A
     // committed holder still writing its apply hands its lock on: a client that writes the same key
     // right after being told "committed" must not meet a conflict with its own finished transaction.
-    for (const w of writes) s.locks.set(w.key, txId)
+    for (const key of lockedKeys(txn)) s.locks.set(key, txId)
     const record: PreparedRecord = { txId, writes, versions: objectFromMap(versions), preparedAt: this.now }
+    if (txn.floors) record.floors = objectFromMap(txn.floors)
     const ops: StoreOp[] = [{ type: 'put', key: preparedKey(txId), value: record }]
     // Paxos Commit: its own acceptance of `prepared` at ballot 0 rides in the same batch.
     const acceptance = this.paxos?.ownAcceptance(txId)
@@ -280,7 +294,55 @@ export class ParticipantMachine {
   }
 
   /**
-   * A key's version as the next transaction must see it: a committed
+   * The version floors this transaction must hold (version-floor.ts): a key
+   * created afresh takes its version from its bucket's floor, which must not
+   * move meanwhile; a delete raises the floor to the version it gives the key.
+   * Overwrites of live keys and reserved keys take none.
+   */
+  private floorsOf(writes: Write[]): Map<string, number> {
+    const floors = new Map<string, number>()
+    for (const w of writes) {
+      if (isReservedKey(w.key) || (!isDelete(w) && this.versionOf(w.key) > 0)) continue
+      const key = floorKey(w.key)
+      const floor = floors.get(key) ?? this.floorOf(key)
+      floors.set(key, isDelete(w) ? Math.max(floor, this.nextVersion(w)) : floor)
+    }
+    return floors
+  }
+
+  /** A floor is locked as a key is: held by another prepared transaction, it is a conflict. */
+  private checkFloors(txId: string, writes: Write[], floors: Map<string, number>): VoteReason | undefined {
+    for (const key of floors.keys()) {
+      const holder = this.state.locks.get(key)
+      if (holder === undefined || holder === txId || this.state.prepared.get(holder)?.phase === 'applying') continue
+      const write = writes.find((w) => !isReservedKey(w.key) && floorKey(w.key) === key)!
+      return { code: 'conflict', key: write.key, message: `prepared transaction ${holder} creates or deletes another key of this key's version bucket` }
+    }
+    return undefined
+  }
+
+  /**
+   * The version a write gives its key, a delete included (the key is absent
+   * at it): one more than the live version, or than its bucket's floor for a
+   * key that is absent. So every committed write of a key has its own
+   * version, and they only go up.
+   */
+  private nextVersion(w: Write): number {
+    const live = this.versionOf(w.key)
+    if (live > 0 || isReservedKey(w.key)) return live + 1
+    return this.floorOf(floorKey(w.key)) + 1
+  }
+
+  /** A bucket's floor as the next transaction must see it: an apply still being written counts (as in versionOf). */
+  private floorOf(key: string): number {
+    const holder = this.state.locks.get(key)
+    const applying = holder === undefined ? undefined : this.state.prepared.get(holder)
+    if (applying?.phase === 'applying') return applying.floors!.get(key)!
+    return this.state.kv.get(key)?.version ?? 0
+  }
+
+  /**
+   * A key's version as the next transaction must see it (0: absent): a committed
    * transaction whose apply is still being written hands its lock on at once
    * (see onPrepare), so its version counts. The new PREPARED record goes to the
    * store after that apply and is never durable before it.
@@ -296,7 +358,11 @@ export class ParticipantMachine {
   private valueOf(key: string): string {
     const holder = this.state.locks.get(key)
     const applying = holder === undefined ? undefined : this.state.prepared.get(holder)
-    if (applying?.phase === 'applying') return applying.writes.find((w) => w.key === key)!.value
+    if (applying?.phase === 'applying') {
+      const write = applying.writes.find((w) => w.key === key)!
+      invariant(!isDelete(write), () => `the value of ${JSON.stringify(key)} was asked, and ${applying.txId} deletes it`)
+      return write.value
+    }
     return this.state.kv.get(key)!.value
   }
 
@@ -329,11 +395,10 @@ export class ParticipantMachine {
     }
     txn.phase = 'applying'
     // Writes, version bumps, the PREPARED record's removal and the marker: one atomic batch.
-    const ops: StoreOp[] = txn.writes.map((w) => ({
-      type: 'put',
-      key: entryKey(w.key),
-      value: { value: w.value, version: txn.versions.get(w.key)! },
-    }))
+    const ops: StoreOp[] = txn.writes.map((w) => isDelete(w)
+      ? { type: 'del', key: entryKey(w.key) }
+      : { type: 'put', key: entryKey(w.key), value: { value: w.value, version: txn.versions.get(w.key)! } satisfies Entry })
+    for (const [key, floor] of this.raisedFloors(txn)) ops.push({ type: 'put', key: entryKey(key), value: floor })
     ops.push({ type: 'del', key: preparedKey(txId) })
     ops.push({ type: 'put', key: resolvedKey(txId), value: { txId, outcome: 'committed', at: this.now } satisfies ResolvedRecord })
     this.paxos?.forget(txId, ops)
@@ -385,7 +450,11 @@ export class ParticipantMachine {
         this.paxos?.proposeOwnVote(txn)
       }
     } else if (pending.kind === 'apply') {
-      for (const w of txn.writes) this.state.kv.set(w.key, { value: w.value, version: txn.versions.get(w.key)! })
+      for (const w of txn.writes) {
+        if (isDelete(w)) this.state.kv.delete(w.key)
+        else this.state.kv.set(w.key, { value: w.value, version: txn.versions.get(w.key)! })
+      }
+      for (const [key, floor] of this.raisedFloors(txn)) this.state.kv.set(key, floor)
       this.finish(txn, 'committed')
       this.toCoordinator({ type: 'ack', txId: txn.txId })
     } else {
@@ -397,19 +466,26 @@ export class ParticipantMachine {
     const s = this.state
     s.prepared.delete(txn.txId)
     this.remember({ txId: txn.txId, outcome, at: this.now })
-    for (const w of txn.writes) {
-      if (s.locks.get(w.key) === txn.txId) {
+    for (const key of lockedKeys(txn)) {
+      if (s.locks.get(key) === txn.txId) {
         // An apply that was handed this lock and is still being written gets it back (see handedFrom).
-        const previous = txn.handedFrom?.get(w.key)
-        if (previous !== undefined && s.prepared.get(previous)?.phase === 'applying') s.locks.set(w.key, previous)
-        else s.locks.delete(w.key)
+        const previous = txn.handedFrom?.get(key)
+        if (previous !== undefined && s.prepared.get(previous)?.phase === 'applying') s.locks.set(key, previous)
+        else s.locks.delete(key)
       }
       // Reads wait until nobody holds the key: the holder now (another prepared transaction, or a
       // committed one still writing its apply) may change it, and a client may already have been
       // told it committed.
-      if (!s.locks.has(w.key)) this.answerReads(w.key)
+      if (!s.locks.has(key)) this.answerReads(key)
     }
     this.log('debug', `transaction ${outcome}`, { txId: txn.txId })
+  }
+
+  /** The floors a committed transaction raises, as the entries that hold them (version-floor.ts). */
+  private raisedFloors(txn: PreparedTxn): [string, Entry][] {
+    const raised: [string, Entry][] = []
+    for (const [key, floor] of txn.floors ?? []) if (floor > (this.state.kv.get(key)?.version ?? 0)) raised.push([key, { value: '', version: floor }])
+    return raised
   }
 
   private remember(record: ResolvedRecord): void {
@@ -424,16 +500,35 @@ export class ParticipantMachine {
       this.answerRead(read, false)
       return
     }
+    this.wait(read)
+  }
+
+  /** A listing waits, as a read, for the first held key its page would show (listing.ts). */
+  private onList(request: Omit<PendingRead, 'key'> & { list: ListRange }): void {
+    const page = this.page(request.list)
+    if ('waitFor' in page) this.wait({ ...request, key: page.waitFor })
+    else this.answerList(request, page)
+  }
+
+  private page(range: ListRange): ListPage {
+    return listPage(this.state.kv, this.state.locks, range, limits.maxListBytes)
+  }
+
+  private wait(read: PendingRead): void {
     if (this.state.waitingReads >= (this.options.maxWaitingReads ?? DEFAULT_MAX_WAITING_READS)) {
       this.answerRead(read, true) // full: the coordinator answers 503 key_in_doubt, the client retries
       return
     }
     // Read-your-writes: a held key may be about to change; wait for its outcome (bounded).
+    this.enqueue(read)
+    this.out.push({ type: 'setTimer', timer: readTimer(read), afterMs: this.options.readWaitMs })
+  }
+
+  private enqueue(read: PendingRead): void {
     this.state.waitingReads++
     const queue = this.state.reads.get(read.key) ?? []
     queue.push(read)
     this.state.reads.set(read.key, queue)
-    this.out.push({ type: 'setTimer', timer: readTimer(read), afterMs: this.options.readWaitMs })
   }
 
   /**
@@ -457,22 +552,35 @@ export class ParticipantMachine {
     this.state.reads.delete(key)
     this.state.waitingReads -= queue.length
     for (const read of queue) {
+      const page = read.list === undefined ? undefined : this.page(read.list)
+      if (page !== undefined && 'waitFor' in page) {
+        // The next held key of its page: wait for that one, within the same deadline.
+        this.enqueue({ ...read, key: page.waitFor })
+        continue
+      }
       this.out.push({ type: 'cancelTimer', timer: readTimer(read) })
-      this.answerRead(read, false)
+      if (page === undefined) this.answerRead(read, false)
+      else this.answerList(read, page)
     }
   }
 
   /** On the link of the coordinator that asked. */
-  private answerRead({ reqId, key, from }: PendingRead, inDoubt: boolean): void {
+  private answerRead({ reqId, key, from, list }: PendingRead, inDoubt: boolean): void {
     const entry = this.state.kv.get(key)
     if (inDoubt) {
       // A read waits, or is refused for a full queue, only while its key is locked.
       const heldBy = this.state.locks.get(key)
       invariant(heldBy !== undefined, () => `a read of ${JSON.stringify(key)} answered in doubt, and no transaction holds the key`)
-      this.out.push({ type: 'send', to: from, msg: { type: 'readResult', reqId, entry: null, inDoubt: true, heldBy } })
+      const msg: ToCoordinator = list === undefined ? { type: 'readResult', reqId, entry: null, inDoubt: true, heldBy } : { type: 'listResult', reqId, entries: [], more: true, inDoubt: true, heldBy }
+      this.out.push({ type: 'send', to: from, msg })
       return
     }
+    invariant(list === undefined, () => `a listing answered as a read of ${JSON.stringify(key)}`)
     this.out.push({ type: 'send', to: from, msg: { type: 'readResult', reqId, entry: entry ? { value: entry.value, version: entry.version } : null } })
+  }
+
+  private answerList({ reqId, from }: Pick<PendingRead, 'reqId' | 'from'>, page: Exclude<ListPage, { waitFor: string }>): void {
+    this.out.push({ type: 'send', to: from, msg: { type: 'listResult', reqId, entries: page.entries, more: page.more } })
   }
 
   // ---- timers ---------------------------------------------------------------------
@@ -549,6 +657,13 @@ export class ParticipantMachine {
   private log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
     this.out.push(logEffect(level, msg, fields))
   }
+}
+
+/** The keys a prepared transaction locks: its writes' and the version floors it holds. */
+function lockedKeys(txn: PreparedTxn): string[] {
+  const keys = txn.writes.map((w) => w.key)
+  if (txn.floors) keys.push(...txn.floors.keys())
+  return keys
 }
 
 export interface ParticipantStatus {

@@ -4,7 +4,7 @@ import type { AcceptorRecord } from '../paxos/acceptor.ts'
 import type { PreparedRecord, ResolvedRecord } from './types.ts'
 
 /** What a participant writes besides its entries: the PREPARED record and the resolved marker. */
-export const PreparedRecordSchema = Type.Object({ txId: Type.String({ minLength: 1 }), writes: Type.Array(WriteRecord, { minItems: 1 }), versions: VersionsRecord, preparedAt: Type.Number() }, { additionalProperties: false })
+export const PreparedRecordSchema = Type.Object({ txId: Type.String({ minLength: 1 }), writes: Type.Array(WriteRecord, { minItems: 1 }), versions: VersionsRecord, preparedAt: Type.Number(), floors: Type.Optional(Type.Record(Type.String(), Type.Integer({ minimum: 0 }))) }, { additionalProperties: false })
 export const ResolvedRecordSchema = Type.Object({ txId: Type.String({ minLength: 1 }), outcome: Type.Union([Type.Literal('committed'), Type.Literal('aborted')]), at: Type.Number() }, { additionalProperties: false })
 
 const PaxosValue = Type.Union([Type.Literal('prepared'), Type.Literal('aborted')])

@@ -1,4 +1,5 @@
 import type { AcceptorRecord } from '../paxos/acceptor.ts'
+import type { ListRange } from './listing.ts'
 import type { LeaderBallot, LeaderBugs } from '../paxos/leader.ts'
 import type { CommonEffect } from '../protocol/effects.ts'
 import type { ParticipantTimer } from '../protocol/timers.ts'
@@ -49,6 +50,8 @@ export interface PreparedRecord {
   writes: Write[]
   versions: VersionsObject
   preparedAt: number
+  /** The version floors it holds, and each one's value once it commits (version-floor.ts). */
+  floors?: Record<string, number>
 }
 
 /** The marker of a resolved transaction (`done/<txId>`). */
@@ -75,6 +78,8 @@ export interface PreparedTxn {
    * back, so that the next PREPARE still sees the committed version.
    */
   handedFrom?: Map<string, string>
+  /** Version floor key → the floor once this transaction commits (version-floor.ts); absent when it holds none. */
+  floors?: Map<string, number>
 }
 
 export type ParticipantEvent =
@@ -97,7 +102,10 @@ export interface Outgoing {
 
 export interface PendingRead {
   reqId: number
+  /** The key it waits on: its own, or for a listing the first held key of its page. */
   key: string
+  /** A listing's range (participant/listing.ts); absent for a read of one key. */
+  list?: ListRange
   /** The coordinator that asked: it numbers its reads, and gets the answer. */
   from: string
 }

@@ -1,10 +1,10 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
-import type { Write } from './types.ts'
+import { isDelete, type Write } from './types.ts'
 
-/** The canonical text of a transaction's writes: what two requests must share to be the same transaction. */
+/** The canonical text of a transaction's writes: what two requests must share to be the same transaction (a delete's value is null: a put's is a string). */
 function canonicalWrites(writes: readonly Write[]): string {
-  return JSON.stringify(writes.map((w) => [w.key, w.value, w.ifVersion ?? null, w.ifAbsent ?? null]))
+  return JSON.stringify(writes.map((w) => [w.key, isDelete(w) ? null : w.value, w.ifVersion ?? null, w.ifAbsent ?? null]))
 }
 
 /**

@@ -13,20 +13,20 @@ export const limits = {
   maxTxIdLength: 64,
   maxFrameBytes: 8 * 1024 * 1024,
   maxMessagesPerFrame: 4096,
+  /** Keys a listing asks for at most, and the JSON size of one page of answer (well under a frame). */
+  maxListKeys: 1000,
+  maxListBytes: 4 * 1024 * 1024,
 } as const
 
 const TxId = Type.String({ minLength: 1, maxLength: limits.maxTxIdLength })
 const Key = Type.String({ minLength: 1, maxLength: limits.maxKeyLength })
 
-export const WriteSchema = Type.Object(
-  {
-    key: Key,
-    value: Type.String({ maxLength: limits.maxValueLength }),
-    ifVersion: Type.Optional(Type.Integer({ minimum: 0 })),
-    ifAbsent: Type.Optional(Type.Boolean()),
-  },
-  { additionalProperties: false },
-)
+const preconditions = { ifVersion: Type.Optional(Type.Integer({ minimum: 0 })), ifAbsent: Type.Optional(Type.Boolean()) }
+/** A write on the wire: a put (`value`) or a delete (`delete: true`), never both. */
+export const WriteSchema = Type.Union([
+  Type.Object({ key: Key, value: Type.String({ maxLength: limits.maxValueLength }), ...preconditions }, { additionalProperties: false }),
+  Type.Object({ key: Key, delete: Type.Literal(true), ...preconditions }, { additionalProperties: false }),
+])
 
 const Reason = Type.Object(
   {
@@ -55,6 +55,11 @@ export const CommitMsg = Type.Object({ type: Type.Literal('commit'), txId: TxId 
 export const AbortMsg = Type.Object({ type: Type.Literal('abort'), txId: TxId }, { additionalProperties: false })
 export const ReadMsg = Type.Object(
   { type: Type.Literal('read'), reqId: Type.Integer({ minimum: 0 }), key: Key },
+  { additionalProperties: false },
+)
+/** A page of committed keys (see participant/listing.ts); `after` is exclusive. */
+export const ListMsg = Type.Object(
+  { type: Type.Literal('list'), reqId: Type.Integer({ minimum: 0 }), prefix: Type.String({ maxLength: limits.maxKeyLength }), after: Type.String({ maxLength: limits.maxKeyLength }), limit: Type.Integer({ minimum: 1, maximum: limits.maxListKeys }) },
   { additionalProperties: false },
 )
 /** A coordinator asks what a participant knows of another coordinator's transaction (a status lookup). */
@@ -121,6 +126,20 @@ export const ReadResultMsg = Type.Object(
   { additionalProperties: false },
 )
 
+export const ListResultMsg = Type.Object(
+  {
+    type: Type.Literal('listResult'),
+    reqId: Type.Integer({ minimum: 0 }),
+    entries: Type.Array(Type.Object({ key: Key, value: Type.String(), version: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }), { maxItems: limits.maxListKeys }),
+    /** More keys may follow the last entry. */
+    more: Type.Boolean(),
+    /** The first key of the page stayed held past the wait: no page. */
+    inDoubt: Type.Optional(Type.Boolean()),
+    heldBy: Type.Optional(TxId),
+  },
+  { additionalProperties: false },
+)
+
 /** What a participant knows of a transaction: decided either way, prepared and waiting, or nothing (never seen, or forgotten). */
 export const StatusResultMsg = Type.Object(
   {
@@ -138,6 +157,7 @@ export const toParticipantSchemas = {
   commit: CommitMsg,
   abort: AbortMsg,
   read: ReadMsg,
+  list: ListMsg,
   statusQuery: StatusQueryMsg,
   phase1a: Phase1aMsg,
   phase1b: Phase1bMsg,
@@ -152,6 +172,7 @@ export const toCoordinatorSchemas = {
   ack: AckMsg,
   query: QueryMsg,
   readResult: ReadResultMsg,
+  listResult: ListResultMsg,
   statusResult: StatusResultMsg,
   phase1b: Phase1bMsg,
   phase2b: Phase2bMsg,
@@ -159,8 +180,8 @@ export const toCoordinatorSchemas = {
   resolved: ResolvedMsg,
 } as const
 
-export const ToParticipant = Type.Union([PrepareMsg, CommitMsg, AbortMsg, ReadMsg, StatusQueryMsg, Phase1aMsg, Phase1bMsg, Phase2aMsg, Phase2bMsg, OutcomeMsg, ResolvedMsg])
-export const ToCoordinator = Type.Union([HelloMsg, VoteMsg, AckMsg, QueryMsg, ReadResultMsg, StatusResultMsg, Phase1bMsg, Phase2bMsg, OutcomeMsg, ResolvedMsg])
+export const ToParticipant = Type.Union([PrepareMsg, CommitMsg, AbortMsg, ReadMsg, ListMsg, StatusQueryMsg, Phase1aMsg, Phase1bMsg, Phase2aMsg, Phase2bMsg, OutcomeMsg, ResolvedMsg])
+export const ToCoordinator = Type.Union([HelloMsg, VoteMsg, AckMsg, QueryMsg, ReadResultMsg, ListResultMsg, StatusResultMsg, Phase1bMsg, Phase2bMsg, OutcomeMsg, ResolvedMsg])
 
 export type PrepareMsg = Static<typeof PrepareMsg>
 export type VoteMsg = Static<typeof VoteMsg>

@@ -12,7 +12,11 @@ import type { AbortReason, Entry, Write } from './types.ts'
  * participant/records.ts); the parts they share are here.
  */
 export const Integer = (minimum: number) => Type.Integer({ minimum })
-export const WriteRecord = Type.Object({ key: Type.String({ minLength: 1 }), value: Type.String(), ifVersion: Type.Optional(Integer(0)), ifAbsent: Type.Optional(Type.Boolean()) }, { additionalProperties: false })
+const preconditions = { ifVersion: Type.Optional(Integer(0)), ifAbsent: Type.Optional(Type.Boolean()) }
+export const WriteRecord = Type.Union([
+  Type.Object({ key: Type.String({ minLength: 1 }), value: Type.String(), ...preconditions }, { additionalProperties: false }),
+  Type.Object({ key: Type.String({ minLength: 1 }), delete: Type.Literal(true), ...preconditions }, { additionalProperties: false }),
+])
 export const VersionsRecord = Type.Record(Type.String(), Integer(1))
 export const AbortReasonRecord = Type.Object({
   participant: Type.String(),

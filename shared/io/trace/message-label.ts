@@ -5,13 +5,15 @@ import type { ToCoordinator, ToParticipant } from '../../core/protocol/messages.
  * the receiver, so that the gatherer can pair a send with its receive. It
  * says what tells two messages of one transaction apart (a ballot, whose
  * instances, yes or no), and nothing bulky (no writes, no values).
- * Messages of no transaction (hello, reads) are not traced: undefined.
+ * Messages of no transaction (hello, reads, listings) are not traced: undefined.
  */
 export function messageLabel(msg: ToParticipant | ToCoordinator): { txId: string; label: string; from?: string } | undefined {
   switch (msg.type) {
     case 'hello':
     case 'read':
     case 'readResult':
+    case 'list':
+    case 'listResult':
       return undefined
     case 'vote':
       return { txId: msg.txId, label: msg.yes ? 'vote yes' : `vote no${msg.reason ? ` (${msg.reason.code})` : ''}` }

@@ -41,7 +41,7 @@ t.test('coordinator state: every broken invariant is named', async (t) => {
   byId.byClientId.set('c1', '1.1')
   t.throws(() => { assertCoordinatorState(byId, coordinatorOptions) }, violation(/client id c1 points at 1\.1, which does not carry it/))
   const orphanRead = coordinatorWith({})
-  orphanRead.reads.set(7, { participant: 'p1' })
+  orphanRead.reads.set(7, { participant: 'p1', kind: 'read' })
   t.throws(() => { assertCoordinatorState(orphanRead, coordinatorOptions) }, violation(/read 7 waits on p1, which is not connected/))
   const twice = coordinatorWith({})
   twice.connected = ['p1', 'p1']

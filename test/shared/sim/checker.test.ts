@@ -28,6 +28,16 @@ t.test('exhaustive: two concurrent transactions on one key, 2 participants, FIFO
   t.ok(r.distinct > 50_000 && r.terminal > 100, 'a real state space, not a trivial one')
 })
 
+t.test('exhaustive: deletes are writes like any other: a delete beside a conditional re-create of one key, and beside a create on its version floor, are safe and live', async (t) => {
+  for (const [name, minStates] of [['delete-recreate-one-participant', 5000], ['delete-beside-create-fifo-crash', 50_000]] as const) {
+    const r = exploreExhaustive({ ...modelConfigs[name]!, maxCrashes: 0 })
+    t.comment(`${name}: transitions ${r.transitions}, distinct states ${r.distinct}, terminal ${r.terminal}, ${r.timeMs} ms`)
+    t.equal(r.violation, undefined, r.violation ? `${r.violation.code}: ${r.violation.detail}\n${r.violation.trace.join('\n')}` : `${name}: no violation`)
+    t.equal(r.complete, true)
+    t.ok(r.distinct > minStates, 'a real state space, not a trivial one')
+  }
+})
+
 t.test('exhaustive: structural hashes tell apart exactly the states that canonical strings tell apart', async (t) => {
   // The fast forms against the MD5-of-canonical-string reference on complete state spaces: a collision or a missed
   // equivalence would change the counts.

@@ -333,6 +333,17 @@ t.test('a read answered in doubt says which transaction holds the key there (a s
   t.same(readReplies(step({ type: 'message', from: 'p1', msg: { type: 'readResult', reqId: 1, entry: null, inDoubt: true, heldBy: '1.7' } })), [{ type: 'readReply', reqId: 1, body: { ok: false, error: 'key_in_doubt', heldBy: '1.7' } }])
 })
 
+t.test('listings are routed as reads; an answer of the other kind is ignored', async (t) => {
+  const { step, connectAll } = setup()
+  connectAll()
+  t.same(sends(step({ type: 'list', reqId: 1, prefix: 'a', after: '', limit: 5 })), [{ type: 'send', to: 'p1', msg: { type: 'list', reqId: 1, prefix: 'a', after: '', limit: 5 } }])
+  t.match(step({ type: 'message', from: 'p1', msg: { type: 'readResult', reqId: 1, entry: null } }), [{ type: 'log', level: 'warn', msg: 'a read answer to a list request; ignored' }])
+  const page = { entries: [{ key: 'a1', value: 'x', version: 2 }], more: true }
+  t.same(readReplies(step({ type: 'message', from: 'p1', msg: { type: 'listResult', reqId: 1, ...page } })), [{ type: 'readReply', reqId: 1, body: { ok: true, page } }])
+  step({ type: 'list', reqId: 2, prefix: '', after: 'a1', limit: 5 })
+  t.same(readReplies(step({ type: 'message', from: 'p2', msg: { type: 'listResult', reqId: 2, entries: [], more: true, inDoubt: true, heldBy: '1.9' } })), [{ type: 'readReply', reqId: 2, body: { ok: false, error: 'key_in_doubt', heldBy: '1.9' } }])
+})
+
 t.test('reads: routed round-robin to connected participants, answered from their reply, bounded in time and number', async (t) => {
   const { step, connectAll, m } = setup({ readTimeoutMs: 70, maxInFlight: 3 })
   t.same(step({ type: 'read', reqId: 1, key: 'a' }), [{ type: 'readReply', reqId: 1, body: { ok: false, error: 'no_replica' } }], 'nobody connected')

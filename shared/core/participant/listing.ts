@@ -1,0 +1,65 @@
+import { isReservedKey } from '../protocol/client-id-claim.ts'
+import { invariant } from '../protocol/invariant.ts'
+import type { Entry } from '../protocol/types.ts'
+
+/** What a client asks a listing for: keys starting with `prefix`, after `after` in key order, at most `limit`. */
+export interface ListRange {
+  prefix: string
+  /** Exclusive: '' starts at the beginning of the prefix. */
+  after: string
+  limit: number
+}
+
+export interface ListedEntry {
+  key: string
+  value: string
+  version: number
+}
+
+/** A page, or the key it must wait for first (read-your-writes, as a single read). */
+export type ListPage = { entries: ListedEntry[]; more: boolean } | { waitFor: string }
+
+/**
+ * Keys in the order LevelDB keeps them: by UTF-8 bytes, which is code point
+ * order. JavaScript's `<` compares UTF-16 code units, which puts U+E000..U+FFFF
+ * after the astral planes; a cursor must mean the same wherever the page comes from.
+ */
+export function compareKeys(a: string, b: string): number {
+  const length = Math.min(a.length, b.length)
+  for (let i = 0; i < length; i++) {
+    const x = a.codePointAt(i)!
+    const y = b.codePointAt(i)!
+    if (x !== y) return x - y
+    if (x > 0xffff) i++ // both are the same surrogate pair
+  }
+  return a.length - b.length
+}
+
+/**
+ * One page of the committed keys of a replica, never an uncommitted value.
+ * Each key is read-your-writes, as a single read is: a key locked by a
+ * transaction (prepared, or committed and still writing its apply, whose
+ * client may already have been told) may be about to change, or to appear.
+ * The page stops before the first such key; if that key would be the first
+ * entry, the listing waits for it (`waitFor`). So a listing always makes
+ * progress, and a page never shows a key whose newer committed value a
+ * client could already know. `maxBytes` bounds the page's JSON size (a frame
+ * has a limit); a page holds at least one entry.
+ */
+export function listPage(kv: ReadonlyMap<string, Entry>, locks: ReadonlyMap<string, string>, range: ListRange, maxBytes: number): ListPage {
+  invariant(range.limit >= 1, () => `a listing of ${range.limit} keys`)
+  const inRange = (key: string): boolean => key.startsWith(range.prefix) && compareKeys(key, range.after) > 0 && !isReservedKey(key)
+  let firstLocked: string | undefined
+  for (const key of locks.keys()) if (inRange(key) && (firstLocked === undefined || compareKeys(key, firstLocked) < 0)) firstLocked = key
+  const keys = [...kv.keys()].filter((key) => inRange(key) && (firstLocked === undefined || compareKeys(key, firstLocked) < 0)).sort(compareKeys)
+  const entries: ListedEntry[] = []
+  let bytes = 0
+  for (const key of keys) {
+    const entry = kv.get(key)!
+    bytes += JSON.stringify(key).length + JSON.stringify(entry.value).length + 32
+    if (entries.length === range.limit || (entries.length > 0 && bytes > maxBytes)) return { entries, more: true }
+    entries.push({ key, value: entry.value, version: entry.version })
+  }
+  if (firstLocked === undefined) return { entries, more: false }
+  return entries.length > 0 ? { entries, more: true } : { waitFor: firstLocked }
+}
