@@ -8,6 +8,7 @@ import type { AccessTokens } from '../../shared/io/runtime/access-tokens.ts'
 import type { TlsMaterial } from '../../shared/io/runtime/tls.ts'
 import { keyedObject } from '../../shared/core/protocol/keyed-object.ts'
 import { entryKey } from '../../shared/core/record-keys.ts'
+import { replicaDigest } from '../../shared/io/storage/replica-digest.ts'
 import { FLOOR_PREFIX } from '../../shared/core/participant/version-floor.ts'
 import { claimKey, isReservedKey } from '../../shared/core/protocol/client-id-claim.ts'
 import type { Entry } from '../../shared/core/protocol/types.ts'
@@ -81,6 +82,25 @@ export function buildParticipantApp({ id, driver, store, peer, logger, paxos, me
           else entries[name] = value as Entry
         }
         return { participant: id, entries, reserved, prepared, locks }
+      },
+    )
+
+    app.get(
+      '/v1/replica/digest',
+      {
+        config: { access: 'admin' },
+        schema: {
+          summary: 'A SHA-256 digest over every committed entry on disk (keys, values, versions; claims and floors included), to compare replicas without listing them',
+          tags: ['inspection'],
+          response: { 200: answer({ participant: Type.String(), entries: Type.Integer(), digest: Type.String(), prepared: Type.Array(Type.String()) }, 'The digest, how many entries it covers, and the transactions prepared here when it was taken (with none anywhere, equal digests mean identical replicas)') },
+        },
+      },
+      async () => {
+        // As /v1/replica: the in-memory state first, then the disk.
+        const { prepared } = driver.machine.status()
+        const prefixLength = entryKey('').length
+        const entries = (await store.scan(entryKey(''))).map(([key, value]) => [key.slice(prefixLength), value as Entry] as const)
+        return { participant: id, ...replicaDigest(entries), prepared }
       },
     )
 

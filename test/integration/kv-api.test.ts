@@ -1,5 +1,7 @@
 import t from 'tap'
 import { floorKey } from '../../shared/core/participant/version-floor.ts'
+import { compareKeys } from '../../shared/core/participant/listing.ts'
+import { replicaDigest } from '../../shared/io/storage/replica-digest.ts'
 import { http, startCluster, submit, waitSettled, type LocalCluster } from '../helpers/cluster.ts'
 import { expectError } from '../helpers/node-log.ts'
 
@@ -46,6 +48,10 @@ for (const protocol of ['2pc', 'paxos-commit'] as const) {
     }
     t.same(settled[1]!.entries, settled[0]!.entries)
     t.same(settled[2]!.reserved, settled[0]!.reserved)
+    // The digest endpoint: equal on every replica, and what anyone computes from /v1/replica (README's definition).
+    const digests = await Promise.all(cluster.participantNames.map(async (p) => (await http<{ participant: string; entries: number; digest: string; prepared: string[] }>(`${cluster.urlOf(p)}/v1/replica/digest`, { dispatcher: cluster.dispatcher })).body))
+    const all = Object.entries({ ...settled[0]!.entries, ...settled[0]!.reserved }).sort(([a], [b]) => compareKeys(a, b))
+    for (const d of digests) t.same(d, { participant: d.participant, ...replicaDigest(all), prepared: [] }, `${d.participant}: the digest of its replica`)
     t.match((await submit(cluster, [{ key: 'a', value: 'four' }])).body, { outcome: 'committed', versions: { a: 6 } })
   })
 }
