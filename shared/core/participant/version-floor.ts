@@ -1,4 +1,5 @@
 import { RESERVED_KEY_PREFIX } from '../protocol/client-id-claim.ts'
+import { fnv1a32 } from '../protocol/hash.ts'
 
 /**
  * Deletes leave no tombstone; versions still never repeat across a key's lives.
@@ -40,10 +41,5 @@ export function isFloorKey(key: string): boolean {
 
 /** FNV-1a over the key's UTF-16 code units, folded to FLOOR_BUCKETS. */
 function bucketOf(key: string): number {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  return (hash >>> 0) % FLOOR_BUCKETS
+  return fnv1a32(key) % FLOOR_BUCKETS
 }

@@ -19,7 +19,11 @@ export function writesDigest(writes: readonly Write[]): string {
 
 /** The 32-bit FNV-1a of records written before the digest: still compared for them, and only for them. */
 export function legacyWritesHash(writes: readonly Write[]): number {
-  const text = canonicalWrites(writes)
+  return fnv1a32(canonicalWrites(writes))
+}
+
+/** 32-bit FNV-1a over a string's UTF-16 code units: cheap and stable, not collision-resistant. */
+export function fnv1a32(text: string): number {
   let hash = 0x811c9dc5
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i)
