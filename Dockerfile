@@ -22,7 +22,8 @@ RUN if [ -d /tmp/npm-cache/_cacache ]; then npm ci --omit=dev --offline --cache 
  && rm -rf /tmp/npm-cache /root/.npm
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production DATA_DIR=/data
+# The store is a directory inside the volume, not its mount point: a replica rebuild swaps it in by a rename.
+ENV NODE_ENV=production DATA_DIR=/data/db
 WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/node_modules node_modules

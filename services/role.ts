@@ -6,6 +6,7 @@ const roles = {
   coordinator: async () => import('./coordinator/main.ts'),
   participant: async () => import('./participant/main.ts'),
   chaos: async () => import('./chaos/main.ts'),
+  replica: async () => import('./replica/main.ts'),
 } as const
 
 const role = process.argv[2] ?? ''

@@ -373,13 +373,13 @@ export function productionEnv(): NodeJS.ProcessEnv {
  * from the tsc build in dist/ with TXN_RUNTIME=dist (twice as fast to start;
  * `npm test` builds first and uses it).
  */
-export function nodeArgs(role: 'coordinator' | 'participant', runtime = process.env.TXN_RUNTIME): string[] {
+export function nodeArgs(role: 'coordinator' | 'participant' | 'replica', runtime = process.env.TXN_RUNTIME): string[] {
   // Extra node flags for every node, e.g. TXN_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
   const flags = (process.env.TXN_NODE_FLAGS ?? '').split(' ').filter(Boolean)
   return [...flags, ...entryArgs(role, runtime)]
 }
 
-function entryArgs(role: 'coordinator' | 'participant', runtime: string | undefined): string[] {
+function entryArgs(role: 'coordinator' | 'participant' | 'replica', runtime: string | undefined): string[] {
   if (runtime === 'dist') return ['--enable-source-maps', join(repoRoot, 'dist', 'services', role, 'main.js')]
   return ['--import', 'tsx', join(repoRoot, 'services', role, 'main.ts')]
 }

@@ -4,6 +4,7 @@ import { closeOnSignals } from '../../shared/io/runtime/shutdown.ts'
 import { Failpoints } from '../../shared/io/runtime/failpoints.ts'
 import { createLogger } from '../../shared/io/runtime/logger.ts'
 import { LevelStore } from '../../shared/io/storage/level-store.ts'
+import { admitReplica } from '../../shared/io/storage/replica-identity.ts'
 import { buildCoordinatorApp } from './app.ts'
 import { loadCoordinatorConfig } from './config.ts'
 import { CoordinatorDriver } from './driver.ts'
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
         connected: (name) => { driver.onConnected(name) },
         disconnected: (name) => { driver.onDisconnected(name) },
         message: (name, msg) => { driver.onMessage(name, msg) },
+        admit: (name, replica) => admitReplica(store, name, replica, config.participants.find((other) => other.name !== name)?.name ?? '<a live participant>'),
       }, logger, config.tls ? { tls: config.tls } : {}),
   )
   driver.attach(links)

@@ -35,8 +35,8 @@ export class AcceptorNetwork {
   /** Held messages dropped because the hold was full. */
   droppedWhileDown = 0
 
-  constructor(me: string, peers: readonly NamedUrl[], token: string, deliver: (msg: PaxosMsg) => void, logger: Logger, tls?: TlsMaterial) {
-    this.acceptor = new AcceptorServer(me, token, deliver, logger, { heartbeatMs: 2000, maxConnections: 2 * peers.length })
+  constructor(me: string, peers: readonly NamedUrl[], token: string, deliver: (msg: PaxosMsg) => void, logger: Logger, tls?: TlsMaterial, admitted: () => boolean = () => true) {
+    this.acceptor = new AcceptorServer(me, token, deliver, logger, { heartbeatMs: 2000, maxConnections: 2 * peers.length, admitted })
     this.links = new Map(
       peers.filter((p) => p.name !== me).map((p) => [p.name, new ParticipantLink(p.name, acceptorUrl(p.url), token, {
         connected: (name) => { this.release(name) },

@@ -23,6 +23,11 @@ export interface AcceptorServerOptions {
   heartbeatMs: number
   /** Connections at once: one per other participant, and as many again for ones that replace a dead socket. */
   maxConnections: number
+  /**
+   * Whether a coordinator admitted this replica. An empty replica that lost its data must not answer as an
+   * acceptor (it forgot its promises and acceptances): until admitted, every acceptor connection is refused.
+   */
+  admitted: () => boolean
 }
 
 /**
@@ -57,6 +62,12 @@ export class AcceptorServer {
     if (!tokenMatches(request.headers.authorization, this.token)) {
       this.logger.warn({ remote: request.socket.remoteAddress }, 'refused an acceptor connection without the cluster token')
       refuseUpgrade(socket, 'unauthorized')
+      return
+    }
+    if (!this.options.admitted()) {
+      this.refusedConnections++
+      this.logger.warn({ remote: request.socket.remoteAddress, code: 'replica_not_admitted' }, 'refused an acceptor connection: no coordinator has admitted this replica yet')
+      refuseUpgrade(socket, 'replica_not_admitted')
       return
     }
     if (this.connections.size >= this.options.maxConnections) {
@@ -115,7 +126,7 @@ export class AcceptorServer {
       if (isPaxos(msg)) messages.push(msg)
       else {
         this.refusedMessages++
-        this.logger.warn({ code: 'bad_frame', type: msg.type, txId: msg.type === 'read' || msg.type === 'list' ? undefined : msg.txId }, 'refused a coordinator message on the acceptor link')
+        this.logger.warn({ code: 'bad_frame', type: msg.type, txId: 'txId' in msg ? msg.txId : undefined }, 'refused a coordinator message on the acceptor link')
       }
     }
     if (messages.length === 0) return

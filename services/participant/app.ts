@@ -19,6 +19,9 @@ import type { PeerServer } from './peer-server.ts'
 import type { AcceptorNetwork } from './acceptor-network.ts'
 import type { ParticipantMetrics } from './metrics.ts'
 import { registerTraceRoutes } from '../../shared/io/http/trace-routes.ts'
+import type { Failpoints } from '../../shared/io/runtime/failpoints.ts'
+import { exportReplica } from './replica-export.ts'
+import { CodedError } from '../../shared/core/api-errors.ts'
 
 export interface ParticipantAppDeps {
   id: string
@@ -34,10 +37,13 @@ export interface ParticipantAppDeps {
   access: AccessTokens
   /** HTTPS on the port (the peer endpoints check client certificates). */
   tls?: TlsMaterial | undefined
+  /** A snapshot of the store (level-store.ts), for GET /v1/replica/export; absent: no export route. */
+  snapshot?: (prefixes: readonly string[]) => AsyncIterable<[string, unknown]>
+  failpoints?: Failpoints
 }
 
 /** Health, readiness and inspection endpoints of a participant; the peer socket shares this port. */
-export function buildParticipantApp({ id, driver, store, peer, logger, paxos, metrics, access, tls }: ParticipantAppDeps): FastifyInstance {
+export function buildParticipantApp({ id, driver, store, peer, logger, paxos, metrics, access, tls, snapshot, failpoints }: ParticipantAppDeps): FastifyInstance {
   const app = createJsonApp(logger, undefined, tls)
   metrics?.countErrors(app)
   installAccess(app, access)
@@ -103,6 +109,28 @@ export function buildParticipantApp({ id, driver, store, peer, logger, paxos, me
         return { participant: id, ...replicaDigest(entries), prepared }
       },
     )
+
+    if (snapshot) {
+      app.get(
+        '/v1/replica/export',
+        {
+          config: { access: 'admin' },
+          schema: {
+            summary: 'The replica as NDJSON, for rebuilding a lost one (npm run replica -- rebuild): a header line, one [key, record] line per committed entry and resolved marker, and a trailer with the digest',
+            tags: ['inspection'],
+            querystring: Type.Object({ waitMs: Type.String({ pattern: '^[0-9]{1,5}$', default: '5000', description: 'How long to wait for a moment with nothing prepared here (ms, at most 99999)' }) }, { additionalProperties: false }),
+            response: { 200: { description: 'application/x-ndjson: the header, the records in key order, the trailer ({ end, records, entries, digest })', type: 'string' }, ...errorResponses('bad_request', 'replica_busy') },
+          },
+        },
+        async (request, reply) => {
+          const stream = await exportReplica({ participant: id, preparedCount: () => driver.machine.status().prepared.length, snapshot, failpoints }, Number(request.query.waitMs))
+          if (stream === undefined) throw new CodedError('replica_busy', `a transaction stayed prepared on ${id} for ${request.query.waitMs} ms: no consistent copy to export; retry`)
+          logger.info({ remote: request.ip }, 'exporting the replica')
+          // A stream: fastify sends it as it is (no response schema applies).
+          return reply.type('application/x-ndjson').send(stream as unknown as string)
+        },
+      )
+    }
 
     const InDoubt = answer({ participant: Type.String(), coordinatorConnected: Type.Boolean(), count: Type.Integer(), transactions: Type.Array(answer({ txId: Type.String(), ageMs: Type.Number(), keys: Type.Array(Type.String()), phase: Type.String() }, 'A transaction waiting for its outcome; under Paxos Commit, who leads its recovery at which ballot')) }, 'Prepared transactions waiting for their outcome')
     app.get('/v1/in-doubt', { config: { access: 'admin' }, schema: { summary: 'Transactions in doubt here, with their age and recovery', tags: ['inspection'], response: { 200: InDoubt } } }, async () => {

@@ -11,6 +11,10 @@ import { PeerServer } from './peer-server.ts'
 import { AcceptorNetwork } from './acceptor-network.ts'
 import { ParticipantMetrics } from './metrics.ts'
 import { recoverReplica } from './recovery.ts'
+import { loadReplicaIdentity, markAdmitted } from '../../shared/io/storage/replica-identity.ts'
+
+/** The exit code of a participant that refused to join with an empty replica (sysexits' EX_CONFIG). */
+const REFUSED_EXIT_CODE = 78
 import { TraceRing } from '../../shared/io/trace/trace-ring.ts'
 
 async function main(): Promise<void> {
@@ -22,7 +26,9 @@ async function main(): Promise<void> {
   const store = new LevelStore(config.dataDir, failpoints, config.applyLingerMs)
   const metrics = new ParticipantMetrics(config.id, store)
   await store.open()
+  let identity = await loadReplicaIdentity(store)
   const replica = await recoverReplica(store)
+  logger.info({ replica: identity.id, origin: identity.origin, admitted: identity.admitted }, 'replica identity')
 
   const machine = new ParticipantMachine({
     readWaitMs: config.readWaitMs,
@@ -44,15 +50,26 @@ async function main(): Promise<void> {
     connected: (coordinator) => { driver.dispatch({ type: 'connected', coordinator }) },
     disconnected: (coordinator) => { driver.dispatch({ type: 'disconnected', coordinator }) },
     message: (msg, coordinator) => { driver.onMessage(msg, coordinator) },
+    admission: (msg, coordinator) => {
+      if (msg.admitted) {
+        if (!identity.admitted) void markAdmitted(store, identity).then((admitted) => { identity = admitted; logger.info({ coordinator, replica: identity.id }, 'replica admitted') })
+        return
+      }
+      // The coordinator knows another replica under this name: this one is empty because its data was lost.
+      // Joining would make it differ from every other replica, so this node stops, and says how to rebuild it.
+      logger.fatal({ coordinator, code: 'replica_unknown', replica: identity.id, dataDir: config.dataDir, reason: msg.reason }, `refusing to start: coordinator ${coordinator} knows another replica of ${config.id}, and ${config.dataDir} holds a new, empty one. Rebuild it from a live participant: npm run replica -- rebuild ${config.id} --from <participant> (see README, "Rebuilding a lost replica")`)
+      void app.close().finally(() => { process.exit(REFUSED_EXIT_CODE) })
+    },
   }, logger)
+  peer.replica = { id: identity.id, origin: identity.origin }
   driver.sender = (to, msg) => peer.send(to, msg)
 
   // Paxos Commit: this node's acceptor endpoint, and a link to every other participant's.
-  const paxos = config.commitProtocol === 'paxos-commit' ? new AcceptorNetwork(config.id, config.peers, config.token, (msg) => { driver.onMessage(msg) }, logger, config.tls) : undefined
+  const paxos = config.commitProtocol === 'paxos-commit' ? new AcceptorNetwork(config.id, config.peers, config.token, (msg) => { driver.onMessage(msg) }, logger, config.tls, () => identity.admitted) : undefined
   if (paxos) driver.peerSender = (to, msg) => paxos.send(to, msg)
 
   metrics.watch(driver, peer, paxos)
-  const app = buildParticipantApp({ id: config.id, driver, store, peer, logger, metrics, access: config.access, tls: config.tls, ...(paxos ? { paxos } : {}) })
+  const app = buildParticipantApp({ id: config.id, driver, store, peer, logger, metrics, access: config.access, tls: config.tls, snapshot: (prefixes) => store.snapshot(prefixes), failpoints, ...(paxos ? { paxos } : {}) })
   peer.attach(app.server, paxos?.upgrades, config.tls !== undefined)
   app.addHook('onClose', async () => {
     driver.stop()

@@ -17,10 +17,14 @@ import { marks } from '../../shared/io/runtime/marks.ts'
 export const PEER_PATH = '/v1/peer'
 
 /** Each names the coordinator whose link it is about. */
+import type { ReplicaClaim } from '../../shared/io/storage/replica-identity.ts'
+
 export interface PeerEvents {
   connected: (coordinator: string) => void
   disconnected: (coordinator: string) => void
   message: (msg: ToParticipant, coordinator: string) => void
+  /** A coordinator's answer to this replica's hello (admitted, or refused with the reason). */
+  admission?: (admission: Extract<ToParticipant, { type: 'admission' }>, coordinator: string) => void
 }
 
 export interface PeerServerOptions {
@@ -74,6 +78,8 @@ export class PeerServer {
   refusedMessages = 0
   /** Connections refused because a healthy coordinator link was in place. */
   refusedConnections = 0
+  /** Which replica this is: told to every coordinator in the hello (replica-identity.ts). */
+  replica: ReplicaClaim | undefined
 
   constructor(
     private readonly participant: string,
@@ -203,7 +209,7 @@ export class PeerServer {
       this.logger.warn({ coordinator }, 'coordinator disconnected')
       this.drop(conn)
     })
-    conn.outbox.push({ type: 'hello', participant: this.participant })
+    conn.outbox.push({ type: 'hello', participant: this.participant, ...(this.replica ? { replica: this.replica } : {}) })
     this.logger.info({ coordinator }, 'coordinator connected')
     this.events.connected(coordinator)
   }
@@ -213,7 +219,10 @@ export class PeerServer {
     const messages = acceptedMessages(decoded, this, { logger: this.logger })
     if (messages.length === 0) return
     marks.frame('recv', messages)
-    for (const msg of messages) this.events.message(msg, coordinator)
+    for (const msg of messages) {
+      if (msg.type === 'admission') this.events.admission?.(msg, coordinator)
+      else this.events.message(msg, coordinator)
+    }
   }
 
   /** Ends a link for good: the machine learns at once, and nothing queued for it is sent anywhere. */
@@ -260,9 +269,9 @@ function answersPing(ws: WebSocket, timeoutMs: number): Promise<boolean> {
   })
 }
 
-const REASON_PHRASES = { 401: 'Unauthorized', 404: 'Not Found', 409: 'Conflict' } as const
+const REASON_PHRASES = { 401: 'Unauthorized', 404: 'Not Found', 409: 'Conflict', 503: 'Service Unavailable' } as const
 
-export function refuseUpgrade(socket: Duplex, code: Extract<ApiErrorCode, 'unauthorized' | 'peer_busy' | 'unknown_node'>): void {
+export function refuseUpgrade(socket: Duplex, code: Extract<ApiErrorCode, 'unauthorized' | 'peer_busy' | 'unknown_node' | 'replica_not_admitted'>): void {
   const body = JSON.stringify(errorBody(code))
   const status = apiErrors[code].statusCode
   const reason = REASON_PHRASES[status]

@@ -30,6 +30,8 @@ export const apiErrors = {
   unauthorized: { statusCode: 401, message: 'Missing or wrong token (a bearer token over HTTP, the cluster token on a peer link)' },
   forbidden: { statusCode: 403, message: 'The token is known but its scope does not allow this request' },
   peer_busy: { statusCode: 409, message: 'A healthy coordinator link is in place; a second one is refused' },
+  replica_not_admitted: { statusCode: 503, message: 'This participant\'s replica is new and no coordinator has admitted it yet: it takes no acceptor link' },
+  replica_busy: { statusCode: 503, message: 'A transaction stayed prepared here for the whole wait: no consistent copy of the replica to export; retry later' },
   internal: { statusCode: 500, message: 'Internal error' },
   // The console's gathering (services/coordinator/console-routes.ts)
   no_chaos_api: { statusCode: 503, message: 'No chaos API is configured here (CHAOS_URL)' },

@@ -41,7 +41,7 @@ t.test('a participant never sends on one connection what was asked on another, a
   t.equal(opened.status, 101, 'a link that does not answer its ping gives way to a new connection')
   const b = opened.client!
   await b.next(isHello)
-  t.same(b.frames[0]?.[0], { type: 'hello', participant: 'p1' }, 'the new link starts with its hello')
+  t.match(b.frames[0]?.[0], { type: 'hello', participant: 'p1', replica: { origin: 'empty' } }, 'the new link starts with its hello, naming its replica')
   t.same(b.frames[0]?.slice(1), [{ type: 'query', txId: '9.1' }], 'followed only by what the new link is for: the in-doubt query')
   b.send([{ type: 'abort', txId: '9.1' }, { type: 'read', reqId: 2, key: 'k' }])
   await b.next(readResultOf(2))

@@ -29,7 +29,7 @@ export function planCoordinatorRecovery(log: Iterable<[string, unknown]>, now: n
     } else if (key.startsWith(recordPrefix.decision)) {
       const record = readDecision(key, value)
       records.push(underItsKey(key, record, decisionKey(record.txId)))
-    } else throw new CorruptRecordError(key, 'no coordinator record lives under this key (is DATA_DIR the right directory?)')
+    } else if (!key.startsWith(recordPrefix.meta)) throw new CorruptRecordError(key, 'no coordinator record lives under this key (is DATA_DIR the right directory?)')
   }
   const epoch = epochs.reduce((max, e) => Math.max(max, e.epoch), 0) + 1
   const current: EpochRecord = { epoch, startedAt: now }

@@ -193,6 +193,9 @@ export class ParticipantMachine {
       case 'statusQuery':
         this.out.push({ type: 'send', to: from, msg: { type: 'statusResult', reqId: msg.reqId, txId: msg.txId, state: this.txnState(msg.txId) } })
         break
+      case 'admission':
+        // Admission of the replica belongs to the adapter (replica-identity.ts).
+        break
       default:
         if (this.paxos) this.paxos.onMessage(msg)
         else this.log('warn', `${msg.type} message under 2PC; ignored`, { txId: msg.txId })

@@ -99,9 +99,19 @@ export const ResolvedMsg = Type.Object({ type: Type.Literal('resolved'), txId: T
 
 // participant → coordinator
 export const HelloMsg = Type.Object(
-  { type: Type.Literal('hello'), participant: Type.String({ minLength: 1, maxLength: 128 }) },
+  {
+    type: Type.Literal('hello'),
+    participant: Type.String({ minLength: 1, maxLength: 128 }),
+    /** To a coordinator: which replica this is, and how it came to be (a coordinator refuses an empty one it does not know). */
+    replica: Type.Optional(Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), origin: Type.Union([Type.Literal('empty'), Type.Literal('rebuilt'), Type.Literal('existing')]) }, { additionalProperties: false })),
+  },
   { additionalProperties: false },
 )
+/**
+ * coordinator → participant, once it checked the participant's hello: whether this replica is one it admits
+ * (replica-identity.ts). Refused, the reason says what to do, and the coordinator closes the connection.
+ */
+export const AdmissionMsg = Type.Object({ type: Type.Literal('admission'), admitted: Type.Boolean(), reason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false })
 export const VoteMsg = Type.Object(
   {
     type: Type.Literal('vote'),
@@ -165,6 +175,7 @@ export const toParticipantSchemas = {
   phase2b: Phase2bMsg,
   outcome: OutcomeMsg,
   resolved: ResolvedMsg,
+  admission: AdmissionMsg,
 } as const
 export const toCoordinatorSchemas = {
   hello: HelloMsg,
@@ -180,7 +191,7 @@ export const toCoordinatorSchemas = {
   resolved: ResolvedMsg,
 } as const
 
-export const ToParticipant = Type.Union([PrepareMsg, CommitMsg, AbortMsg, ReadMsg, ListMsg, StatusQueryMsg, Phase1aMsg, Phase1bMsg, Phase2aMsg, Phase2bMsg, OutcomeMsg, ResolvedMsg])
+export const ToParticipant = Type.Union([PrepareMsg, CommitMsg, AbortMsg, ReadMsg, ListMsg, StatusQueryMsg, Phase1aMsg, Phase1bMsg, Phase2aMsg, Phase2bMsg, OutcomeMsg, ResolvedMsg, AdmissionMsg])
 export const ToCoordinator = Type.Union([HelloMsg, VoteMsg, AckMsg, QueryMsg, ReadResultMsg, ListResultMsg, StatusResultMsg, Phase1bMsg, Phase2bMsg, OutcomeMsg, ResolvedMsg])
 
 export type PrepareMsg = Static<typeof PrepareMsg>

@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws'
-import { decodeToCoordinator } from '../../core/protocol/codec.ts'
+import { decodeToCoordinator, encodeFrame } from '../../core/protocol/codec.ts'
 import { marks } from '../runtime/marks.ts'
 import { limits, type ToCoordinator, type ToParticipant } from '../../core/protocol/messages.ts'
 import { Heartbeat } from './heartbeat.ts'
@@ -9,12 +9,18 @@ import { Outbox } from './outbox.ts'
 import { isFrameTooLarge, rawDataToString } from './raw-data.ts'
 import type { Logger } from '../runtime/logger.ts'
 import { secureUrl, type TlsMaterial } from '../runtime/tls.ts'
+import type { Admission, ReplicaClaim } from '../storage/replica-identity.ts'
 
 export interface LinkEvents {
   connected: (participant: string) => void
   disconnected: (participant: string) => void
   message: (participant: string, msg: ToCoordinator) => void
+  /** Checks the replica a hello names before the link is up (absent: every replica is admitted). */
+  admit?: (participant: string, replica: ReplicaClaim | undefined) => Promise<Admission>
 }
+
+/** The close code of a connection whose replica was refused (WebSocket's private range, 4000-4999). */
+export const REPLICA_REFUSED_CLOSE = 4009
 
 export interface LinkOptions {
   minBackoffMs: number
@@ -53,6 +59,8 @@ export class ParticipantLink {
   private reconnectTimer: NodeJS.Timeout | undefined
   private heartbeat: Heartbeat | undefined
   private helloTimer: NodeJS.Timeout | undefined
+  /** A hello is being checked (admit): a repeated one waits for that answer. */
+  private admitting = false
   /** Connections closed because no `hello` came in time. */
   helloTimeouts = 0
   /** Messages refused one by one, and whole frames refused. */
@@ -156,21 +164,50 @@ export class ParticipantLink {
     marks.frame('recv', messages)
     for (const msg of messages) {
       if (msg.type === 'hello') {
-        this.onHello(msg.participant)
+        this.onHello(msg)
       } else if (this.ready) {
         this.events.message(this.name, msg)
       }
     }
   }
 
-  private onHello(participant: string): void {
-    if (participant !== this.name) {
-      this.logger.error({ participant: this.name, claimed: participant }, 'participant introduced itself under another name; check PARTICIPANTS')
+  private onHello(hello: Extract<ToCoordinator, { type: 'hello' }>): void {
+    if (hello.participant !== this.name) {
+      this.logger.error({ participant: this.name, claimed: hello.participant }, 'participant introduced itself under another name; check PARTICIPANTS')
       this.ws?.terminate()
       return
     }
-    if (this.ready) return // a repeated hello changes nothing
+    if (this.ready || this.admitting) return // a repeated hello changes nothing
     clearTimeout(this.helloTimer)
+    const ws = this.ws
+    const admit = this.events.admit
+    if (ws === undefined || admit === undefined) {
+      this.becomeReady()
+      return
+    }
+    this.admitting = true
+    admit(this.name, hello.replica).then(
+      (admission) => {
+        this.admitting = false
+        if (this.ws !== ws) return // closed while the check ran: the next connection says hello again
+        if (admission.admitted) {
+          this.becomeReady()
+          this.outbox?.push({ type: 'admission', admitted: true })
+          return
+        }
+        this.logger.error({ participant: this.name, code: 'replica_unknown', replica: hello.replica, reason: admission.reason }, 'refused the participant\'s replica')
+        ws.send(encodeFrame([{ type: 'admission', admitted: false, reason: admission.reason }]))
+        ws.close(REPLICA_REFUSED_CLOSE, 'replica_unknown')
+      },
+      (err: unknown) => {
+        this.admitting = false
+        this.logger.error({ participant: this.name, err }, 'could not check the participant\'s replica; dropping the connection')
+        ws.terminate()
+      },
+    )
+  }
+
+  private becomeReady(): void {
     if (this.wasConnected) linkMeter.reconnected(this.name)
     this.wasConnected = true
     this.ready = true

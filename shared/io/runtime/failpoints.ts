@@ -22,6 +22,10 @@ export const failpointNames = [
   // A recovery leader once its 1a has left (mid-phase-1), and once its 2a at its ballot has left (mid-phase-2).
   'leader.afterPhase1aSent',
   'leader.afterPhase2aSent',
+  // Replica rebuild: the source once it has sent some records of its export; the rebuilding tool once it has
+  // written some of them into its temporary copy.
+  'participant.midReplicaExport',
+  'rebuild.midImport',
   // Group commit (any node): a synced batch of at least two persist requests, before / after its write.
   'store.beforeGroupSync',
   'store.afterGroupSync',

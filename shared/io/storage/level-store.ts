@@ -151,11 +151,31 @@ export class LevelStore implements Store {
     return out
   }
 
+  /**
+   * Every record whose key starts with one of `prefixes`, in key order, from
+   * a snapshot taken by this call (LevelDB's iterator reads the state at its
+   * creation, which is synchronous): writes made afterwards are not seen.
+   */
+  snapshot(prefixes: readonly string[]): AsyncGenerator<[string, unknown]> {
+    // Made here, not in the generator (whose body runs only at the first next()).
+    return underPrefixes(this.db.iterator(), prefixes)
+  }
+
   /** Writes what is still queued (lingering requests too), then closes. */
   async close(): Promise<void> {
     // An empty request that is not deferrable takes every lingering one out with it.
     if (this.queue.length > 0) await this.write([], false)
     await this.db.close()
+  }
+}
+
+async function* underPrefixes(iterator: AsyncIterable<[string, unknown]> & { close(): Promise<void> }, prefixes: readonly string[]): AsyncGenerator<[string, unknown]> {
+  try {
+    for await (const [key, value] of iterator) {
+      if (prefixes.some((p) => key.startsWith(p))) yield [key, value]
+    }
+  } finally {
+    await iterator.close()
   }
 }
 

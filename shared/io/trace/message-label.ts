@@ -10,6 +10,7 @@ import type { ToCoordinator, ToParticipant } from '../../core/protocol/messages.
 export function messageLabel(msg: ToParticipant | ToCoordinator): { txId: string; label: string; from?: string } | undefined {
   switch (msg.type) {
     case 'hello':
+    case 'admission':
     case 'read':
     case 'readResult':
     case 'list':

@@ -90,6 +90,7 @@ t.test('a status lookup from another coordinator: what this participant knows, t
   step({ type: 'connected', coordinator: 'c2' })
   const ask = (txId: string) => step({ type: 'message', from: 'c2', msg: { type: 'statusQuery', reqId: 7, txId } }).filter((e) => e.type === 'send').map((e) => [e.to, e.msg])
   t.same(ask('c1:1.1'), [['c2', { type: 'statusResult', reqId: 7, txId: 'c1:1.1', state: 'unknown' }]], 'never seen')
+  t.same(step({ type: 'message', from: 'c1', msg: { type: 'admission', admitted: true } }), [], 'an admission (of the replica) is the adapter\'s: no effect')
   const logging = step({ type: 'message', from: 'c1', msg: { type: 'prepare', txId: 'c1:1.1', writes } })
   t.match(ask('c1:1.1'), [['c2', { state: 'prepared' }]], 'its PREPARED record is being written: not decided')
   complete(logging)

@@ -114,3 +114,19 @@ t.test('without a linger, deferrable writes go out at once like any other', asyn
   await store.write([{ type: 'put', key: 'a', value: 1 }], true, { deferrable: true })
   t.equal(store.stats.syncs, 1)
 })
+
+t.test('snapshot: the records under the prefixes as they were when it was asked for, later writes unseen', async (t) => {
+  const { store } = await openStore(t)
+  await store.write([{ type: 'put', key: 'kv/a', value: 1 }, { type: 'put', key: 'kv/b', value: 2 }, { type: 'put', key: 'done/x', value: 3 }, { type: 'put', key: 'meta/replica', value: 4 }], true)
+  const snapshot = store.snapshot(['kv/', 'done/'])
+  // Written after the snapshot was asked for, before it is read: not in it.
+  await store.write([{ type: 'put', key: 'kv/c', value: 5 }, { type: 'del', key: 'kv/a' }], true)
+  const seen: [string, unknown][] = []
+  for await (const record of snapshot) seen.push(record)
+  t.same(seen, [['done/x', 3], ['kv/a', 1], ['kv/b', 2]], 'key order, only the prefixes asked for, as of the call')
+  // Left early, the iterator is closed (the store then closes without waiting on it).
+  for await (const record of store.snapshot(['kv/'])) {
+    t.same(record, ['kv/b', 2])
+    break
+  }
+})

@@ -3,6 +3,7 @@ import { messageLabel } from '../../../../shared/io/trace/message-label.ts'
 
 t.test('a message is labelled the same at both ends, by what tells it apart', async (t) => {
   t.equal(messageLabel({ type: 'hello', participant: 'p1' }), undefined, 'hello: no transaction')
+  t.equal(messageLabel({ type: 'admission', admitted: true }), undefined, 'admission: no transaction')
   t.equal(messageLabel({ type: 'read', reqId: 1, key: 'a' }), undefined, 'read: no transaction')
   t.equal(messageLabel({ type: 'readResult', reqId: 1, entry: null }), undefined, 'readResult: no transaction')
   t.same(messageLabel({ type: 'prepare', txId: '1.1', writes: [{ key: 'a', value: 'v' }] }), { txId: '1.1', label: 'prepare' }, 'no writes in the label')
