@@ -8,6 +8,7 @@ import { freePort, LocalCluster, repoRoot } from './lib/local-cluster.ts'
 import { runLoad, type LoadResult } from './lib/load.ts'
 import { installedPostgresVersion, POSTGRES_MISSING, PostgresPeer, type PeerWrite, type PostgresSettings } from './lib/postgres-peer.ts'
 import { RssSampler, rssGrowth, type RssGrowth, type RssSeries } from './lib/rss-sampler.ts'
+import { preloadKey, preloadReplicas, type Preloaded } from './lib/preload.ts'
 
 const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--peer postgres] [--trace-txns N[,M]] [--out DIR]
 Measures the machine's floor (synced LevelDB put, synced batch of 64,
@@ -36,6 +37,12 @@ other's throughput and p50 as ratios to the untraced one's (0), level by
 level: the cost of tracing, measured in one run (0,1000 runs the untraced
 cluster first). Without it the bench runs the
 nodes with tracing off (TRACE_TXNS=0; their own default is 1000).
+--preload N (e.g. 5000000) runs each cluster twice: on the small data set
+above, then with N entries of 100 bytes bulk-loaded into every replica
+before it starts (scripts/lib/preload.ts), its transactions writing random
+keys of those N. It reports each participant's start-up time (launch to
+ready) and RSS once ready, and the preloaded run's throughput and p50 as
+ratios to the small one's at the same level.
 Writes JSON and a table to --out (bench-results/).`
 
 const { values } = parseArgs({
@@ -49,6 +56,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     peer: { type: 'string' },
     'trace-txns': { type: 'string' },
+    preload: { type: 'string' },
     out: { type: 'string', default: join(repoRoot, 'bench-results') },
     help: { type: 'boolean', default: false },
   },
@@ -84,11 +92,22 @@ const traceSettings: number[] = (values['trace-txns'] ?? '0').split(',').map((v)
   return n
 })
 const keySpace = Number(values['key-space'])
+const preload = values.preload === undefined ? 0 : Number(values.preload)
+if (!Number.isInteger(preload) || preload < 0) throw new Error(`--preload: "${values.preload}" is not a count of keys`)
+/** The issue's data set: entries of 100 bytes. */
+const PRELOAD_VALUE_BYTES = 100
 const warmupS = Math.min(60, durationMs / 2000)
 
 /** A measured transaction's writes: mostly disjoint keys, each worker cycling through its own key space. Our cluster and the PostgreSQL peer get the same. */
 function measuredWrites(worker: number, n: number, keysPerTxn: number): PeerWrite[] {
   return Array.from({ length: keysPerTxn }, (_, k) => ({ key: `w${worker}/k${n % keySpace}/${k}`, value: 'v'.repeat(64) }))
+}
+
+/** With --preload: random keys of the preloaded set (distinct within a transaction), the same values. */
+function preloadedWrites(keysPerTxn: number): PeerWrite[] {
+  const picked = new Set<number>()
+  while (picked.size < keysPerTxn) picked.add(Math.floor(Math.random() * preload))
+  return [...picked].map((i) => ({ key: preloadKey(i), value: 'v'.repeat(64) }))
 }
 
 /** A warm-up transaction's single write, on keys of its own. */
@@ -138,12 +157,50 @@ interface LevelReport extends LoadResult {
   peakRssMb: Record<string, number>
   rssGrowth: Record<string, RssGrowth>
   rssSeries: RssSeries
+  /** With --preload: the entries in every replica before it started (0: the small data set), and how the participants started. */
+  preloaded: number
+  startup?: StartupReport
 }
 
-async function benchCluster(participants: number, protocol: Protocol, traceTxns: number): Promise<LevelReport[]> {
+interface StartupReport {
+  load: Preloaded
+  /** Per participant: launch to /readyz 200, and its RSS then. */
+  readyMs: Record<string, number>
+  rssMb: Record<string, number>
+}
+
+/** A process's resident set, from /proc. */
+function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return 0
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))
+  return Number(/\d+/.exec(line ?? '')?.[0] ?? 0) / 1024
+}
+
+/** Preloads the replicas, then starts each participant alone, timing it to ready, then the coordinators. */
+async function startPreloaded(cluster: LocalCluster, keys: number): Promise<StartupReport> {
+  process.stderr.write(`  preloading ${keys} keys of ${PRELOAD_VALUE_BYTES} bytes into ${cluster.participantNames.length} replicas…\n`)
+  const load = await preloadReplicas(cluster.participantNames.map((p) => cluster.spec(p).dataDir), keys, PRELOAD_VALUE_BYTES)
+  process.stderr.write(`  preloaded in ${(load.loadMs / 1000).toFixed(1)} s, copied in ${(load.copyMs / 1000).toFixed(1)} s\n`)
+  const readyMs: Record<string, number> = {}
+  const rss: Record<string, number> = {}
+  for (const p of cluster.participantNames) {
+    const started = Date.now()
+    await cluster.start(p)
+    readyMs[p] = Date.now() - started
+    rss[p] = rssMb(cluster.pid(p))
+    process.stderr.write(`  ${p}: ready in ${readyMs[p]} ms, RSS ${rss[p].toFixed(0)} MB\n`)
+  }
+  for (const c of cluster.coordinatorNames) cluster.launch(c)
+  await cluster.waitReady()
+  return { load, readyMs, rssMb: rss }
+}
+
+async function benchCluster(participants: number, protocol: Protocol, traceTxns: number, preloaded = 0): Promise<LevelReport[]> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'txn-bench-'))
   const cluster = await LocalCluster.create({ dataRoot, participants, env: { LOG_LEVEL: 'warn', OUTCOME_RETENTION_MS: '30000', GC_INTERVAL_MS: '1000', RESOLVED_RETENTION_MS: '30000', COMMIT_PROTOCOL: protocol, TRACE_TXNS: String(traceTxns) } })
-  await cluster.startAll()
+  const startup = preloaded > 0 ? await startPreloaded(cluster, preloaded) : undefined
+  if (startup === undefined) await cluster.startAll()
+  const writesFor = (w: number, n: number, keysPerTxn: number): PeerWrite[] => (preloaded > 0 ? preloadedWrites(keysPerTxn) : measuredWrites(w, n, keysPerTxn))
   const reports: LevelReport[] = []
   try {
     const warmupMs = Number(values.warmup) * 1000
@@ -157,11 +214,11 @@ async function benchCluster(participants: number, protocol: Protocol, traceTxns:
         const names = [...cluster.nodes.keys()]
         const cpuBefore = Object.fromEntries(names.map((n) => [n, cpuSeconds(cluster.pid(n))]))
         const sampler = new RssSampler(Object.fromEntries(names.map((n) => [n, cluster.pid(n) ?? 0])))
-        const load = await runLoad(cluster.url, '/v1/transactions', concurrency, durationMs, (w, n) => JSON.stringify({ writes: measuredWrites(w, n, keysPerTxn) }))
+        const load = await runLoad(cluster.url, '/v1/transactions', concurrency, durationMs, (w, n) => JSON.stringify({ writes: writesFor(w, n, keysPerTxn) }))
         const rssSeries = sampler.stop()
         const rssGrowthByNode = rssGrowth(rssSeries, warmupS)
         const after = await syncs(cluster)
-        const report: LevelReport = { ...load, protocol, traceTxns, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, cpuMsPerCommit: {}, peakRssMb: {}, rssGrowth: rssGrowthByNode, rssSeries }
+        const report: LevelReport = { ...load, protocol, traceTxns, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, cpuMsPerCommit: {}, peakRssMb: {}, rssGrowth: rssGrowthByNode, rssSeries, preloaded, ...(startup ? { startup } : {}) }
         for (const name of names) {
           report.fsyncsPerCommit[name] = load.committed === 0 ? 0 : ((after[name] ?? 0) - (before[name] ?? 0)) / load.committed
           const cpu = cpuSeconds(cluster.pid(name))
@@ -172,7 +229,7 @@ async function benchCluster(participants: number, protocol: Protocol, traceTxns:
           report.peakRssMb[name] = rssGrowthByNode[name]!.peakMb
         }
         reports.push(report)
-        process.stderr.write(`  ${protocol}${traceSettings.length > 1 ? ` TRACE_TXNS=${traceTxns}` : ''} ${participants}p ${keysPerTxn}-key c=${concurrency}: ${load.committedPerS.toFixed(0)} commits/s p50 ${load.p50Ms.toFixed(2)} ms p99 ${load.p99Ms.toFixed(2)} ms\n`)
+        process.stderr.write(`  ${protocol}${traceSettings.length > 1 ? ` TRACE_TXNS=${traceTxns}` : ''}${preloaded > 0 ? ` preloaded ${preloaded}` : ''} ${participants}p ${keysPerTxn}-key c=${concurrency}: ${load.committedPerS.toFixed(0)} commits/s p50 ${load.p50Ms.toFixed(2)} ms p99 ${load.p99Ms.toFixed(2)} ms\n`)
       }
     }
   } finally {
@@ -240,6 +297,13 @@ function versusTraceBaseline(r: LevelReport, all: LevelReport[]): { throughput: 
   return base === undefined ? null : { throughput: r.committedPerS / base.committedPerS, p50: r.p50Ms / base.p50Ms }
 }
 
+/** With --preload: a preloaded row against the small data set's row at the same protocol, trace, participants, keys and level. */
+function versusSmallData(r: LevelReport, all: LevelReport[]): { throughput: number; p50: number } | null {
+  if (r.preloaded === 0) return null
+  const small = all.find((b) => b.preloaded === 0 && b.traceTxns === r.traceTxns && b.protocol === r.protocol && b.participants === r.participants && b.keysPerTxn === r.keysPerTxn && b.concurrency === r.concurrency)
+  return small === undefined ? null : { throughput: r.committedPerS / small.committedPerS, p50: r.p50Ms / small.p50Ms }
+}
+
 /** The columns every load's row has, ours and the peer's alike. */
 function loadColumns(r: LoadResult): Record<string, string | number> {
   return {
@@ -272,7 +336,10 @@ async function main(): Promise<void> {
   const results: LevelReport[] = []
   for (const protocol of protocols) {
     for (const participants of participantCounts) {
-      for (const traceTxns of traceSettings) results.push(...(await benchCluster(participants, protocol, traceTxns)))
+      for (const traceTxns of traceSettings) {
+        results.push(...(await benchCluster(participants, protocol, traceTxns)))
+        if (preload > 0) results.push(...(await benchCluster(participants, protocol, traceTxns, preload)))
+      }
     }
   }
   // After our clusters, so that neither side's processes share the CPU with the other's measurement.
@@ -288,6 +355,7 @@ async function main(): Promise<void> {
       p99VsC1P50: c1 ? r.p99Ms / c1.p50Ms : null,
       vsPostgres: versusPeer(r, peer),
       vsTraceBaseline: versusTraceBaseline(r, results),
+      vsSmallData: versusSmallData(r, results),
     })),
     peer: peer ?? null,
   }
@@ -298,6 +366,7 @@ async function main(): Promise<void> {
   console.table(summary.results.map((r) => ({
     protocol: r.protocol,
     ...(traceSettings.length > 1 && { trace: r.traceTxns }),
+    ...(preload > 0 && { preloaded: r.preloaded }),
     participants: r.participants,
     keys: r.keysPerTxn,
     conc: r.concurrency,
@@ -311,12 +380,21 @@ async function main(): Promise<void> {
       '÷untraced commits/s': r.vsTraceBaseline?.throughput.toFixed(3) ?? '',
       '÷untraced p50': r.vsTraceBaseline?.p50.toFixed(3) ?? '',
     }),
+    ...(preload > 0 && {
+      '÷small commits/s': r.vsSmallData?.throughput.toFixed(3) ?? '',
+      '÷small p50': r.vsSmallData?.p50.toFixed(3) ?? '',
+    }),
     ...(peer && {
       'ours÷pg commits/s': r.vsPostgres?.throughput.toFixed(2) ?? '',
       'ours÷pg p50': r.vsPostgres?.p50.toFixed(2) ?? '',
     }),
   })))
   if (peer) printPeer(peer)
+  for (const r of results) {
+    if (r.startup === undefined || r.concurrency !== levels[0] || r.keysPerTxn !== keyCounts[0]) continue
+    const { load, readyMs, rssMb: rss } = r.startup
+    console.log(`preloaded ${load.keys} keys of ${load.valueBytes} B (${r.protocol}, ${r.participants}p): loaded in ${(load.loadMs / 1000).toFixed(1)} s, copied in ${(load.copyMs / 1000).toFixed(1)} s; participants ready in ${Object.entries(readyMs).map(([p, ms]) => `${p} ${(ms / 1000).toFixed(1)} s`).join(', ')}; RSS once ready ${Object.entries(rss).map(([p, mb]) => `${p} ${mb.toFixed(0)} MB`).join(', ')}`)
+  }
   console.log(`results: ${file}`)
 }
 

@@ -35,6 +35,23 @@ t.test('--trace-txns 1000,0: each cluster traced and not, and the traced rows as
   t.equal(untraced!.vsTraceBaseline, null, 'the baseline has no ratio of its own')
 })
 
+t.test('--preload: each cluster on the small data set and on bulk-loaded replicas, with start-up, RSS and ratios (a smoke run, nothing timed)', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'txn-bench-preload-'))
+  t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'bench.ts'), '--duration', '1', '--warmup', '0', '--levels', '2', '--keys', '1', '--preload', '20000', '--out', out], { encoding: 'utf8', timeout: 180000 })
+  t.equal(run.status, 0, run.stderr)
+  t.match(run.stdout, /preloaded 20000 keys of 100 B \(2pc, 3p\): loaded in [\d.]+ s, copied in [\d.]+ s; participants ready in p1 [\d.]+ s, p2 [\d.]+ s, p3 [\d.]+ s; RSS once ready p1 \d+ MB/)
+  const [file] = readdirSync(out)
+  const report = JSON.parse(readFileSync(join(out, file!), 'utf8')) as { results: { preloaded: number; committedPerS: number; p50Ms: number; startup?: { readyMs: Record<string, number> }; vsSmallData: { throughput: number; p50: number } | null }[] }
+  t.same(report.results.map((r) => r.preloaded), [0, 20000], 'the small data set, then the preloaded one')
+  const [small, preloaded] = report.results
+  t.ok(preloaded!.committedPerS > 0, 'the preloaded cluster commits')
+  t.equal(preloaded!.vsSmallData!.throughput, preloaded!.committedPerS / small!.committedPerS, 'throughput ratio to the small data set')
+  t.equal(preloaded!.vsSmallData!.p50, preloaded!.p50Ms / small!.p50Ms)
+  t.same(Object.keys(preloaded!.startup!.readyMs), ['p1', 'p2', 'p3'])
+  t.equal(small!.vsSmallData, null)
+})
+
 t.test('the critical-path timeline runs end to end: every hop of a transaction is marked (a smoke run, nothing timed)', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'txn-path-smoke-'))
   t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
