@@ -10,7 +10,7 @@ import { installedPostgresVersion, POSTGRES_MISSING, PostgresPeer, type PeerWrit
 import { RssSampler, rssGrowth, type RssGrowth, type RssSeries } from './lib/rss-sampler.ts'
 import { preloadKey, preloadReplicas, type Preloaded } from './lib/preload.ts'
 
-const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--peer postgres] [--trace-txns N[,M]] [--out DIR]
+const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--peer postgres] [--trace-txns N[,M]] [--preload N] [--out DIR]
 Measures the machine's floor (synced LevelDB put, synced batch of 64,
 WebSocket round trip, a do-nothing fastify route), then drives a local
 cluster (separate processes, LevelDB on disk) over HTTP at each concurrency
