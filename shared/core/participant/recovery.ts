@@ -32,8 +32,8 @@ export function planParticipantRecovery(store: Iterable<[string, unknown]>): Par
     else if (key.startsWith(recordPrefix.prepared)) out.prepared.push(underItsKey(key, readPrepared(key, value), preparedKey))
     else if (key.startsWith(recordPrefix.resolved)) out.resolved.push(underItsKey(key, readResolved(key, value), resolvedKey))
     else if (key.startsWith(recordPrefix.acceptor)) out.acceptors.push(underItsKey(key, readAcceptor(key, value), acceptorKey))
-    else if (key.startsWith(recordPrefix.meta)) continue
-    else throw new CorruptRecordError(key, 'no participant record lives under this key (is DATA_DIR the right directory?)')
+    // meta/ (the replica's identity) belongs to the adapter: passed by.
+    else if (!key.startsWith(recordPrefix.meta)) throw new CorruptRecordError(key, 'no participant record lives under this key (is DATA_DIR the right directory?)')
   }
   out.resolved.sort((a, b) => a.at - b.at)
   return out

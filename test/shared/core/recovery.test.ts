@@ -12,8 +12,9 @@ t.test('a participant recovers what it wrote: entries, PREPARED records, resolve
     ['prep/1.1', prepared],
     ['done/1.3', { txId: '1.3', outcome: 'aborted', at: 9 }],
     ['done/1.2', { txId: '1.2', outcome: 'committed', at: 3 }],
+    ['meta/replica', { id: 'r', origin: 'empty', createdAt: 1, admitted: true }],
   ])
-  t.same(plan.entries, [['a', { value: 'x', version: 2 }]])
+  t.same(plan.entries, [['a', { value: 'x', version: 2 }]], 'the replica identity (meta/) is the adapter\'s: passed by')
   t.same(plan.prepared, [prepared])
   t.same(plan.resolved.map((r) => r.txId), ['1.2', '1.3'])
 })
@@ -36,8 +37,8 @@ t.test('a corrupt participant record stops recovery with an error naming its key
 })
 
 t.test('the coordinator recovers its epochs and decision records, and refuses a corrupt one naming its key', async (t) => {
-  const plan = planCoordinatorRecovery([['epoch/0000000003', { epoch: 3, startedAt: 1 }], ['tx/1.1', decision]], 10)
-  t.equal(plan.start.epoch, 4)
+  const plan = planCoordinatorRecovery([['epoch/0000000003', { epoch: 3, startedAt: 1 }], ['meta/member/p1', { participant: 'p1', replicaId: 'r', admittedAt: 1 }], ['tx/1.1', decision]], 10)
+  t.equal(plan.start.epoch, 4, 'a member record (meta/) is the adapter\'s: passed by')
   t.same(plan.epochOp, { type: 'put', key: 'epoch/0000000004', value: { epoch: 4, startedAt: 10 } })
   t.same(plan.start.records, [decision])
   const corrupt: [string, unknown, RegExp][] = [
