@@ -4,6 +4,7 @@ import { closeOnSignals } from '../../shared/io/runtime/shutdown.ts'
 import { Failpoints } from '../../shared/io/runtime/failpoints.ts'
 import { createLogger } from '../../shared/io/runtime/logger.ts'
 import { LevelStore } from '../../shared/io/storage/level-store.ts'
+import { checkDataDirPlacement } from '../../shared/io/storage/data-dir.ts'
 import { admitReplica } from '../../shared/io/storage/replica-identity.ts'
 import { buildCoordinatorApp } from './app.ts'
 import { loadCoordinatorConfig } from './config.ts'
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.id, config.logLevel)
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'failpoints armed')
 
+  checkDataDirPlacement(config.dataDir)
   const store = new LevelStore(config.dataDir, failpoints)
   const metrics = new CoordinatorMetrics(config.id, store)
   await store.open()

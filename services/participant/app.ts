@@ -21,6 +21,7 @@ import type { ParticipantMetrics } from './metrics.ts'
 import { registerTraceRoutes } from '../../shared/io/http/trace-routes.ts'
 import type { Failpoints } from '../../shared/io/runtime/failpoints.ts'
 import { exportReplica } from './replica-export.ts'
+import type { StoreSnapshot } from '../../shared/io/storage/level-store.ts'
 import { CodedError } from '../../shared/core/api-errors.ts'
 
 export interface ParticipantAppDeps {
@@ -38,7 +39,7 @@ export interface ParticipantAppDeps {
   /** HTTPS on the port (the peer endpoints check client certificates). */
   tls?: TlsMaterial | undefined
   /** A snapshot of the store (level-store.ts), for GET /v1/replica/export; absent: no export route. */
-  snapshot?: (prefixes: readonly string[]) => AsyncIterable<[string, unknown]>
+  snapshot?: (prefixes: readonly string[]) => StoreSnapshot
   failpoints?: Failpoints
 }
 

@@ -4,6 +4,7 @@ import { closeOnSignals } from '../../shared/io/runtime/shutdown.ts'
 import { Failpoints } from '../../shared/io/runtime/failpoints.ts'
 import { createLogger } from '../../shared/io/runtime/logger.ts'
 import { LevelStore } from '../../shared/io/storage/level-store.ts'
+import { checkDataDirPlacement } from '../../shared/io/storage/data-dir.ts'
 import { buildParticipantApp } from './app.ts'
 import { loadParticipantConfig } from './config.ts'
 import { ParticipantDriver } from './driver.ts'
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.id, config.logLevel)
   if (failpoints.active) logger.warn({ failpoints: config.failpoints }, 'failpoints armed')
 
+  checkDataDirPlacement(config.dataDir)
   const store = new LevelStore(config.dataDir, failpoints, config.applyLingerMs)
   const metrics = new ParticipantMetrics(config.id, store)
   await store.open()
@@ -52,7 +54,13 @@ async function main(): Promise<void> {
     message: (msg, coordinator) => { driver.onMessage(msg, coordinator) },
     admission: (msg, coordinator) => {
       if (msg.admitted) {
-        if (!identity.admitted) void markAdmitted(store, identity).then((admitted) => { identity = admitted; logger.info({ coordinator, replica: identity.id }, 'replica admitted') })
+        if (!identity.admitted) {
+          markAdmitted(store, identity).then(
+            (admitted) => { identity = admitted; logger.info({ coordinator, replica: identity.id }, 'replica admitted') },
+            // The store closing (another coordinator refused this replica): the refusal decides.
+            (err: unknown) => { logger.warn({ err, coordinator }, 'could not record the admission') },
+          )
+        }
         return
       }
       // The coordinator knows another replica under this name: this one is empty because its data was lost.

@@ -5,13 +5,14 @@ import type { Entry } from '../../shared/core/protocol/types.ts'
 import type { Failpoints } from '../../shared/io/runtime/failpoints.ts'
 import { EXPORT_FORMAT, EXPORTED_PREFIXES, type ExportHeader, type ExportTrailer } from '../../shared/io/storage/replica-export-format.ts'
 import { ReplicaDigester } from '../../shared/io/storage/replica-digest.ts'
+import type { StoreSnapshot } from '../../shared/io/storage/level-store.ts'
 
 export interface ReplicaExportDeps {
   participant: string
   /** How many transactions are prepared here (an apply being written counts as prepared until it is on disk). */
   preparedCount: () => number
   /** A snapshot of the store from this moment (level-store.ts). */
-  snapshot: (prefixes: readonly string[]) => AsyncIterable<[string, unknown]>
+  snapshot: (prefixes: readonly string[]) => StoreSnapshot
   failpoints?: Failpoints | undefined
 }
 
@@ -34,9 +35,12 @@ export async function exportReplica(deps: ReplicaExportDeps, waitMs: number): Pr
     await sleep(POLL_MS)
   }
   // No await between the check above and the snapshot: nothing can be prepared in between.
-  const records = deps.snapshot(EXPORTED_PREFIXES)
+  const snapshot = deps.snapshot(EXPORTED_PREFIXES)
   const header: ExportHeader = { format: EXPORT_FORMAT, participant: deps.participant, takenAt: Date.now() }
-  return Readable.from(lines(header, records, deps.failpoints))
+  const stream = Readable.from(lines(header, snapshot.records, deps.failpoints))
+  // A client gone before the records were read (or midway) must not leave the snapshot pinned until the store closes.
+  stream.once('close', () => { void snapshot.close() })
+  return stream
 }
 
 async function* lines(header: ExportHeader, records: AsyncIterable<[string, unknown]>, failpoints: Failpoints | undefined): AsyncGenerator<string> {

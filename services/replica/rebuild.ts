@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { open, rename, rm } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { open, readdir, rename, rm } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { recordPrefix, replicaIdentityKey } from '../../shared/core/record-keys.ts'
 import { EntrySchema, recordReader } from '../../shared/core/protocol/record-reader.ts'
@@ -59,7 +59,7 @@ export async function rebuildReplica(o: RebuildOptions): Promise<RebuildResult> 
   const started = Date.now()
   await checkTarget(o)
   const tmp = `${o.dataDir}.rebuild-tmp`
-  await rm(tmp, { recursive: true, force: true })
+  await clearLeftovers(o.dataDir, tmp)
   const db = new ClassicLevel<string, unknown>(tmp, { valueEncoding: 'json' })
   await db.open()
   let imported: { header: ExportHeader; trailer: ExportTrailer }
@@ -78,23 +78,50 @@ export async function rebuildReplica(o: RebuildOptions): Promise<RebuildResult> 
     await rm(tmp, { recursive: true, force: true })
     throw err
   }
+  try {
+    // The node may have been started while the copy was made: its directory must not be swapped under it.
+    await assertNotInUse(o)
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true })
+    throw err
+  }
   await swapIn(o.dataDir, tmp)
   const { trailer } = imported
   return { participant: o.target, from: o.from, records: trailer.records, entries: trailer.entries, digest: trailer.digest, replica: identity.id, ms: Date.now() - started }
 }
 
-/** The data directory must be free (its node stopped), and lost unless forced. */
-async function checkTarget(o: RebuildOptions): Promise<void> {
-  if (!existsSync(o.dataDir)) return
+/** What an earlier run killed midway left: its temporary copy, and an old directory moved aside by a swap cut short. */
+async function clearLeftovers(dataDir: string, tmp: string): Promise<void> {
+  await rm(tmp, { recursive: true, force: true })
+  const aside = `${basename(dataDir)}.replaced-`
+  for (const name of await readdir(dirname(dataDir)).catch(() => [])) {
+    if (name.startsWith(aside)) await rm(join(dirname(dataDir), name), { recursive: true, force: true })
+  }
+}
+
+/** Opens the data directory if it exists: null when it cannot be opened (corrupt); a RebuildError when its node holds it. */
+async function openIfThere(o: RebuildOptions): Promise<ClassicLevel<string, unknown> | null | undefined> {
+  if (!existsSync(o.dataDir)) return undefined
   const db = new ClassicLevel<string, unknown>(o.dataDir, { valueEncoding: 'json', createIfMissing: false })
   try {
     await db.open()
+    return db
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause
     if (cause?.code === 'LEVEL_LOCKED') throw new RebuildError(`${o.dataDir} is in use: stop ${o.target} first`)
-    if (o.force) return
+    if (o.force) return null
     throw new RebuildError(`${o.dataDir} cannot be opened (${(err as Error).message}); if it is corrupt, --force replaces it`)
   }
+}
+
+async function assertNotInUse(o: RebuildOptions): Promise<void> {
+  await (await openIfThere({ ...o, force: true }))?.close()
+}
+
+/** The data directory must be free (its node stopped), and lost unless forced. */
+async function checkTarget(o: RebuildOptions): Promise<void> {
+  const db = await openIfThere(o)
+  if (!db) return
   try {
     let records = 0
     for await (const key of db.keys()) {

@@ -41,6 +41,8 @@ for (const protocol of ['2pc', 'paxos-commit'] as const) {
     const [p1] = cluster.participantNames
     await cluster.kill(p1!)
     await cluster.start(p1!)
+    // p1 answers once it is ready; the coordinators' links to it come back a moment later (the commit below needs them).
+    await cluster.waitReady()
     const settled = await waitSettled(cluster)
     for (const r of settled) {
       t.equal(r.entries.a, undefined, `${r.participant}: no record of the deleted key`)

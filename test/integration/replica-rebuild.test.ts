@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
-import { existsSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { ClassicLevel } from 'classic-level'
@@ -86,7 +87,6 @@ for (const protocol of ['2pc', 'paxos-commit'] as const) {
     if (protocol === 'paxos-commit') await acceptorClosedUntilAdmitted(t, cluster, 'p2')
     await wipeAndSeeItRefuse(t, cluster, 'p2')
     t.equal((await submit(cluster, [{ key: 'during', value: 'x' }])).body.outcome, 'aborted', 'with p2 out, nothing commits (every commit needs every replica)')
-    t.notOk(existsSync(`${cluster.spec('p2').dataDir}.rebuild-tmp`))
 
     const run = await rebuild(cluster, 'p2', 'p1')
     t.equal(run.code, 0, `the rebuild succeeds: ${run.stderr}`)
@@ -176,13 +176,34 @@ t.test('a rebuild cut short leaves the data directory as it was; the next one su
   const usage = await rebuild(cluster, 'p3', 'p1', {}, ['--wait-ms', 'soon'])
   t.match([usage.code, usage.stderr], [1, /--wait-ms wants whole milliseconds/])
 
-  // And the rebuild again, and the cluster whole.
+  // And the rebuild again, and the cluster whole; it clears what a swap cut short between its renames would leave.
+  mkdirSync(`${dir}.replaced-1`)
   const done = await rebuild(cluster, 'p3', 'p1')
   t.equal(done.code, 0, done.stderr)
+  t.notOk(existsSync(`${dir}.replaced-1`), 'an old directory left aside by an earlier run is cleared')
   await cluster.start('p3')
   await cluster.waitReady()
   t.equal((await submit(cluster, [{ key: 'after', value: 'z' }])).body.outcome, 'committed')
   await waitSettled(cluster)
   const after = await digests(cluster)
   t.ok(after.every((d) => d.digest === after[0]!.digest && d.entries === 31), `replicas identical: ${JSON.stringify(after)}`)
+})
+
+t.test('a node whose DATA_DIR is missing beside a store in its parent (the image\'s DATA_DIR moved to /data/db) refuses to start', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'txn-moved-'))
+  t.teardown(() => { rmSync(root, { recursive: true, force: true }) })
+  writeFileSync(join(root, 'CURRENT'), 'MANIFEST-000001\n')
+  for (const role of ['participant', 'coordinator'] as const) {
+    const env = { ...productionEnv(), DATA_DIR: join(root, 'db'), CLUSTER_TOKEN: 'a-cluster-token', PARTICIPANT_ID: 'p1', PARTICIPANT_PORT: '0', COORDINATOR_PORT: '0', PARTICIPANTS: 'p1=ws://127.0.0.1:1/v1/peer' }
+    const child = spawn(process.execPath, nodeArgs(role), { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    // A node that does not refuse would run on: stopped after 30 s, it fails the check below.
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, 30000)
+    const code = await new Promise((ok) => child.once('close', ok))
+    clearTimeout(timer)
+    t.equal(code, 1, `${role}: exits 1`)
+    t.match(stderr, /DATA_DIR .*\/db does not exist, but .* holds a LevelDB store/, `${role}: one line saying why and how to move it`)
+    t.notOk(existsSync(join(root, 'db')), `${role}: no empty store created`)
+  }
 })

@@ -59,8 +59,8 @@ export class ParticipantLink {
   private reconnectTimer: NodeJS.Timeout | undefined
   private heartbeat: Heartbeat | undefined
   private helloTimer: NodeJS.Timeout | undefined
-  /** A hello is being checked (admit): a repeated one waits for that answer. */
-  private admitting = false
+  /** The connection whose hello is being checked (admit): a repeated hello on it waits for that answer. */
+  private admitting: WebSocket | undefined
   /** Connections closed because no `hello` came in time. */
   helloTimeouts = 0
   /** Messages refused one by one, and whole frames refused. */
@@ -177,18 +177,18 @@ export class ParticipantLink {
       this.ws?.terminate()
       return
     }
-    if (this.ready || this.admitting) return // a repeated hello changes nothing
-    clearTimeout(this.helloTimer)
     const ws = this.ws
+    if (this.ready || (ws !== undefined && this.admitting === ws)) return // a repeated hello changes nothing
+    clearTimeout(this.helloTimer)
     const admit = this.events.admit
     if (ws === undefined || admit === undefined) {
       this.becomeReady()
       return
     }
-    this.admitting = true
+    this.admitting = ws
     admit(this.name, hello.replica).then(
       (admission) => {
-        this.admitting = false
+        if (this.admitting === ws) this.admitting = undefined
         if (this.ws !== ws) return // closed while the check ran: the next connection says hello again
         if (admission.admitted) {
           this.becomeReady()
@@ -200,7 +200,7 @@ export class ParticipantLink {
         ws.close(REPLICA_REFUSED_CLOSE, 'replica_unknown')
       },
       (err: unknown) => {
-        this.admitting = false
+        if (this.admitting === ws) this.admitting = undefined
         this.logger.error({ participant: this.name, err }, 'could not check the participant\'s replica; dropping the connection')
         ws.terminate()
       },

@@ -3,6 +3,13 @@ import type { Store, StoreOp, StoreStats, WriteOptions } from '../../core/store.
 import type { FailpointName, Failpoints } from '../runtime/failpoints.ts'
 import { marks } from '../runtime/marks.ts'
 
+/** A point-in-time view of the store (LevelStore.snapshot). */
+export interface StoreSnapshot {
+  records: AsyncIterable<[string, unknown]>
+  /** Releases the snapshot; harmless when the records were read to the end. */
+  close: () => Promise<void>
+}
+
 interface Request {
   ops: StoreOp[]
   sync: boolean
@@ -155,10 +162,13 @@ export class LevelStore implements Store {
    * Every record whose key starts with one of `prefixes`, in key order, from
    * a snapshot taken by this call (LevelDB's iterator reads the state at its
    * creation, which is synchronous): writes made afterwards are not seen.
+   * Read to the end, it closes itself; a reader that stops early (or never
+   * starts) closes it.
    */
-  snapshot(prefixes: readonly string[]): AsyncGenerator<[string, unknown]> {
+  snapshot(prefixes: readonly string[]): StoreSnapshot {
     // Made here, not in the generator (whose body runs only at the first next()).
-    return underPrefixes(this.db.iterator(), prefixes)
+    const iterator = this.db.iterator()
+    return { records: underPrefixes(iterator, prefixes), close: () => iterator.close() }
   }
 
   /** Writes what is still queued (lingering requests too), then closes. */
