@@ -7,7 +7,7 @@ import { measureFloor, type Floor } from './lib/bench-floor.ts'
 import { freePort, LocalCluster, repoRoot } from './lib/local-cluster.ts'
 import { runLoad, type LoadResult } from './lib/load.ts'
 import { installedPostgresVersion, POSTGRES_MISSING, PostgresPeer, type PeerWrite, type PostgresSettings } from './lib/postgres-peer.ts'
-import { RssSampler, rssGrowth, type RssGrowth, type RssSeries } from './lib/rss-sampler.ts'
+import { RssSampler, rssGrowth, rssMb, type RssGrowth, type RssSeries } from './lib/rss-sampler.ts'
 import { preloadKey, preloadReplicas, type Preloaded } from './lib/preload.ts'
 
 const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--peer postgres] [--trace-txns N[,M]] [--preload N] [--out DIR]
@@ -169,13 +169,6 @@ interface StartupReport {
   rssMb: Record<string, number>
 }
 
-/** A process's resident set, from /proc. */
-function rssMb(pid: number | undefined): number {
-  if (pid === undefined) return 0
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))
-  return Number(/\d+/.exec(line ?? '')?.[0] ?? 0) / 1024
-}
-
 /** Preloads the replicas, then starts each participant alone, timing it to ready, then the coordinators. */
 async function startPreloaded(cluster: LocalCluster, keys: number): Promise<StartupReport> {
   process.stderr.write(`  preloading ${keys} keys of ${PRELOAD_VALUE_BYTES} bytes into ${cluster.participantNames.length} replicas…\n`)
@@ -187,7 +180,7 @@ async function startPreloaded(cluster: LocalCluster, keys: number): Promise<Star
     const started = Date.now()
     await cluster.start(p)
     readyMs[p] = Date.now() - started
-    rss[p] = rssMb(cluster.pid(p))
+    rss[p] = rssMb(cluster.pid(p) ?? 0)
     process.stderr.write(`  ${p}: ready in ${readyMs[p]} ms, RSS ${rss[p].toFixed(0)} MB\n`)
   }
   for (const c of cluster.coordinatorNames) cluster.launch(c)

@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { open, readdir, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { Readable } from 'node:stream'
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
 import { ClassicLevel } from 'classic-level'
 import { recordPrefix, replicaIdentityKey } from '../../shared/core/record-keys.ts'
 import { EntrySchema, recordReader } from '../../shared/core/protocol/record-reader.ts'
@@ -152,7 +155,9 @@ async function importExport(o: RebuildOptions, db: ClassicLevel<string, unknown>
     o.failpoints?.hit('rebuild.midImport')
   }
   try {
-    for await (const line of ndjsonLines(res.body)) {
+    // One record per line (node's readline splits the body; an empty line is none).
+    for await (const line of createInterface({ input: Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>), crlfDelay: Infinity })) {
+      if (line === '') continue
       const parsed: unknown = JSON.parse(line)
       if (header === undefined) {
         header = checkHeader(parsed, o.from)
@@ -200,23 +205,6 @@ async function digestOnDisk(db: ClassicLevel<string, unknown>): Promise<ReplicaD
     digester.add(key.slice(recordPrefix.entry.length), value as Entry)
   }
   return digester.result()
-}
-
-async function* ndjsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder()
-  let pending = ''
-  for await (const chunk of body) {
-    pending += decoder.decode(chunk, { stream: true })
-    let newline = pending.indexOf('\n')
-    while (newline >= 0) {
-      const line = pending.slice(0, newline)
-      pending = pending.slice(newline + 1)
-      if (line !== '') yield line
-      newline = pending.indexOf('\n')
-    }
-  }
-  pending += decoder.decode()
-  if (pending !== '') yield pending
 }
 
 /**
