@@ -247,8 +247,12 @@ function coordinatorNamed(request: IncomingMessage): string {
   return new URLSearchParams(query).get('coordinator') ?? COORDINATOR_NODE
 }
 
-/** Resolves true if the peer answers a ping within `timeoutMs`. */
+/**
+ * Resolves true if the peer answers a ping within `timeoutMs`. A socket already closing (this side refused a
+ * frame over the limit, say) is not a healthy link, whatever pong of an earlier heartbeat ping is still in flight.
+ */
 function answersPing(ws: WebSocket, timeoutMs: number): Promise<boolean> {
+  if (ws.readyState !== ws.OPEN) return Promise.resolve(false)
   return new Promise((resolve) => {
     const done = (answered: boolean): void => {
       clearTimeout(timer)
