@@ -2,14 +2,17 @@ import { parseArgs } from 'node:util'
 import { randomRun, swarmConfig } from '../shared/sim/explore.ts'
 import type { SimConfig } from '../shared/sim/world.ts'
 
-const usage = `npm run check:sim -- [--seeds N] [--first-seed S] [--seed S] [--participants 5] [--protocol 2pc|paxos-commit] [--bug NAME] [--trace]
+const usage = `npm run check:sim -- [--seeds N] [--first-seed S] [--seed S] [--participants 5] [--protocol 2pc|paxos-commit] [--bug NAME] [--cache] [--trace]
 Runs the real state machines in the deterministic simulator, one run per seed,
 each seed with its own swarm configuration (sizes, contention, fault rates).
 --seed S replays one seed and prints its whole trace. Exit 1 on a violation.
+--cache: participants hold their replicas in a replica cache so small that
+every key no transaction holds is evicted, and each load or scan reads the
+store as an event of its own.
 Faults: process crashes, power losses (unsynced writes lost), dropped
 connections, duplicated messages. Bugs: reply-before-durable,
 vote-before-durable, prepare-without-fsync, decision-without-fsync,
-naive-backup-coordinator; under --protocol paxos-commit also
+naive-backup-coordinator, stale-loads (with --cache); under --protocol paxos-commit also
 leader-proposes-prepared, accept-before-durable, small-quorum, skip-phase-1.`
 
 const { values } = parseArgs({
@@ -21,6 +24,7 @@ const { values } = parseArgs({
     protocol: { type: 'string', default: '2pc' },
     bug: { type: 'string' },
     trace: { type: 'boolean', default: false },
+    cache: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 })
@@ -43,6 +47,8 @@ function withBug(config: SimConfig, bug: string | undefined): SimConfig {
       return { ...config, bugs: { decisionWithoutSync: true } }
     case 'naive-backup-coordinator':
       return { ...config, backup: true }
+    case 'stale-loads':
+      return { ...config, bugs: { staleLoads: true } }
     case 'leader-proposes-prepared':
       return { ...config, bugs: { leaderProposesPrepared: true } }
     case 'accept-before-durable':
@@ -80,7 +86,7 @@ let committed = 0
 let faults = 0
 let failed = 0
 for (const seed of seeds) {
-  const { config, options } = swarmConfig(seed, Number(values.participants), protocolOf(values.protocol))
+  const { config, options } = swarmConfig(seed, Number(values.participants), protocolOf(values.protocol), values.cache)
   const r = runSeed(withBug(config, values.bug), seed, options)
   steps += r.steps
   committed += r.committed
@@ -93,7 +99,7 @@ for (const seed of seeds) {
   const offset = r.trace.length - shown.length
   if (offset > 0) console.log(`   … ${offset} earlier steps (--seed ${seed} --trace shows all)`)
   shown.forEach((line, i) => { console.log(`${String(i + offset).padStart(5)}. ${line}`) })
-  console.log(`replay: npm run check:sim -- --seed ${seed}${values.bug === undefined ? '' : ` --bug ${values.bug}`} --participants ${values.participants}${values.protocol === '2pc' ? '' : ` --protocol ${values.protocol}`}`)
+  console.log(`replay: npm run check:sim -- --seed ${seed}${values.bug === undefined ? '' : ` --bug ${values.bug}`} --participants ${values.participants}${values.protocol === '2pc' ? '' : ` --protocol ${values.protocol}`}${values.cache ? ' --cache' : ''}`)
   if (values.bug !== undefined) break
 }
 console.table([{ runs: seeds.length, steps, committed, faults, violations: failed, ms: Date.now() - started, participants: Number(values.participants), bug: values.bug ?? 'none' }])

@@ -139,10 +139,10 @@ export function buildParticipantApp({ id, driver, store, peer, logger, paxos, me
       return { participant: id, coordinatorConnected: peer.isConnected, count: inDoubt.length, transactions: inDoubt }
     })
 
-    const Status = answer({ participant: Type.String(), keys: Type.Integer(), prepared: Type.Integer(), locks: Type.Integer(), remembered: Type.Integer(), refusedFrames: Type.Integer(), refusedMessages: Type.Integer(), refusedConnections: Type.Integer(), store: Type.Object({}) }, 'Counters; under Paxos Commit also the acceptor endpoint\'s and the peer links\'')
+    const Status = answer({ participant: Type.String(), keys: Type.Integer(), prepared: Type.Integer(), locks: Type.Integer(), remembered: Type.Integer(), refusedFrames: Type.Integer(), refusedMessages: Type.Integer(), refusedConnections: Type.Integer(), store: Type.Object({}), cache: Type.Optional(Type.Object({})) }, 'Counters; under Paxos Commit also the acceptor endpoint\'s and the peer links\'')
     app.get('/v1/status', { config: { access: 'admin' }, schema: { summary: 'The participant\'s counters', tags: ['inspection'], response: { 200: Status } } }, async () => {
       const s = driver.machine.status()
-      const status = { participant: id, keys: s.keys, prepared: s.prepared.length, locks: s.locks, remembered: s.remembered, refusedFrames: peer.refusedFrames, refusedMessages: peer.refusedMessages, refusedConnections: peer.refusedConnections, store: store.stats }
+      const status = { participant: id, keys: s.keys, prepared: s.prepared.length, locks: s.locks, remembered: s.remembered, refusedFrames: peer.refusedFrames, refusedMessages: peer.refusedMessages, refusedConnections: peer.refusedConnections, store: store.stats, ...(s.cache ? { cache: s.cache } : {}) }
       if (!paxos) return status
       const { acceptor, links, heldCount, droppedWhileDown } = paxos
       const peers = keyedObject<{ connected: boolean }>()

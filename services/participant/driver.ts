@@ -7,6 +7,8 @@ import type { DistributiveOmit } from '../../shared/core/protocol/types.ts'
 import type { Store } from '../../shared/core/store.ts'
 import type { FailpointName, Failpoints } from '../../shared/io/runtime/failpoints.ts'
 import type { Logger } from '../../shared/io/runtime/logger.ts'
+import { loadEntries, scanEntries } from './replica-reader.ts'
+import { CorruptRecordError } from '../../shared/core/protocol/record-reader.ts'
 import { EffectRunner, type PersistCrashPoints } from '../../shared/io/runtime/effect-runner.ts'
 import { monotonicUs, TraceRing } from '../../shared/io/trace/trace-ring.ts'
 
@@ -24,7 +26,7 @@ export class ParticipantDriver {
 
   constructor(
     machine: ParticipantMachine,
-    store: Store,
+    private readonly store: Store,
     private readonly failpoints: Failpoints,
     private readonly logger: Logger,
     /** What this node saw of each recent transaction (off: capacity 0). */
@@ -79,12 +81,40 @@ export class ParticipantDriver {
           if (!sent) this.logger.debug({ txId: 'txId' in effect.msg ? effect.msg.txId : undefined, type: effect.msg.type, peer: effect.to }, 'peer not connected; message dropped')
           break
         }
+        case 'load':
+          this.read(effect.id, loadEntries(this.store, effect.keys), (entries) => ({ type: 'loaded', id: effect.id, entries }))
+          break
+        case 'scan':
+          this.read(effect.id, scanEntries(this.store, effect.prefix, effect.start, effect.limit), (page) => ({ type: 'scanned', id: effect.id, ...page }))
+          break
         default:
           this.runner.perform(effect)
           break
       }
     }
     if (sendPoint !== undefined) this.crashAfterSending(sendPoint)
+  }
+
+  /**
+   * A replica cache's read of the store, answered by an event. A read that
+   * fails on an open store (a corrupt entry, a disk error) is fatal, as a
+   * failed write is: the machine's request cannot go on without it.
+   */
+  private read<T>(id: number, reading: Promise<T>, event: (result: T) => DistributiveOmit<ParticipantEvent, 'now'>): void {
+    reading.then(
+      (result) => { this.dispatch(event(result)) },
+      (err: unknown) => {
+        if (this.stopped || !this.store.isOpen) return
+        if (err instanceof CorruptRecordError) {
+          // As at start (run-main.ts): one line naming the key, and the node stops rather than trust it.
+          this.logger.fatal({ code: 'corrupt_record', read: id }, err.message)
+          process.stderr.write(`${err.message}\n`)
+          process.exit(1)
+        }
+        this.logger.fatal({ err, read: id }, 'replica read failed; exiting')
+        process.exit(70)
+      },
+    )
   }
 
   /**

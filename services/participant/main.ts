@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const metrics = new ParticipantMetrics(config.id, store)
   await store.open()
   let identity = await loadReplicaIdentity(store)
-  const replica = await recoverReplica(store)
+  const replica = await recoverReplica(store, config.cacheMb > 0)
   logger.info({ replica: identity.id, origin: identity.origin, admitted: identity.admitted }, 'replica identity')
 
   const machine = new ParticipantMachine({
@@ -39,6 +39,8 @@ async function main(): Promise<void> {
     retentionMs: config.retentionMs,
     maxRemembered: config.maxRemembered,
     checkInvariants: config.checkInvariants,
+    // CACHE_MB=0: the whole replica in memory, as before the cache.
+    ...(config.cacheMb > 0 ? { cacheBytes: config.cacheMb * 1024 * 1024 } : {}),
     coordinators: config.coordinators,
     ...(config.commitProtocol === 'paxos-commit'
       ? { protocol: 'paxos-commit' as const, name: config.id, participants: config.peers.map((p) => p.name), recoveryAfterMs: config.recoveryAfterMs }
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
   await app.listen({ host: config.host, port: config.port })
   paxos?.start()
   const address = app.server.address()
-  logger.info({ port: typeof address === 'object' && address ? address.port : config.port, keys: replica.entries.length, protocol: config.commitProtocol }, 'participant listening')
+  logger.info({ port: typeof address === 'object' && address ? address.port : config.port, keys: replica.entries.length, protocol: config.commitProtocol, cacheMb: config.cacheMb }, 'participant listening')
 
   closeOnSignals(app, logger)
 }

@@ -22,6 +22,13 @@ export interface Store {
   get(key: string): Promise<unknown>
   /** Every entry whose key starts with `prefix`, in key order, at most `limit`. */
   scan(prefix: string, limit?: number): Promise<[string, unknown][]>
+  /** The values at `keys`, in their order (undefined: none). */
+  getMany(keys: string[]): Promise<unknown[]>
+  /**
+   * Entries whose key starts with `prefix`, from `start` on (which must not
+   * come before `prefix`), in key order (LevelDB's: by UTF-8 bytes), at most `limit`.
+   */
+  scanFrom(prefix: string, start: { key: string; inclusive: boolean }, limit: number): Promise<[string, unknown][]>
   /** Writes what is still queued, then closes. */
   close(): Promise<void>
 }

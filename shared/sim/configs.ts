@@ -76,6 +76,17 @@ export const modelConfigs: Record<string, SimConfig> = {
   'delete-beside-create': { ...oneTxn, maxCrashes: 0, ...deleteBesideCreate },
   /** The same with FIFO connections and at most 1 crash of any node. */
   'delete-beside-create-fifo-crash': { ...oneTxn, fifo: true, ...deleteBesideCreate },
+  /**
+   * Replicas larger than memory (replica-cache.ts): two transactions on one key, 2 participants, FIFO
+   * connections, no crash (the 1-crash bound is left to the swarm), every participant's cache so small that each key no transaction holds
+   * is evicted after every step, so every PREPARE loads its key, and each load reads the store at any
+   * moment before its answer (stale reads included).
+   */
+  'two-txns-shared-key-cache': { ...oneTxn, txns: twoTxnsOnOneKey, fifo: true, maxCrashes: 0, cacheBytes: 1 },
+  /** The same on 1 participant, at most 1 crash. */
+  'two-txns-one-participant-cache': { ...oneTxn, participants: 1, txns: twoTxnsOnOneKey, cacheBytes: 1 },
+  /** A delete and a conditional re-create on 1 participant, at most 1 crash: absent keys and floors through the cache. */
+  'delete-recreate-cache': { ...oneTxn, participants: 1, ...deleteAndRecreate, cacheBytes: 1 },
   /** 2 participants, 1 transaction, a dropped connection and a duplicated message. */
   'lossy-network': { ...oneTxn, maxCrashes: 0, maxDisconnects: 1, maxDuplicates: 1, crashable: [] },
 }
@@ -130,6 +141,8 @@ export const bugConfigs: Record<string, SimConfig> = {
   'naive-backup-coordinator': { ...oneTxn, participants: 3, maxCrashes: 2, backup: true },
   /** The participant's PREPARED record written without fsync: only a power loss can show it. */
   'prepare-without-fsync': { ...oneTxn, crashable: ['participant'], maxCrashes: 0, maxPowerLosses: 1, bugs: { prepareWithoutSync: true } },
+  /** A replica cache that takes a loaded value over the one an apply gave it meanwhile: a precondition passes on an old version. */
+  'stale-loads': { ...oneTxn, participants: 1, txns: twoTxnsOnOneKey, maxCrashes: 0, cacheBytes: 1, bugs: { staleLoads: true } },
   /** The coordinator's commit decision written without fsync: only a power loss can show it. */
   'decision-without-fsync': { ...oneTxn, crashable: ['coordinator'], maxCrashes: 0, maxPowerLosses: 1, bugs: { decisionWithoutSync: true } },
 }

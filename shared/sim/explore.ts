@@ -274,7 +274,7 @@ function withDeletes(txns: SimTxn[], prng: Prng): void {
 }
 
 /** Per seed, a varied configuration (swarm testing): fault rates, sizes and contention differ from seed to seed. */
-export function swarmConfig(seed: number, participants = 5, protocol: '2pc' | 'paxos-commit' = '2pc'): { config: SimConfig; options: RandomRunOptions } {
+export function swarmConfig(seed: number, participants = 5, protocol: '2pc' | 'paxos-commit' = '2pc', cache = false): { config: SimConfig; options: RandomRunOptions } {
   const prng = new Prng(seed ^ 0x5eed)
   const config: SimConfig = {
     participants,
@@ -301,6 +301,9 @@ export function swarmConfig(seed: number, participants = 5, protocol: '2pc' | 'p
   const options = { maxSteps: 200_000, faultSteps: prng.int(100, 1500), rates: { crash: rate, disconnect: rate, duplicate: rate * 2 } }
   // Drawn after that: half the seeds delete too, on keys that share one version floor (bucket-twins.ts).
   if (prng.pick([false, true])) withDeletes(config.txns, prng)
+  // Replicas larger than memory: a cache so small that every key no transaction holds is evicted after each step.
+  // Asked for, not drawn: a seed's run stays what it was (the regression seeds replay as found).
+  if (cache) config.cacheBytes = 1
   return { config, options }
 }
 

@@ -1,5 +1,7 @@
 import { keyedObject } from '../core/protocol/keyed-object.ts'
 import { recordPrefix } from '../core/record-keys.ts'
+import type { StoreOp } from '../core/store.ts'
+import type { Entry } from '../core/protocol/types.ts'
 import { COORDINATOR, participantNames, type SimConfig, type World } from './model.ts'
 import type { Violation } from './violation.ts'
 export type { Violation }
@@ -35,6 +37,26 @@ export function checkSafety(world: World, names: readonly string[]): Violation |
     }
   }
   return undefined
+}
+
+/**
+ * Made as a commit's apply is written at a participant: every key it puts
+ * takes a version above the one the replica holds, or is the entry it holds (each committed write of a
+ * key has its own version; a repeated one means a precondition was checked
+ * against a version that was no longer the key's).
+ */
+export function noteApplyVersions(world: World, participant: string, ops: readonly StoreOp[]): void {
+  const store = world.nodes[participant]!.store
+  for (const op of ops) {
+    if (op.type !== 'put' || !op.key.startsWith(recordPrefix.entry)) continue
+    const old = store.get(op.key) as Entry | undefined
+    const entry = op.value as Entry
+    // The same entry again is the same write (an apply written twice); another one at the old version is not.
+    const same = old?.version === entry.version && old.value === entry.value
+    const before = old?.version ?? 0
+    const version = entry.version
+    if (version <= before && !same) world.ghost.flaws.push({ code: 'version-reused', detail: `${participant} committed ${op.key} at version ${version} over version ${before}` })
+  }
 }
 
 /** Made when a write becomes durable at a participant: no key's version on its replica is lower than one it had before. */

@@ -1,3 +1,4 @@
+import { compareKeys } from '../core/participant/listing.ts'
 import type { Store, StoreOp, StoreStats, WriteOptions } from '../core/store.ts'
 
 /**
@@ -42,6 +43,18 @@ export class MemoryStore implements Store {
   async scan(prefix: string, limit = Infinity): Promise<[string, unknown][]> {
     // Map keys are unique: no two compare equal.
     return [...this.visible].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1)).slice(0, limit)
+  }
+
+  async getMany(keys: string[]): Promise<unknown[]> {
+    return keys.map((key) => this.visible.get(key))
+  }
+
+  async scanFrom(prefix: string, start: { key: string; inclusive: boolean }, limit: number): Promise<[string, unknown][]> {
+    const after = (key: string): boolean => {
+      const order = compareKeys(key, start.key)
+      return order > 0 || (order === 0 && start.inclusive)
+    }
+    return [...this.visible].filter(([k]) => k.startsWith(prefix) && after(k)).sort(([a], [b]) => compareKeys(a, b)).slice(0, limit)
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { CoordinatorState } from '../core/coordinator/types.ts'
-import type { ParticipantState } from '../core/participant/types.ts'
+import type { ParticipantEffect, ParticipantEvent, ParticipantState } from '../core/participant/types.ts'
 import type { PersistEffect } from '../core/protocol/effects.ts'
 import type { ToCoordinator, ToParticipant } from '../core/protocol/messages.ts'
 import type { Write } from '../core/protocol/types.ts'
@@ -73,10 +73,16 @@ export interface SimConfig {
   participantRetentionMs?: number
   /** The coordinator claims each client id in the replicas (CoordinatorOptions.clientIdClaims), as the services do. */
   clientIdClaims?: boolean
+  /**
+   * Participants hold their replica in a cache of this many bytes (ParticipantOptions.cacheBytes), as the
+   * services do: each load and scan is read from the store and answered by events of its own (StoreRead).
+   */
+  cacheBytes?: number
   bugs?: {
     replyBeforeDurable?: boolean
     voteBeforeDurable?: boolean
     prepareWithoutSync?: boolean
+    staleLoads?: boolean
     decisionWithoutSync?: boolean
     /** Paxos Commit's flawed variants (see ParticipantBugs and LeaderBugs). */
     leaderProposesPrepared?: boolean
@@ -87,6 +93,17 @@ export interface SimConfig {
 }
 
 export const COORDINATOR = 'coordinator'
+
+/**
+ * A replica cache's read of the store (a `load` or `scan` effect). A real read
+ * sees the store as it is at some moment between the request and the answer:
+ * so it is two events, the read (`result` taken from the store then) and the
+ * answer, with any other events between them.
+ */
+export interface StoreRead {
+  effect: Extract<ParticipantEffect, { type: 'load' | 'scan' }>
+  result?: Extract<ParticipantEvent, { type: 'loaded' | 'scanned' }> extends infer E ? (E extends unknown ? Omit<E, 'now'> : never) : never
+}
 
 /** A persist effect the simulated disk has not completed yet. */
 export type PendingPersist = Omit<PersistEffect, 'type'>
@@ -121,6 +138,8 @@ export interface SimNode {
   synced?: Map<string, unknown>
   unsynced?: UnsyncedBatch[]
   persists: PendingPersist[]
+  /** A replica cache's reads of the store not answered yet (absent when none: worlds without a cache hash as before). */
+  reads?: StoreRead[]
   /** Armed timers by key (timerKey), with when they are due. */
   timers: Map<string, { timer: Timer; at: number }>
 }
@@ -175,6 +194,8 @@ export type SimEvent =
   | { kind: 'submit'; client: number }
   | { kind: 'deliver'; msg: number; duplicate: boolean }
   | { kind: 'persist'; node: string }
+  /** The oldest step left of the node's replica-cache read `id`: reading the store, or answering with what it read. */
+  | { kind: 'storeRead'; node: string; id: number }
   /** `timer` is the timer's key. */
   | { kind: 'timer'; node: string; timer: string }
   /**

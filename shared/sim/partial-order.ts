@@ -13,7 +13,8 @@ import { COORDINATOR, type SimConfig, type SimEvent, type World } from './world.
  * send only in response to one; `verifyAcyclic` checks it in the tests).
  *
  * The set: the events of one participant p (the delivery of the head of the
- * coordinator's connection to p, and p's pending write), when that head
+ * coordinator's connection to p, p's pending write and its replica cache's
+ * pending reads of its store), when that head
  * exists. It is persistent because every event outside it is independent of
  * every event in it, on every path from here:
  * - Other events happen at the coordinator or at another participant: they
@@ -40,7 +41,7 @@ export function persistentSet(config: SimConfig, world: World, events: SimEvent[
   if (!reducible(config, world)) return events
   const receiverOf = new Map(world.net.map((m) => [m.id, m.from === COORDINATOR ? m.to : undefined]))
   for (const p of Object.keys(world.links).sort()) {
-    const mine = events.filter((e) => (e.kind === 'deliver' && receiverOf.get(e.msg) === p) || (e.kind === 'persist' && e.node === p))
+    const mine = events.filter((e) => (e.kind === 'deliver' && receiverOf.get(e.msg) === p) || ((e.kind === 'persist' || e.kind === 'storeRead') && e.node === p))
     if (mine.some((e) => e.kind === 'deliver')) return mine
   }
   return events

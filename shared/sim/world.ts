@@ -2,13 +2,14 @@ import { CoordinatorMachine } from '../core/coordinator/machine.ts'
 import { planCoordinatorRecovery } from '../core/coordinator/recovery.ts'
 import type { CoordinatorEffect, CoordinatorEvent, CoordinatorOptions } from '../core/coordinator/types.ts'
 import { ParticipantMachine } from '../core/participant/machine.ts'
-import { planParticipantRecovery } from '../core/participant/recovery.ts'
+import { planParticipantRecovery, readAtCachedStart } from '../core/participant/recovery.ts'
+import { describeStoreRead, readStore } from './store-read.ts'
 import type { ParticipantEffect, ParticipantEvent, ParticipantOptions, ParticipantState } from '../core/participant/types.ts'
 import type { ToCoordinator, ToParticipant } from '../core/protocol/messages.ts'
 import { timerKey } from '../core/protocol/timers.ts'
 import { isDelete, type DistributiveOmit, type Write } from '../core/protocol/types.ts'
 import { backupDecision, isPrepared } from './backup-coordinator.ts'
-import { noteVersions } from './invariants.ts'
+import { noteApplyVersions, noteVersions } from './invariants.ts'
 import { applyOps } from './memory-store.ts'
 import { quorumSize } from '../core/paxos/ballot.ts'
 import type { AcceptorRecord } from '../core/paxos/acceptor.ts'
@@ -37,6 +38,8 @@ export function participantOptions(config: SimConfig, name = 'p1'): ParticipantO
   const bugs = config.bugs ?? {}
   if (bugs.voteBeforeDurable === true) o.unsafeBugs = { voteBeforeDurable: true }
   if (bugs.prepareWithoutSync === true) o.unsafeBugs = { ...o.unsafeBugs, prepareWithoutSync: true }
+  if (config.cacheBytes !== undefined) o.cacheBytes = config.cacheBytes
+  if (bugs.staleLoads === true) o.unsafeBugs = { ...o.unsafeBugs, staleLoads: true }
   if (config.protocol === 'paxos-commit') {
     o.protocol = 'paxos-commit'
     o.participants = participantNames(config)
@@ -104,6 +107,7 @@ export function enabledEvents(config: SimConfig, world: World): SimEvent[] {
       continue
     }
     if (node.persists.length > 0) events.push({ kind: 'persist', node: node.name })
+    for (const read of node.reads ?? []) events.push({ kind: 'storeRead', node: node.name, id: read.effect.id })
     for (const [key, armed] of node.timers) {
       if (config.timers === 'all' || armed.timer.kind === 'vote' || (armed.timer.kind === 'recover' && !coordinatorUp)) events.push({ kind: 'timer', node: node.name, timer: key })
     }
@@ -149,6 +153,8 @@ export function applyEvent(config: SimConfig, world: World, event: SimEvent): st
       return deliver(config, world, event.msg, event.duplicate)
     case 'persist':
       return completePersist(config, world, event.node)
+    case 'storeRead':
+      return storeRead(config, world, event.node, event.id)
     case 'timer': {
       const timers = world.nodes[event.node]!.timers
       const { timer } = timers.get(event.timer)!
@@ -211,6 +217,7 @@ function deliver(config: SimConfig, world: World, id: number, duplicate: boolean
 function completePersist(config: SimConfig, world: World, name: string): string {
   const node = world.nodes[name]!
   const p = node.persists.shift()!
+  if (p.kind === 'apply') noteApplyVersions(world, name, p.ops)
   writeToDisk(world, node, p, p.sync)
   if (p.txId !== undefined && p.kind === 'apply') {
     addTo(world.ghost.applied, p.txId, name)
@@ -222,6 +229,23 @@ function completePersist(config: SimConfig, world: World, name: string): string 
   step(config, world, name, { type: 'persisted', token: p.token })
   // Without fsync a write is not durable yet: a power loss may take it until a later sync covers it.
   return `${name}: ${[p.kind, p.txId].join(' ').trim()} ${p.sync ? 'is durable (fsync)' : 'is written, unsynced'}`
+}
+
+/** The next step of a replica cache's read: it reads the store as it is now, or answers with what it read. */
+function storeRead(config: SimConfig, world: World, name: string, id: number): string {
+  const node = world.nodes[name]!
+  const reads = node.reads!
+  const index = reads.findIndex((r) => r.effect.id === id)
+  const read = reads[index]!
+  const what = describeStoreRead(read.effect)
+  if (read.result === undefined) {
+    read.result = readStore(node.store, read.effect)
+    return `${name}: ${what} reads the store`
+  }
+  reads.splice(index, 1)
+  if (reads.length === 0) delete node.reads
+  step(config, world, name, read.result)
+  return `${name}: ${what} answered`
 }
 
 /**
@@ -268,6 +292,7 @@ function crash(config: SimConfig, world: World, name: string): void {
   delete node.coordinator
   delete node.participant
   node.persists = []
+  delete node.reads
   node.timers.clear()
   // The backup's messages to it, and its peer connections with whatever they carried.
   world.net = world.net.filter((m) => !((m.link === 'backup' && m.to === name) || (m.link === PEER_LINK && (m.to === name || m.from === name))))
@@ -286,7 +311,9 @@ function restart(config: SimConfig, world: World, name: string): void {
     step(config, world, name, { type: 'start', ...plan.start })
   } else {
     node.participant = new ParticipantMachine(optionsOf(config, name).participant).state
-    step(config, world, name, { type: 'start', ...planParticipantRecovery(node.store.entries()) })
+    // With a replica cache, only what the service reads at start (recovery.ts).
+    const records = config.cacheBytes === undefined ? node.store.entries() : [...node.store].filter(([key]) => readAtCachedStart(key))
+    step(config, world, name, { type: 'start', ...planParticipantRecovery(records) })
   }
 }
 
@@ -372,6 +399,10 @@ function perform(config: SimConfig, world: World, node: SimNode, effect: Coordin
     case 'sendPeer':
       if (effect.msg.type === 'phase2b') noteAcceptance(config, world, effect.msg.txId, node.name, effect.msg.ballot, effect.msg.values)
       if (world.nodes[effect.to]!.up) world.net.push({ id: world.nextMsgId++, from: node.name, to: effect.to, msg: deepCopy(effect.msg), link: PEER_LINK, epoch: 0 })
+      break
+    case 'load':
+    case 'scan':
+      ;(node.reads ??= []).push({ effect: deepCopy(effect) })
       break
     case 'persist': {
       // Copied as LevelDB's encoding would: later changes to machine state must not reach the disk.
@@ -504,6 +535,7 @@ export function touchedNodes(world: World, event: SimEvent): string[] {
     case 'deliver':
       return [world.net.find((m) => m.id === event.msg)!.to]
     case 'persist':
+    case 'storeRead':
     case 'timer':
     case 'restart':
       return [event.node]

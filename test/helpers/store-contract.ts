@@ -56,6 +56,25 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.same((await store.scan('kv/\u{1F600}')).map(([k]) => k), ['kv/\u{1F600}'])
   })
 
+  t.test(`${backend.name}: getMany answers each key in its order, undefined for none`, async (t) => {
+    const store = await backend.open(t)
+    await store.write([{ type: 'put', key: 'a', value: 1 }, { type: 'put', key: 'c', value: { n: 3 } }], false)
+    t.same(await store.getMany(['c', 'b', 'a']), [{ n: 3 }, undefined, 1])
+    t.same(await store.getMany([]), [])
+  })
+
+  t.test(`${backend.name}: scanFrom reads one prefix from a start key on, inclusive or not, in UTF-8 byte order, up to a limit`, async (t) => {
+    const store = await backend.open(t)
+    const keys = ['kv/a', 'kv/b', 'kv/c', 'kv/\uffff', 'kv/\u{1F600}', 'kw/a']
+    await store.write(keys.map((key) => ({ type: 'put' as const, key, value: key })), false)
+    const names = async (start: { key: string; inclusive: boolean }, limit = 10): Promise<string[]> => (await store.scanFrom('kv/', start, limit)).map(([k]) => k)
+    t.same(await names({ key: 'kv/', inclusive: true }), ['kv/a', 'kv/b', 'kv/c', 'kv/\uffff', 'kv/\u{1F600}'], 'U+FFFF before U+1F600, as in UTF-8')
+    t.same(await names({ key: 'kv/b', inclusive: true }, 2), ['kv/b', 'kv/c'])
+    t.same(await names({ key: 'kv/b', inclusive: false }, 2), ['kv/c', 'kv/\uffff'])
+    t.same(await names({ key: 'kv/\uffff', inclusive: false }), ['kv/\u{1F600}'])
+    t.same(await names({ key: 'kv/a', inclusive: true }, 0), [], 'a limit of 0 returns nothing')
+  })
+
   t.test(`${backend.name}: values come back as JSON would carry them, own __proto__ keys included, unaffected by later changes`, async (t) => {
     const store = await backend.open(t)
     const value = JSON.parse('{"__proto__":1,"constructor":{"x":[1,"two",null,true]}}') as Record<string, unknown>

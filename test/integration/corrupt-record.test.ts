@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import t from 'tap'
-import { LocalCluster } from '../helpers/cluster.ts'
+import { http, LocalCluster } from '../helpers/cluster.ts'
 
 t.test('a node whose store holds a corrupt record stops at start with one line naming the key', async (t) => {
   const dataRoot = mkdtempSync(join(tmpdir(), 'txn-corrupt-'))
@@ -12,7 +12,8 @@ t.test('a node whose store holds a corrupt record stops at start with one line n
     await cluster.stopAll()
     rmSync(dataRoot, { recursive: true, force: true })
   })
-  for (const [node, key, value] of [['p1', 'kv/a', { value: 'x', version: {} }], ['coordinator', 'tx/1.1', { txId: '1.1', outcome: 'perhaps' }]] as const) {
+  // A participant reads at start its PREPARED records, markers, acceptor records and version floors (not its entries).
+  for (const [node, key, value] of [['p1', 'prep/1.1', { txId: '1.1', writes: 'x', versions: {}, preparedAt: 0 }], ['coordinator', 'tx/1.1', { txId: '1.1', outcome: 'perhaps' }]] as const) {
     const db = new ClassicLevel<string, unknown>(cluster.spec(node).dataDir, { valueEncoding: 'json' })
     await db.put(key, value)
     await db.close()
@@ -23,4 +24,22 @@ t.test('a node whose store holds a corrupt record stops at start with one line n
     t.match(log, new RegExp(`^corrupt record at key "${key}": /[a-z]* ?[a-z]+ .*; the node stops rather than trust it`, 'm'), `${node} names the key and what is wrong`)
     t.notMatch(log, /fatal:|\n\s+at /, 'one line, no stack')
   }
+})
+
+t.test('a corrupt entry of the replica, read on demand (start-up reads none), stops the participant with one line naming the key', async (t) => {
+  const dataRoot = mkdtempSync(join(tmpdir(), 'txn-corrupt-'))
+  const cluster = await LocalCluster.create({ dataRoot, participants: 1 })
+  t.teardown(async () => {
+    await cluster.stopAll()
+    rmSync(dataRoot, { recursive: true, force: true })
+  })
+  const db = new ClassicLevel<string, unknown>(cluster.spec('p1').dataDir, { valueEncoding: 'json' })
+  await db.put('kv/a', { value: 'x', version: {} })
+  await db.close()
+  await cluster.startAll()
+  const read = http(`${cluster.url}/v1/keys/a`, { dispatcher: cluster.dispatcher }).catch(() => undefined)
+  t.match(await cluster.waitExit('p1'), { code: 1 }, 'p1 exits with status 1 once it reads the entry')
+  await read
+  const log = readFileSync(join(dataRoot, 'p1.log'), 'utf8')
+  t.match(log, /^corrupt record at key "kv\/a": \/version .*; the node stops rather than trust it/m, 'the key and what is wrong, on a line of its own')
 })

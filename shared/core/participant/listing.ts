@@ -10,6 +10,12 @@ export interface ListRange {
   limit: number
 }
 
+/** Where a store scan starts, in the store's key order. */
+export interface ScanStart {
+  key: string
+  inclusive: boolean
+}
+
 export interface ListedEntry {
   key: string
   value: string
@@ -35,6 +41,47 @@ export function compareKeys(a: string, b: string): number {
   return a.length - b.length
 }
 
+/** Whether a listing's range holds `key`: a client's key (never a reserved one) with its prefix, past its cursor. */
+export function inRange(range: ListRange, key: string): boolean {
+  return key.startsWith(range.prefix) && compareKeys(key, range.after) > 0 && !isReservedKey(key)
+}
+
+/**
+ * Where a store scan for `range` starts: past the cursor, at the prefix, and
+ * for the empty prefix past every reserved key (they all start with U+0000,
+ * so the first key that can be a client's starts with U+0001).
+ */
+export function scanStart(range: ListRange): ScanStart {
+  const starts: ScanStart[] = [{ key: range.after, inclusive: false }, { key: range.prefix, inclusive: true }, { key: '\u0001', inclusive: true }]
+  return starts.reduce((a, b) => {
+    const order = compareKeys(a.key, b.key)
+    return order > 0 || (order === 0 && !a.inclusive) ? a : b
+  })
+}
+
+/**
+ * A page for a replica larger than memory: from what a store scan read
+ * (`scanned`, in key order, `more` if the store holds further keys of the
+ * range) and the changes applies committed while it was read, which win.
+ * The range it covers ends at the last key read when there is more; past it
+ * nothing is known, so changes there are left for the next page. The same
+ * rule as listPage then holds for locked keys. `rescanAfter`: every key read
+ * was deleted meanwhile, and the store holds more: read on from there.
+ */
+export function scannedPage(scanned: readonly [string, Entry][], more: boolean, changes: ReadonlyMap<string, Entry | null>, locks: ReadonlyMap<string, string>, range: ListRange, maxBytes: number): ListPage | { rescanAfter: string } {
+  const last = scanned.at(-1)?.[0]
+  const covered = (key: string): boolean => !more || compareKeys(key, last!) <= 0
+  const view = new Map<string, Entry>(scanned)
+  for (const [key, entry] of changes) {
+    if (!covered(key)) continue
+    if (entry === null) view.delete(key)
+    else view.set(key, entry)
+  }
+  if (view.size === 0 && more) return { rescanAfter: last! }
+  const page = listPage(view, locks, range, maxBytes)
+  return 'entries' in page && more ? { entries: page.entries, more: true } : page
+}
+
 /**
  * One page of the committed keys of a replica, never an uncommitted value.
  * Each key is read-your-writes, as a single read is: a key locked by a
@@ -48,10 +95,9 @@ export function compareKeys(a: string, b: string): number {
  */
 export function listPage(kv: ReadonlyMap<string, Entry>, locks: ReadonlyMap<string, string>, range: ListRange, maxBytes: number): ListPage {
   invariant(range.limit >= 1, () => `a listing of ${range.limit} keys`)
-  const inRange = (key: string): boolean => key.startsWith(range.prefix) && compareKeys(key, range.after) > 0 && !isReservedKey(key)
   let firstLocked: string | undefined
-  for (const key of locks.keys()) if (inRange(key) && (firstLocked === undefined || compareKeys(key, firstLocked) < 0)) firstLocked = key
-  const keys = [...kv.keys()].filter((key) => inRange(key) && (firstLocked === undefined || compareKeys(key, firstLocked) < 0)).sort(compareKeys)
+  for (const key of locks.keys()) if (inRange(range, key) && (firstLocked === undefined || compareKeys(key, firstLocked) < 0)) firstLocked = key
+  const keys = [...kv.keys()].filter((key) => inRange(range, key) && (firstLocked === undefined || compareKeys(key, firstLocked) < 0)).sort(compareKeys)
   const entries: ListedEntry[] = []
   let bytes = 0
   for (const key of keys) {

@@ -5,7 +5,8 @@ import { ballotOwner } from '../paxos/ballot.ts'
 import { coordinatorOf } from '../protocol/tx-id.ts'
 import { isClaimKey, isReservedKey } from '../protocol/client-id-claim.ts'
 import { floorKey, isFloorKey } from './version-floor.ts'
-import { listPage, type ListPage, type ListRange } from './listing.ts'
+import { inRange, listPage, scannedPage, scanStart, type ListPage, type ListRange } from './listing.ts'
+import { cacheHas, cacheSet, evict, fillLoaded, MAX_PARKED, newReplicaCache, noteChange, pin, type ParkedRequest } from './replica-cache.ts'
 import { limits } from '../protocol/messages.ts'
 import { ParticipantPaxos } from './paxos.ts'
 import { assertSendable } from '../protocol/sendable.ts'
@@ -65,6 +66,7 @@ export class ParticipantMachine {
       refusing: new Map(),
       after: new Map(),
       confirmations: new Map(),
+      ...(options.cacheBytes === undefined ? {} : { cache: newReplicaCache(options.cacheBytes) }),
     }
     this.paxos = options.protocol === 'paxos-commit' ? this.paxosRole() : undefined
   }
@@ -101,7 +103,10 @@ export class ParticipantMachine {
     // Version floors held beside the keys are not counted: an operator asks which keys are held.
     let locks = 0
     for (const key of s.locks.keys()) if (!isFloorKey(key)) locks++
-    return { started: s.started, keys: s.kv.size, prepared: [...s.prepared.keys()], locks, remembered: s.resolved.size, readsWaiting: s.waitingReads }
+    // keys: the entries in memory (all of the replica, or what its cache holds).
+    const status: ParticipantStatus = { started: s.started, keys: s.kv.size, prepared: [...s.prepared.keys()], locks, remembered: s.resolved.size, readsWaiting: s.waitingReads }
+    if (s.cache) status.cache = { maxBytes: s.cache.maxBytes, bytes: s.cache.bytes, absent: s.cache.absent.size, loads: s.cache.loads.size, scans: s.cache.scans.size }
+    return status
   }
 
   /** Every prepared transaction waiting for its outcome, for `GET /v1/in-doubt`. */
@@ -137,7 +142,14 @@ export class ParticipantMachine {
       case 'persisted':
         this.onPersisted(event.token)
         break
+      case 'loaded':
+        this.onLoaded(event.id, event.entries)
+        break
+      case 'scanned':
+        this.onScanned(event.id, event.entries, event.more)
+        break
     }
+    if (this.state.cache) evict(this.state.kv, this.state.cache, this.state.locks)
     assertSendable('participant', this.out, explainToCoordinator)
     assertSendable('participant', this.out, explainToParticipant, 'sendPeer')
     assertParticipantEffects(this.state, this.out, this.options)
@@ -148,7 +160,7 @@ export class ParticipantMachine {
   private onStart(entries: [string, { value: string; version: number }][], prepared: PreparedRecord[], resolved: ResolvedRecord[], acceptors: AcceptorRecord[]): void {
     const s = this.state
     s.started = true
-    for (const [key, entry] of entries) s.kv.set(key, entry)
+    for (const [key, entry] of entries) this.setEntry(key, entry)
     for (const record of resolved) s.resolved.set(record.txId, record)
     for (const record of prepared) {
       // In doubt: keep the locks until the coordinator tells us the outcome.
@@ -232,11 +244,14 @@ export class ParticipantMachine {
     }
     // Paxos Commit: its NO is being made durable; a YES now (the conflict may be gone) would contradict it.
     if (s.refusing.has(txId)) return
+    // A replica larger than memory: the keys' committed versions first (replica-cache.ts).
+    if (this.parkUntilLoaded({ kind: 'prepare', msg }, writes.map((w) => w.key))) return
     // Paxos Commit: a recovery leader got here first, so this participant's ballot 0 cannot win any more.
-    const floors = this.floorsOf(writes)
+    let floors = new Map<string, number>()
+    // The floors after the keys' checks: a key held by another transaction may not be in a replica cache.
     const refusal = this.paxos?.promisedAway(txId) === true
       ? { code: 'already_resolved' as const, message: 'a recovery of this transaction began before its PREPARE arrived' }
-      : this.checkWrites(txId, writes) ?? this.checkFloors(txId, writes, floors)
+      : this.checkWrites(txId, writes) ?? this.checkFloors(txId, writes, (floors = this.floorsOf(writes)))
     if (refusal) {
       if (this.paxos) this.paxos.refuse(txId, refusal)
       else this.voteNo(txId, refusal)
@@ -354,7 +369,14 @@ export class ParticipantMachine {
     const holder = this.state.locks.get(key)
     const applying = holder === undefined ? undefined : this.state.prepared.get(holder)
     if (applying?.phase === 'applying') return applying.versions.get(key)!
+    this.assertCached(key)
     return this.state.kv.get(key)?.version ?? 0
+  }
+
+  /** A replica cache answers for every key the machine reads that no apply being written gives (replica-cache.ts). */
+  private assertCached(key: string): void {
+    const cache = this.state.cache
+    if (cache) invariant(cacheHas(this.state.kv, cache, key), () => `key ${JSON.stringify(key)} was read, and the replica cache does not hold it`)
   }
 
   /** A key's value as the next transaction must see it (as versionOf), for a key that exists. */
@@ -366,6 +388,7 @@ export class ParticipantMachine {
       invariant(!isDelete(write), () => `the value of ${JSON.stringify(key)} was asked, and ${applying.txId} deletes it`)
       return write.value
     }
+    this.assertCached(key)
     return this.state.kv.get(key)!.value
   }
 
@@ -453,11 +476,8 @@ export class ParticipantMachine {
         this.paxos?.proposeOwnVote(txn)
       }
     } else if (pending.kind === 'apply') {
-      for (const w of txn.writes) {
-        if (isDelete(w)) this.state.kv.delete(w.key)
-        else this.state.kv.set(w.key, { value: w.value, version: txn.versions.get(w.key)! })
-      }
-      for (const [key, floor] of this.raisedFloors(txn)) this.state.kv.set(key, floor)
+      for (const w of txn.writes) this.setEntry(w.key, isDelete(w) ? null : { value: w.value, version: txn.versions.get(w.key)! })
+      for (const [key, floor] of this.raisedFloors(txn)) this.setEntry(key, floor)
       this.finish(txn, 'committed')
       this.toCoordinator({ type: 'ack', txId: txn.txId })
     } else {
@@ -491,6 +511,76 @@ export class ParticipantMachine {
     return raised
   }
 
+  /** A key's committed entry (null: absent) is now this: in the whole replica, or in its cache. */
+  private setEntry(key: string, entry: Entry | null): void {
+    const cache = this.state.cache
+    if (cache) {
+      cacheSet(this.state.kv, cache, key, entry)
+      noteChange(cache, key, entry, inRange)
+    } else if (entry === null) this.state.kv.delete(key)
+    else this.state.kv.set(key, entry)
+  }
+
+  // ---- a replica larger than memory (replica-cache.ts) ----------------------------
+
+  /**
+   * Whether `request` must wait for some of `keys` to be loaded: those neither
+   * in the cache nor held by a transaction (a held key's version never comes
+   * from the store). It runs again from scratch once they are.
+   */
+  private parkUntilLoaded(request: ParkedRequest, keys: string[]): boolean {
+    const cache = this.state.cache
+    if (!cache) return false
+    const missing = [...new Set(keys)].filter((key) => !this.state.locks.has(key) && !cacheHas(this.state.kv, cache, key))
+    if (missing.length === 0) return false
+    if (cache.loads.size + cache.scans.size >= MAX_PARKED) {
+      // Bounded: the coordinator's vote or read timeout answers the client.
+      this.log('warn', 'too many loads in flight; request dropped', request.kind === 'prepare' ? { txId: request.msg.txId } : { key: request.read.key })
+      return true
+    }
+    const id = cache.nextId++
+    cache.loads.set(id, { request, keys: missing })
+    pin(cache, missing, 1)
+    this.out.push({ type: 'load', id, keys: missing })
+    return true
+  }
+
+  private onLoaded(id: number, entries: [string, Entry | null][]): void {
+    const cache = this.state.cache
+    const load = cache?.loads.get(id)
+    invariant(cache !== undefined && load !== undefined, () => `load ${id} answered, and none is in flight`)
+    invariant(entries.length === load.keys.length && entries.every(([key], i) => key === load.keys[i]), () => `load ${id} answered for other keys`)
+    cache.loads.delete(id)
+    pin(cache, load.keys, -1)
+    fillLoaded(this.state.kv, cache, entries, this.options.unsafeBugs?.staleLoads === true)
+    if (load.request.kind === 'prepare') this.onPrepare(load.request.msg)
+    else this.onRead(load.request.read)
+  }
+
+  private scan(request: Omit<PendingRead, 'key'> & { list: ListRange }, after: string): void {
+    const cache = this.state.cache!
+    if (cache.loads.size + cache.scans.size >= MAX_PARKED) {
+      this.log('warn', 'too many loads in flight; listing dropped', { prefix: request.list.prefix })
+      return
+    }
+    const id = cache.nextId++
+    cache.scans.set(id, { request, after, changes: new Map() })
+    const range = { ...request.list, after }
+    this.out.push({ type: 'scan', id, prefix: range.prefix, start: scanStart(range), limit: range.limit })
+  }
+
+  private onScanned(id: number, entries: [string, Entry][], more: boolean): void {
+    const cache = this.state.cache
+    const scan = cache?.scans.get(id)
+    invariant(cache !== undefined && scan !== undefined, () => `scan ${id} answered, and none is in flight`)
+    cache.scans.delete(id)
+    const { request } = scan
+    const page = scannedPage(entries, more, scan.changes, this.state.locks, { ...request.list, after: scan.after }, limits.maxListBytes)
+    if ('rescanAfter' in page) this.scan(request, page.rescanAfter)
+    else if ('waitFor' in page) this.wait({ ...request, key: page.waitFor })
+    else this.answerList(request, page)
+  }
+
   private remember(record: ResolvedRecord): void {
     this.state.resolved.delete(record.txId)
     this.state.resolved.set(record.txId, record)
@@ -499,15 +589,16 @@ export class ParticipantMachine {
   // ---- reads --------------------------------------------------------------------
 
   private onRead(read: PendingRead): void {
-    if (!this.state.locks.has(read.key)) {
-      this.answerRead(read, false)
-      return
-    }
-    this.wait(read)
+    if (this.state.locks.has(read.key)) this.wait(read)
+    else if (!this.parkUntilLoaded({ kind: 'read', read }, [read.key])) this.answerRead(read, false)
   }
 
   /** A listing waits, as a read, for the first held key its page would show (listing.ts). */
   private onList(request: Omit<PendingRead, 'key'> & { list: ListRange }): void {
+    if (this.state.cache) {
+      this.scan(request, request.list.after)
+      return
+    }
     const page = this.page(request.list)
     if ('waitFor' in page) this.wait({ ...request, key: page.waitFor })
     else this.answerList(request, page)
@@ -555,6 +646,13 @@ export class ParticipantMachine {
     this.state.reads.delete(key)
     this.state.waitingReads -= queue.length
     for (const read of queue) {
+      if (this.state.cache) {
+        // Read again, from the cache or the store, as if it came now (its deadline starts again if it must wait).
+        this.out.push({ type: 'cancelTimer', timer: readTimer(read) })
+        if (read.list === undefined) this.onRead(read)
+        else this.onList({ reqId: read.reqId, from: read.from, list: read.list })
+        continue
+      }
       const page = read.list === undefined ? undefined : this.page(read.list)
       if (page !== undefined && 'waitFor' in page) {
         // The next held key of its page: wait for that one, within the same deadline.
@@ -678,6 +776,8 @@ export interface ParticipantStatus {
   remembered: number
   /** Reads held until a prepared transaction on their key resolves. */
   readsWaiting: number
+  /** A replica larger than memory: the cache's budget and use (estimated bytes), keys known absent, loads and scans in flight. */
+  cache?: { maxBytes: number; bytes: number; absent: number; loads: number; scans: number }
 }
 
 export interface InDoubtTxn {

@@ -1,6 +1,7 @@
 import { CorruptRecordError, EntrySchema, recordReader } from '../protocol/record-reader.ts'
 import type { Entry } from '../protocol/types.ts'
-import { acceptorKey, preparedKey, recordPrefix, resolvedKey } from '../record-keys.ts'
+import { acceptorKey, entryKey, preparedKey, recordPrefix, resolvedKey } from '../record-keys.ts'
+import { FLOOR_PREFIX } from './version-floor.ts'
 import type { AcceptorRecord } from '../paxos/acceptor.ts'
 import { AcceptorRecordSchema, PreparedRecordSchema, ResolvedRecordSchema } from './records.ts'
 import type { PreparedRecord, ResolvedRecord } from './types.ts'
@@ -37,6 +38,17 @@ export function planParticipantRecovery(store: Iterable<[string, unknown]>): Par
   }
   out.resolved.sort((a, b) => a.at - b.at)
   return out
+}
+
+/**
+ * What a participant with a replica cache reads at start: every record but
+ * the replica's entries, of which only the version floors (all of them stay
+ * in memory, replica-cache.ts). The rest is read on demand.
+ */
+export const cachedStartPrefixes = [entryKey(FLOOR_PREFIX), recordPrefix.prepared, recordPrefix.resolved, recordPrefix.acceptor] as const
+
+export function readAtCachedStart(key: string): boolean {
+  return cachedStartPrefixes.some((prefix) => key.startsWith(prefix))
 }
 
 function underItsKey<R extends { txId: string }>(key: string, record: R, keyOf: (txId: string) => string): R {

@@ -1,5 +1,9 @@
 import type { AcceptorRecord } from '../paxos/acceptor.ts'
-import type { ListRange } from './listing.ts'
+import type { ScanStart } from './listing.ts'
+import type { PendingRead } from './pending-read.ts'
+import type { ReplicaCache } from './replica-cache.ts'
+
+export type { PendingRead } from './pending-read.ts'
 import type { LeaderBallot, LeaderBugs } from '../paxos/leader.ts'
 import type { CommonEffect } from '../protocol/effects.ts'
 import type { ParticipantTimer } from '../protocol/timers.ts'
@@ -31,6 +35,11 @@ export interface ParticipantOptions {
   recoveryAfterMs?: number
   /** Paxos Commit: ballots one leader starts per transaction at most (the model checker's bound; unlimited without). */
   maxRecoveryRounds?: number
+  /**
+   * A replica larger than memory (replica-cache.ts): `kv` holds at most about this many bytes of it, and keys
+   * not there are loaded from the store. Absent: `kv` is the whole replica (the simulator, the model checker).
+   */
+  cacheBytes?: number
   /** Test-only flawed variants that the simulator must catch. Never set by the services. */
   unsafeBugs?: ParticipantBugs
 }
@@ -38,6 +47,8 @@ export interface ParticipantOptions {
 export interface ParticipantBugs extends LeaderBugs {
   voteBeforeDurable?: boolean
   prepareWithoutSync?: boolean
+  /** A replica cache takes a loaded value even over one an apply gave it while the load was in flight. */
+  staleLoads?: boolean
   /** An acceptor sends its 2b before its acceptance is durable. */
   acceptBeforeDurable?: boolean
   /** A recovery leader proposes what its own acceptor holds, without phase 1. */
@@ -91,8 +102,21 @@ export type ParticipantEvent =
   | { type: 'message'; now: number; msg: ToParticipant; from?: string }
   | { type: 'timer'; now: number; timer: ParticipantTimer }
   | { type: 'persisted'; now: number; token: number }
+  /** A `load` effect's keys as the store holds them (null: absent), in its order. */
+  | { type: 'loaded'; now: number; id: number; entries: [string, Entry | null][] }
+  /** A `scan` effect's page from the store; `more`: the store holds further keys of the range. */
+  | { type: 'scanned'; now: number; id: number; entries: [string, Entry][]; more: boolean }
 
-export type ParticipantEffect = CommonEffect<ParticipantTimer> | { type: 'send'; to: string; msg: ToCoordinator } | { type: 'sendPeer'; to: string; msg: ToParticipant }
+export type ParticipantEffect =
+  | CommonEffect<ParticipantTimer>
+  | { type: 'send'; to: string; msg: ToCoordinator }
+  | { type: 'sendPeer'; to: string; msg: ToParticipant }
+  /** Replica cache: read these keys' committed entries; answered by a `loaded` event with the same id. */
+  | { type: 'load'; id: number; keys: string[] }
+  /** Replica cache: read at most `limit` committed entries from `start` on, whose keys start with `prefix`; answered by `scanned`. */
+  | { type: 'scan'; id: number; prefix: string; start: ScanStart; limit: number }
+
+
 
 /** A message that waits for a write: to a coordinator (`to` absent: the transaction's own) or to a participant (this one included). */
 export interface Outgoing {
@@ -100,15 +124,6 @@ export interface Outgoing {
   msg: ToCoordinator | ToParticipant
 }
 
-export interface PendingRead {
-  reqId: number
-  /** The key it waits on: its own, or for a listing the first held key of its page. */
-  key: string
-  /** A listing's range (participant/listing.ts); absent for a read of one key. */
-  list?: ListRange
-  /** The coordinator that asked: it numbers its reads, and gets the answer. */
-  from: string
-}
 
 export interface ParticipantState {
   started: boolean
@@ -138,6 +153,8 @@ export interface ParticipantState {
    * memory only: after a restart every peer is asked again.
    */
   confirmations: Map<string, Confirmations>
+  /** A replica larger than memory: what the cache knows and waits for (replica-cache.ts); absent when `kv` is all of it. */
+  cache?: ReplicaCache
 }
 
 export interface Confirmations {

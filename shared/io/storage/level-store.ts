@@ -158,6 +158,21 @@ export class LevelStore implements Store {
     return out
   }
 
+  async getMany(keys: string[]): Promise<unknown[]> {
+    return this.db.getMany(keys)
+  }
+
+  async scanFrom(prefix: string, start: { key: string; inclusive: boolean }, limit: number): Promise<[string, unknown][]> {
+    const out: [string, unknown][] = []
+    if (limit <= 0) return out
+    for await (const [key, value] of this.db.iterator(start.inclusive ? { gte: start.key } : { gt: start.key })) {
+      if (!key.startsWith(prefix)) break
+      out.push([key, value])
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
   /**
    * Every record whose key starts with one of `prefixes`, in key order, from
    * a snapshot taken by this call (LevelDB's iterator reads the state at its

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { checkQuiescent, checkSafety, noteVersions } from '../../../shared/sim/invariants.ts'
+import { checkQuiescent, checkSafety, noteApplyVersions, noteVersions } from '../../../shared/sim/invariants.ts'
 import { oneTxn } from '../../../shared/sim/configs.ts'
 import { exploreExhaustive, randomRun } from '../../../shared/sim/explore.ts'
 import { applyEvent, createWorld, enabledEvents, type SimConfig } from '../../../shared/sim/world.ts'
@@ -103,4 +103,15 @@ t.test('the random runner also drives the exhaustive configurations (no start ti
 t.test('a run that cannot settle within its step budget is a progress violation', async (t) => {
   const r = randomRun({ ...config, timers: 'all' }, 5, { maxSteps: 3, faultSteps: 0, rates: { crash: 0, disconnect: 0, duplicate: 0 } })
   t.match(r.violation, { code: 'progress', detail: /not settled after 3 steps/ })
+})
+
+t.test('a commit that puts a key at a version the replica already holds is noted as a reused version', async (t) => {
+  const w = createWorld(config)
+  w.nodes.p1!.store.set('kv/x', { value: 'a', version: 2 })
+  noteApplyVersions(w, 'p1', [{ type: 'put', key: 'kv/x', value: { value: 'b', version: 3 } }, { type: 'put', key: 'kv/new', value: { value: 'c', version: 1 } }, { type: 'del', key: 'kv/gone' }, { type: 'put', key: 'done/1.1', value: {} }])
+  t.same(w.ghost.flaws, [], 'a higher version, a new key, a delete, and a record that is not an entry')
+  noteApplyVersions(w, 'p1', [{ type: 'put', key: 'kv/x', value: { value: 'a', version: 2 } }])
+  t.same(w.ghost.flaws, [], 'the entry it holds, again (an apply written twice)')
+  noteApplyVersions(w, 'p1', [{ type: 'put', key: 'kv/x', value: { value: 'b', version: 2 } }])
+  t.match(w.ghost.flaws, [{ code: 'version-reused', detail: 'p1 committed kv/x at version 2 over version 2' }])
 })

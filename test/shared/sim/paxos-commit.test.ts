@@ -66,6 +66,17 @@ t.test('Paxos Commit swarm sample: random faults, concurrent transactions on sha
   t.ok(faults > 100, `${faults} faults`)
 })
 
+t.test('Paxos Commit swarm sample with replica caches (every key no transaction holds evicted, each load an event): no violation', async (t) => {
+  let committed = 0
+  for (let seed = 1; seed <= 40; seed++) {
+    const { config, options } = swarmConfig(seed, 3, 'paxos-commit', true)
+    const r = randomRun(config, seed, options)
+    if (r.violation) t.fail(`seed ${seed}: ${r.violation.code}: ${r.violation.detail}`)
+    committed += r.committed
+  }
+  t.ok(committed > 60, `${committed} commits`)
+})
+
 t.test('seeds 753 and 900: a participant that refuses a PREPARE stays an acceptor until it knows the outcome', async (t) => {
   // Found by the 10,000-seed swarm. 753: the refusal dropped its acceptor record, and a fresh one accepted a
   // ballot 0 it had promised away. 900: an ABORT learned while the NO was still written dropped it, and the

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { compareKeys, listPage } from '../../../../shared/core/participant/listing.ts'
+import { compareKeys, inRange, listPage, scannedPage, scanStart } from '../../../../shared/core/participant/listing.ts'
 import type { Entry } from '../../../../shared/core/protocol/types.ts'
 
 const kv = (...keys: string[]): Map<string, Entry> => new Map(keys.map((k, i) => [k, { value: `v${k}`, version: i + 1 }]))
@@ -46,4 +46,34 @@ t.test('a page is bounded in bytes too, and always holds at least one entry', as
 
 t.test('a listing of no keys is a bug of the caller', async (t) => {
   t.throws(() => listPage(new Map(), new Map(), { prefix: '', after: '', limit: 0 }, BIG), { name: 'InvariantViolation' })
+})
+
+t.test('a range holds client keys with its prefix past its cursor', async (t) => {
+  const range = { prefix: 'b', after: 'b1', limit: 10 }
+  t.ok(inRange(range, 'b2'))
+  t.notOk(inRange(range, 'b1'), 'the cursor itself is not in it')
+  t.notOk(inRange(range, 'c1'))
+  t.notOk(inRange({ prefix: '', after: '', limit: 1 }, '\u0000floor/1'), 'nor a reserved key')
+})
+
+t.test('a store scan starts past the cursor, at the prefix, and past the reserved keys', async (t) => {
+  t.same(scanStart({ prefix: '', after: '', limit: 1 }), { key: '\u0001', inclusive: true }, 'the empty prefix skips every reserved key')
+  t.same(scanStart({ prefix: 'b', after: '', limit: 1 }), { key: 'b', inclusive: true })
+  t.same(scanStart({ prefix: 'b', after: 'b', limit: 1 }), { key: 'b', inclusive: false }, 'a cursor equal to the prefix excludes it')
+  t.same(scanStart({ prefix: 'b', after: 'b7', limit: 1 }), { key: 'b7', inclusive: false })
+  t.same(scanStart({ prefix: 'b', after: 'a9', limit: 1 }), { key: 'b', inclusive: true }, 'a cursor before the prefix')
+  t.same(scanStart({ prefix: '', after: '\u0001', limit: 1 }), { key: '\u0001', inclusive: false })
+})
+
+t.test('a page from a store scan: changes committed while it was read win, within the range it covers', async (t) => {
+  const range = { prefix: '', after: '', limit: 3 }
+  const read = [...kv('a', 'b', 'c')]
+  t.same(keysOf(scannedPage(read, false, new Map(), new Map(), range, BIG) as ReturnType<typeof listPage>), ['a', 'b', 'c'])
+  const changes = new Map<string, Entry | null>([['b', null], ['bb', { value: 'new', version: 9 }], ['a', { value: 'a2', version: 5 }], ['d', { value: 'd', version: 1 }]])
+  t.same(scannedPage(read, true, changes, new Map(), range, BIG), { entries: [{ key: 'a', value: 'a2', version: 5 }, { key: 'bb', value: 'new', version: 9 }, { key: 'c', value: 'vc', version: 3 }], more: true }, 'd lies past the last key read, with more in the store: left for the next page')
+  t.same(scannedPage(read, false, changes, new Map(), { ...range, limit: 10 }, BIG), { entries: [{ key: 'a', value: 'a2', version: 5 }, { key: 'bb', value: 'new', version: 9 }, { key: 'c', value: 'vc', version: 3 }, { key: 'd', value: 'd', version: 1 }], more: false }, 'with nothing more in the store, d is in')
+  t.same(scannedPage(read, true, new Map([['a', null], ['b', null], ['c', null]]), new Map(), range, BIG), { rescanAfter: 'c' }, 'every key read deleted meanwhile: read on')
+  t.same(scannedPage(read, false, new Map([['a', null], ['b', null], ['c', null]]), new Map(), range, BIG), { entries: [], more: false })
+  t.same(keysOf(scannedPage(read, true, new Map(), new Map([['a', '1.1']]), range, BIG) as ReturnType<typeof listPage>), 'wait for a', 'a held key first: wait, as listPage')
+  t.same(scannedPage(read, false, new Map(), new Map([['b', '1.1']]), range, BIG), { entries: [{ key: 'a', value: 'va', version: 1 }], more: true })
 })
