@@ -1,4 +1,5 @@
 import { cachedStartPrefixes, planParticipantRecovery, type ParticipantRecovery } from '../../shared/core/participant/recovery.ts'
+import { recordPrefix } from '../../shared/core/record-keys.ts'
 import type { Store } from '../../shared/core/store.ts'
 
 /**
@@ -10,5 +11,7 @@ import type { Store } from '../../shared/core/store.ts'
 export async function recoverReplica(store: Store, cached: boolean): Promise<ParticipantRecovery> {
   if (!cached) return planParticipantRecovery(await store.scan(''))
   const parts = await Promise.all(cachedStartPrefixes.map((prefix) => store.scan(prefix)))
-  return planParticipantRecovery(parts.flat())
+  // A coordinator's directory given by mistake: its first record fails as every record does in a whole scan.
+  const foreign = await Promise.all([recordPrefix.decision, recordPrefix.epoch].map((prefix) => store.scan(prefix, 1)))
+  return planParticipantRecovery([...parts.flat(), ...foreign.flat()])
 }

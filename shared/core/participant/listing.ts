@@ -77,9 +77,20 @@ export function scannedPage(scanned: readonly [string, Entry][], more: boolean, 
     if (entry === null) view.delete(key)
     else view.set(key, entry)
   }
-  if (view.size === 0 && more) return { rescanAfter: last! }
+  if (view.size === 0 && more) {
+    // Reading on must not jump over a held key in what was read (one being created would be skipped).
+    const held = firstHeld(locks, range)
+    return held !== undefined && compareKeys(held, last!) <= 0 ? { waitFor: held } : { rescanAfter: last! }
+  }
   const page = listPage(view, locks, range, maxBytes)
   return 'entries' in page && more ? { entries: page.entries, more: true } : page
+}
+
+/** The first key of the range a transaction holds, in key order. */
+function firstHeld(locks: ReadonlyMap<string, string>, range: ListRange): string | undefined {
+  let first: string | undefined
+  for (const key of locks.keys()) if (inRange(range, key) && (first === undefined || compareKeys(key, first) < 0)) first = key
+  return first
 }
 
 /**
@@ -95,8 +106,7 @@ export function scannedPage(scanned: readonly [string, Entry][], more: boolean, 
  */
 export function listPage(kv: ReadonlyMap<string, Entry>, locks: ReadonlyMap<string, string>, range: ListRange, maxBytes: number): ListPage {
   invariant(range.limit >= 1, () => `a listing of ${range.limit} keys`)
-  let firstLocked: string | undefined
-  for (const key of locks.keys()) if (inRange(range, key) && (firstLocked === undefined || compareKeys(key, firstLocked) < 0)) firstLocked = key
+  const firstLocked = firstHeld(locks, range)
   const keys = [...kv.keys()].filter((key) => inRange(range, key) && (firstLocked === undefined || compareKeys(key, firstLocked) < 0)).sort(compareKeys)
   const entries: ListedEntry[] = []
   let bytes = 0

@@ -528,7 +528,7 @@ export class ParticipantMachine {
    * in the cache nor held by a transaction (a held key's version never comes
    * from the store). It runs again from scratch once they are.
    */
-  private parkUntilLoaded(request: ParkedRequest, keys: string[]): boolean {
+  private parkUntilLoaded(request: Exclude<ParkedRequest, { kind: 'dropped' }>, keys: string[]): boolean {
     const cache = this.state.cache
     if (!cache) return false
     const missing = [...new Set(keys)].filter((key) => !this.state.locks.has(key) && !cacheHas(this.state.kv, cache, key))
@@ -554,7 +554,7 @@ export class ParticipantMachine {
     pin(cache, load.keys, -1)
     fillLoaded(this.state.kv, cache, entries, this.options.unsafeBugs?.staleLoads === true)
     if (load.request.kind === 'prepare') this.onPrepare(load.request.msg)
-    else this.onRead(load.request.read)
+    else if (load.request.kind === 'read') this.onRead(load.request.read)
   }
 
   private scan(request: Omit<PendingRead, 'key'> & { list: ListRange }, after: string): void {
@@ -574,6 +574,7 @@ export class ParticipantMachine {
     const scan = cache?.scans.get(id)
     invariant(cache !== undefined && scan !== undefined, () => `scan ${id} answered, and none is in flight`)
     cache.scans.delete(id)
+    if (scan.dropped) return
     const { request } = scan
     const page = scannedPage(entries, more, scan.changes, this.state.locks, { ...request.list, after: scan.after }, limits.maxListBytes)
     if ('rescanAfter' in page) this.scan(request, page.rescanAfter)
@@ -631,6 +632,12 @@ export class ParticipantMachine {
    * again, and would take the answer for another key's read).
    */
   private dropReads(coordinator: string): void {
+    const cache = this.state.cache
+    if (cache) {
+      // Those waiting for the store too: their loads still fill the cache, and nobody gets an answer.
+      for (const load of cache.loads.values()) if (load.request.kind === 'read' && load.request.read.from === coordinator) load.request = { kind: 'dropped' }
+      for (const scan of cache.scans.values()) if (scan.request.from === coordinator) scan.dropped = true
+    }
     for (const [key, queue] of this.state.reads) {
       const kept = queue.filter((read) => read.from !== coordinator)
       for (const read of queue) if (read.from === coordinator) this.out.push({ type: 'cancelTimer', timer: readTimer(read) })

@@ -47,12 +47,15 @@ export interface ReplicaCache {
   scans: Map<number, ParkedScan>
 }
 
-export type ParkedRequest = { kind: 'prepare'; msg: PrepareMsg } | { kind: 'read'; read: PendingRead }
+/** `dropped`: a read whose connection went (its request id means nothing on the next one); the load still fills the cache. */
+export type ParkedRequest = { kind: 'prepare'; msg: PrepareMsg } | { kind: 'read'; read: PendingRead } | { kind: 'dropped' }
 
 export interface ParkedScan {
   request: Omit<PendingRead, 'key'> & { list: ListRange }
   /** Where this scan read from: past the request's cursor, or past a page that changes emptied. */
   after: string
+  /** Its connection went: the page is answered to nobody. */
+  dropped?: true
   /** Keys of the range whose committed value changed while the scan was read (null: deleted). */
   changes: Map<string, Entry | null>
 }
@@ -118,9 +121,16 @@ export function evict(kv: Map<string, Entry>, cache: ReplicaCache, held: Readonl
     if (cache.bytes <= cache.maxBytes) return
     if (evictable(key)) cacheForget(kv, cache, key)
   }
+  // Each key is looked at once: a floor met is moved to the back, so that the next eviction does not walk
+  // past every floor again (they are read at start, and would otherwise stay first in the order).
+  let left = kv.size
   for (const key of kv.keys()) {
-    if (cache.bytes <= cache.maxBytes) return
-    if (evictable(key) && !isFloorKey(key)) cacheForget(kv, cache, key)
+    if (cache.bytes <= cache.maxBytes || left-- === 0) return
+    if (isFloorKey(key)) {
+      const floor = kv.get(key)!
+      kv.delete(key)
+      kv.set(key, floor)
+    } else if (evictable(key)) cacheForget(kv, cache, key)
   }
 }
 

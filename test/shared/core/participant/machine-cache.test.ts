@@ -129,6 +129,19 @@ t.test('a listing whose keys were all deleted meanwhile reads on; one meeting a 
   t.match(only(scans(abort)), { start: { key: '\u0001', inclusive: true } }, 'once b is free, the page is read again from the request\'s cursor')
 })
 
+t.test('a read or listing waiting for the store is answered to nobody once its connection goes; the load still fills the cache', async (t) => {
+  const { read, list, loaded, step, m } = setup()
+  const load = only(loads(read(1, 'a')))
+  const scan = only(scans(list(2)))
+  step({ type: 'disconnected' })
+  t.same(sent(loaded(load, { a: entry('x', 3) })), [], 'a restarted coordinator numbers its reads from 1 again: no answer to a request id of the old connection')
+  t.same(m.state.kv.get('a'), entry('x', 3))
+  t.same(sent(step({ type: 'scanned', id: scan.id, entries: [['a', entry('x', 3)]], more: false })), [])
+  t.match(m.status().cache, { loads: 0, scans: 0 })
+  step({ type: 'connected' })
+  t.match(sent(read(3, 'a')), [{ type: 'readResult', reqId: 3, entry: { value: 'x', version: 3 } }], 'a read on the new connection is answered from the cache')
+})
+
 t.test('loads and scans in flight are bounded: past the bound a request is dropped and logged', async (t) => {
   const { prepare, read, list, m } = setup()
   for (let i = 0; i < MAX_PARKED; i++) m.state.cache!.loads.set(-i - 1, { request: { kind: 'read', read: { reqId: i, key: `x${i}`, from: 'coordinator' } }, keys: [] })

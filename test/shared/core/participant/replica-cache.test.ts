@@ -57,6 +57,20 @@ t.test('eviction: least recently used first, absent keys before values; held, pi
   t.ok(one > 0)
 })
 
+t.test('floors met by an eviction go to the back of the order, and an eviction over nothing but floors ends', async (t) => {
+  const kv = new Map<string, Entry>()
+  const cache = newReplicaCache(1)
+  cacheSet(kv, cache, '\u0000floor/1', entry('', 2))
+  cacheSet(kv, cache, '\u0000floor/2', entry('', 3))
+  cacheSet(kv, cache, 'a', entry('v'))
+  cache.maxBytes = cache.bytes - 1
+  evict(kv, cache, new Map())
+  t.same([...kv.keys()], ['\u0000floor/1', '\u0000floor/2'], 'the value went; the floors walked past moved back, in order')
+  cache.maxBytes = 0
+  evict(kv, cache, new Map())
+  t.same([...kv.keys()], ['\u0000floor/1', '\u0000floor/2'], 'nothing left to evict: it stops after one pass')
+})
+
 t.test('a loaded value never replaces one the cache learnt meanwhile', async (t) => {
   const kv = new Map<string, Entry>([['a', entry('applied', 5)]])
   const cache = newReplicaCache(10_000)
