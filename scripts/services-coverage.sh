@@ -30,6 +30,9 @@ if ! TXN_NODE_COVERAGE="$dir/nodes" TXN_RUNTIME=dist npx tap --disable-coverage 
   # The failures first (the tail alone may show only passing files), then the end of the run.
   grep -n -B2 -A30 '^\s*not ok' "$dir/tap.log" | head -200 || true
   tail -50 "$dir/tap.log"
+  # Last, so that a log cut to its end still names what failed: the failing files and their failing assertions.
+  echo "failed while measuring coverage:"
+  grep -E '^(not ok|    not ok|        not ok)' "$dir/tap.log" | head -40 || true
   if [ ${#check[@]} -gt 0 ]; then echo "FAIL: tests failed while measuring coverage"; exit 1; fi
   echo "(some tests failed; coverage is still reported)"
 fi
