@@ -8,9 +8,10 @@ import { freePort, LocalCluster, repoRoot } from './lib/local-cluster.ts'
 import { runLoad, type LoadResult } from './lib/load.ts'
 import { installedPostgresVersion, POSTGRES_MISSING, PostgresPeer, type PeerWrite, type PostgresSettings } from './lib/postgres-peer.ts'
 import { RssSampler, rssGrowth, rssMb, type RssGrowth, type RssSeries } from './lib/rss-sampler.ts'
+import { memoryLimit, memoryLimitUnavailable, type MemoryLimit } from './lib/memory-cgroup.ts'
 import { preloadKey, preloadReplicas, type Preloaded } from './lib/preload.ts'
 
-const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--peer postgres] [--trace-txns N[,M]] [--preload N] [--out DIR]
+const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--peer postgres] [--trace-txns N[,M]] [--preload N] [--memory-limit MB] [--out DIR]
 Measures the machine's floor (synced LevelDB put, synced batch of 64,
 WebSocket round trip, a do-nothing fastify route), then drives a local
 cluster (separate processes, LevelDB on disk) over HTTP at each concurrency
@@ -42,7 +43,13 @@ above, then with N entries of 100 bytes bulk-loaded into every replica
 before it starts (scripts/lib/preload.ts), its transactions writing random
 keys of those N. It reports each participant's start-up time (launch to
 ready) and RSS once ready, and the preloaded run's throughput and p50 as
-ratios to the small one's at the same level.
+ratios to the small one's at the same level. Peak RSS is VmRSS, with its
+anonymous part (RssAnon) beside it: LevelDB reads its tables through mmap,
+so the pages it reads count in VmRSS as page cache the kernel may drop.
+--memory-limit MB starts every participant in a memory cgroup with that
+hard limit (as a container's limit would; cgroup v1, needs root) and
+reports the group's peak charge, how often the limit made the kernel
+reclaim, and any process it killed.
 Writes JSON and a table to --out (bench-results/).`
 
 const { values } = parseArgs({
@@ -57,6 +64,7 @@ const { values } = parseArgs({
     peer: { type: 'string' },
     'trace-txns': { type: 'string' },
     preload: { type: 'string' },
+    'memory-limit': { type: 'string' },
     out: { type: 'string', default: join(repoRoot, 'bench-results') },
     help: { type: 'boolean', default: false },
   },
@@ -97,6 +105,15 @@ if (!Number.isInteger(preload) || preload < 0) throw new Error(`--preload: "${va
 /** The issue's data set: entries of 100 bytes. */
 const PRELOAD_VALUE_BYTES = 100
 const warmupS = Math.min(60, durationMs / 2000)
+const memoryLimitMb = values['memory-limit'] === undefined ? undefined : Number(values['memory-limit'])
+if (memoryLimitMb !== undefined) {
+  if (!Number.isInteger(memoryLimitMb) || memoryLimitMb <= 0) throw new Error(`--memory-limit: "${values['memory-limit']}" is not a size in MB`)
+  const why = memoryLimitUnavailable()
+  if (why !== undefined) {
+    console.error(`--memory-limit: ${why}`)
+    process.exit(1)
+  }
+}
 
 /** A measured transaction's writes: mostly disjoint keys, each worker cycling through its own key space. Our cluster and the PostgreSQL peer get the same. */
 function measuredWrites(worker: number, n: number, keysPerTxn: number): PeerWrite[] {
@@ -155,6 +172,10 @@ interface LevelReport extends LoadResult {
   /** CPU per committed transaction, user and kernel, per process. */
   cpuMsPerCommit: Record<string, { user: number; sys: number }>
   peakRssMb: Record<string, number>
+  /** The anonymous part of each node's RSS at its peak sample (see anonMb). */
+  peakAnonMb: Record<string, number>
+  /** With --memory-limit: each participant's cgroup (peak charge since it was limited, reclaims, kills). */
+  memoryLimit: Record<string, { limitMb: number; peakMb: number; limitHits: number; oomKills: number }>
   rssGrowth: Record<string, RssGrowth>
   rssSeries: RssSeries
   /** With --preload: the entries in every replica before it started (0: the small data set), and how the participants started. */
@@ -190,7 +211,9 @@ async function startPreloaded(cluster: LocalCluster, keys: number): Promise<Star
 
 async function benchCluster(participants: number, protocol: Protocol, traceTxns: number, preloaded = 0): Promise<LevelReport[]> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'txn-bench-'))
-  const cluster = await LocalCluster.create({ dataRoot, participants, env: { LOG_LEVEL: 'warn', OUTCOME_RETENTION_MS: '30000', GC_INTERVAL_MS: '1000', RESOLVED_RETENTION_MS: '30000', COMMIT_PROTOCOL: protocol, TRACE_TXNS: String(traceTxns) } })
+  // With --memory-limit: each participant starts inside its own limited group (see memory-cgroup.ts).
+  const limits: Record<string, MemoryLimit> = memoryLimitMb === undefined ? {} : Object.fromEntries(Array.from({ length: participants }, (_, i) => [`p${i + 1}`, memoryLimit(`p${i + 1}`, memoryLimitMb)]))
+  const cluster = await LocalCluster.create({ dataRoot, participants, cgroupProcs: Object.fromEntries(Object.entries(limits).map(([p, l]) => [p, l.procs])), env: { LOG_LEVEL: 'warn', OUTCOME_RETENTION_MS: '30000', GC_INTERVAL_MS: '1000', RESOLVED_RETENTION_MS: '30000', COMMIT_PROTOCOL: protocol, TRACE_TXNS: String(traceTxns) } })
   const startup = preloaded > 0 ? await startPreloaded(cluster, preloaded) : undefined
   if (startup === undefined) await cluster.startAll()
   const writesFor = (w: number, n: number, keysPerTxn: number): PeerWrite[] => (preloaded > 0 ? preloadedWrites(keysPerTxn) : measuredWrites(w, n, keysPerTxn))
@@ -211,7 +234,7 @@ async function benchCluster(participants: number, protocol: Protocol, traceTxns:
         const rssSeries = sampler.stop()
         const rssGrowthByNode = rssGrowth(rssSeries, warmupS)
         const after = await syncs(cluster)
-        const report: LevelReport = { ...load, protocol, traceTxns, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, cpuMsPerCommit: {}, peakRssMb: {}, rssGrowth: rssGrowthByNode, rssSeries, preloaded, ...(startup ? { startup } : {}) }
+        const report: LevelReport = { ...load, protocol, traceTxns, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, cpuMsPerCommit: {}, peakRssMb: {}, peakAnonMb: {}, memoryLimit: {}, rssGrowth: rssGrowthByNode, rssSeries, preloaded, ...(startup ? { startup } : {}) }
         for (const name of names) {
           report.fsyncsPerCommit[name] = load.committed === 0 ? 0 : ((after[name] ?? 0) - (before[name] ?? 0)) / load.committed
           const cpu = cpuSeconds(cluster.pid(name))
@@ -220,6 +243,9 @@ async function benchCluster(participants: number, protocol: Protocol, traceTxns:
           report.cpuS[name] = user + sys
           report.cpuMsPerCommit[name] = { user: load.committed === 0 ? 0 : (1000 * user) / load.committed, sys: load.committed === 0 ? 0 : (1000 * sys) / load.committed }
           report.peakRssMb[name] = rssGrowthByNode[name]!.peakMb
+          report.peakAnonMb[name] = Math.max(0, ...rssSeries.anonMb[name]!)
+          const limit = limits[name]
+          if (limit !== undefined) report.memoryLimit[name] = { limitMb: memoryLimitMb!, peakMb: limit.peakMb(), limitHits: limit.limitHits(), oomKills: limit.oomKills() }
         }
         reports.push(report)
         process.stderr.write(`  ${protocol}${traceSettings.length > 1 ? ` TRACE_TXNS=${traceTxns}` : ''}${preloaded > 0 ? ` preloaded ${preloaded}` : ''} ${participants}p ${keysPerTxn}-key c=${concurrency}: ${load.committedPerS.toFixed(0)} commits/s p50 ${load.p50Ms.toFixed(2)} ms p99 ${load.p99Ms.toFixed(2)} ms\n`)
@@ -228,6 +254,7 @@ async function benchCluster(participants: number, protocol: Protocol, traceTxns:
   } finally {
     await cluster.terminateAll() // graceful, so that --cpu-prof (TXN_NODE_FLAGS) profiles get written
     await cluster.stopAll()
+    for (const limit of Object.values(limits)) limit.remove()
     rmSync(dataRoot, { recursive: true, force: true })
   }
   return reports
@@ -298,6 +325,13 @@ function versusSmallData(r: LevelReport, all: LevelReport[]): { throughput: numb
 }
 
 /** The columns every load's row has, ours and the peer's alike. */
+/** The participants' cgroups under --memory-limit: the highest peak charge, and reclaims and kills summed. */
+function memoryLimitCell(r: LevelReport): string {
+  const all = Object.values(r.memoryLimit)
+  const sum = (f: (l: (typeof all)[number]) => number): number => all.reduce((a, l) => a + f(l), 0)
+  return `${Math.max(0, ...all.map((l) => l.peakMb)).toFixed(0)}, ${sum((l) => l.limitHits)}, ${sum((l) => l.oomKills)}`
+}
+
 function loadColumns(r: LoadResult): Record<string, string | number> {
   return {
     'commits/s': Math.round(r.committedPerS),
@@ -367,7 +401,8 @@ async function main(): Promise<void> {
     'p50/critical': r.p50VsCriticalPath.toFixed(2),
     'vs trivial': r.throughputVsTrivialRoute.toFixed(3),
     'fsync/commit (max node)': Math.max(...Object.values(r.fsyncsPerCommit)).toFixed(3),
-    'peak RSS MB (max)': Math.max(...Object.values(r.peakRssMb)).toFixed(0),
+    'peak RSS MB (max; anon)': `${Math.max(...Object.values(r.peakRssMb)).toFixed(0)}; ${Math.max(...Object.values(r.peakAnonMb)).toFixed(0)}`,
+    ...(memoryLimitMb !== undefined && { 'cgroup peak MB (max), reclaims, kills': memoryLimitCell(r) }),
     'RSS growth (max)': `${(100 * Math.max(...Object.values(r.rssGrowth).map((g) => g.growth))).toFixed(1)}%`,
     ...(traceSettings.length > 1 && {
       '÷untraced commits/s': r.vsTraceBaseline?.throughput.toFixed(3) ?? '',

@@ -37,6 +37,12 @@ export interface ClusterOptions {
    */
   logs?: 'inherit' | 'pretty' | 'file'
   prettyTo?: Writable
+  /**
+   * Per node name, a cgroup's `cgroup.procs` file: the node is started inside
+   * that group (a shell joins it, then execs node), so that everything it
+   * ever allocates is charged there (bench --memory-limit).
+   */
+  cgroupProcs?: Record<string, string>
   host?: string
   basePort?: number
   /**
@@ -197,9 +203,12 @@ export class LocalCluster {
     mkdirSync(spec.dataDir, { recursive: true })
     const inherit = this.options.logs === 'inherit'
     const pretty = this.options.logs === 'pretty'
-    const child = spawn(process.execPath, nodeArgs(spec.role), {
+    const procs = this.options.cgroupProcs?.[name]
+    // In a cgroup: the shell writes its own pid (which exec keeps for node) into the group before node starts.
+    const [command, args] = procs === undefined ? [process.execPath, nodeArgs(spec.role)] : ['/bin/sh', ['-c', 'echo $$ > "$TXN_CGROUP_PROCS" && exec "$@"', 'sh', process.execPath, ...nodeArgs(spec.role)]]
+    const child = spawn(command, args, {
       cwd: repoRoot,
-      env: { ...productionEnv(), ...this.envOf(name) },
+      env: { ...productionEnv(), ...this.envOf(name), ...(procs === undefined ? {} : { TXN_CGROUP_PROCS: procs }) },
       stdio: ['ignore', inherit ? 'inherit' : 'pipe', inherit ? 'inherit' : 'pipe'],
     })
     if (pretty) {

@@ -11,7 +11,25 @@ export function rssMb(pid: number): number {
 
 /** The VmRSS line of a /proc/PID/status text, in MB (kernel threads have none: 0). */
 export function vmRssMb(status: string): number {
-  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1]
+  return statusMb(status, 'VmRSS')
+}
+
+/**
+ * The anonymous part of a live process's RSS, in MB (RssAnon): its own
+ * memory (heap, stacks, native allocations), without the file pages it maps
+ * (its binary, and LevelDB's tables, which LevelDB reads through mmap: read
+ * pages count in VmRSS, as page cache the kernel may drop). 0 once it is gone.
+ */
+export function anonMb(pid: number): number {
+  try {
+    return statusMb(readFileSync(`/proc/${pid}/status`, 'utf8'), 'RssAnon')
+  } catch {
+    return 0
+  }
+}
+
+function statusMb(status: string, field: string): number {
+  const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]
   return Number(kb ?? 0) / 1024
 }
 
@@ -20,6 +38,8 @@ export interface RssSeries {
   atS: number[]
   /** MB per process name, one per sample. */
   mb: Record<string, number[]>
+  /** The anonymous part (anonMb), likewise. */
+  anonMb: Record<string, number[]>
 }
 
 export interface RssGrowth {
@@ -36,12 +56,15 @@ export interface RssGrowth {
  * run shows whether memory stays flat, not only how high it peaked.
  */
 export class RssSampler {
-  private readonly series: RssSeries = { atS: [], mb: {} }
+  private readonly series: RssSeries = { atS: [], mb: {}, anonMb: {} }
   private readonly timer: NodeJS.Timeout
   private readonly started = Date.now()
 
   constructor(private readonly pids: Record<string, number>, everyMs = 1000) {
-    for (const name of Object.keys(pids)) this.series.mb[name] = []
+    for (const name of Object.keys(pids)) {
+      this.series.mb[name] = []
+      this.series.anonMb[name] = []
+    }
     this.sample()
     this.timer = setInterval(() => { this.sample() }, everyMs)
   }
@@ -54,7 +77,10 @@ export class RssSampler {
 
   private sample(): void {
     this.series.atS.push((Date.now() - this.started) / 1000)
-    for (const [name, pid] of Object.entries(this.pids)) this.series.mb[name]!.push(rssMb(pid))
+    for (const [name, pid] of Object.entries(this.pids)) {
+      this.series.mb[name]!.push(rssMb(pid))
+      this.series.anonMb[name]!.push(anonMb(pid))
+    }
   }
 }
 

@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { memoryLimitUnavailable } from '../../scripts/lib/memory-cgroup.ts'
 import { repoRoot } from '../../scripts/lib/local-cluster.ts'
 
 t.test('the benchmark runs end to end and writes its report (a smoke run, nothing timed)', async (t) => {
@@ -38,11 +39,15 @@ t.test('--trace-txns 1000,0: each cluster traced and not, and the traced rows as
 t.test('--preload: each cluster on the small data set and on bulk-loaded replicas, with start-up, RSS and ratios (a smoke run, nothing timed)', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'txn-bench-preload-'))
   t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
-  const run = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'bench.ts'), '--duration', '1', '--warmup', '0', '--levels', '2', '--keys', '1', '--preload', '20000', '--out', out], { encoding: 'utf8', timeout: 180000 })
+  // Each participant in a memory cgroup of 300 MB, where one can be made (root, cgroup v1): the issue's bound as a container's limit.
+  const unavailable = memoryLimitUnavailable()
+  const limit = unavailable === undefined ? ['--memory-limit', '300'] : []
+  if (unavailable !== undefined) t.comment(`--memory-limit not tried: ${unavailable}`)
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'bench.ts'), '--duration', '1', '--warmup', '0', '--levels', '2', '--keys', '1', '--preload', '20000', ...limit, '--out', out], { encoding: 'utf8', timeout: 180000 })
   t.equal(run.status, 0, run.stderr)
   t.match(run.stdout, /preloaded 20000 keys of 100 B \(2pc, 3p\): loaded in [\d.]+ s, copied in [\d.]+ s; participants ready in p1 [\d.]+ s, p2 [\d.]+ s, p3 [\d.]+ s; RSS once ready p1 \d+ MB/)
   const [file] = readdirSync(out)
-  const report = JSON.parse(readFileSync(join(out, file!), 'utf8')) as { results: { preloaded: number; committedPerS: number; p50Ms: number; startup?: { readyMs: Record<string, number> }; vsSmallData: { throughput: number; p50: number } | null }[] }
+  const report = JSON.parse(readFileSync(join(out, file!), 'utf8')) as { results: { preloaded: number; committedPerS: number; p50Ms: number; startup?: { readyMs: Record<string, number> }; vsSmallData: { throughput: number; p50: number } | null; peakAnonMb: Record<string, number>; memoryLimit: Record<string, { limitMb: number; peakMb: number; limitHits: number; oomKills: number }> }[] }
   t.same(report.results.map((r) => r.preloaded), [0, 20000], 'the small data set, then the preloaded one')
   const [small, preloaded] = report.results
   t.ok(preloaded!.committedPerS > 0, 'the preloaded cluster commits')
@@ -50,6 +55,13 @@ t.test('--preload: each cluster on the small data set and on bulk-loaded replica
   t.equal(preloaded!.vsSmallData!.p50, preloaded!.p50Ms / small!.p50Ms)
   t.same(Object.keys(preloaded!.startup!.readyMs), ['p1', 'p2', 'p3'])
   t.equal(small!.vsSmallData, null)
+  t.ok(Object.values(preloaded!.peakAnonMb).every((mb) => mb > 0), 'the anonymous part of each node\'s RSS')
+  if (unavailable === undefined) {
+    for (const r of report.results) {
+      t.same(Object.keys(r.memoryLimit), ['p1', 'p2', 'p3'], 'every participant ran in its group')
+      t.ok(Object.values(r.memoryLimit).every((l) => l.limitMb === 300 && l.peakMb > 20 && l.peakMb <= 300 && l.oomKills === 0), `charged, within the limit, nothing killed: ${JSON.stringify(r.memoryLimit)}`)
+    }
+  }
 })
 
 t.test('the critical-path timeline runs end to end: every hop of a transaction is marked (a smoke run, nothing timed)', async (t) => {

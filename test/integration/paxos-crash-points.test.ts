@@ -128,18 +128,21 @@ t.test('a recovery leader dies mid-phase-2 (its 2a sent): another leads a higher
   leaderCrash(t, 'leader.afterPhase2aSent'))
 
 t.test('two recovery leaders at once: p1 and p2 start ballots for the same transaction in the same instant, and one outcome is chosen', async (t) => {
-  // p1 waits 1000 ms; p2, second in order, waits RECOVERY_AFTER_MS plus a third of it (the stagger): 750 + 250.
+  // p1 waits 4000 ms; p2, second in order, waits RECOVERY_AFTER_MS plus a third of it (the stagger): 3000 + 1000.
   // Both are stopped (SIGSTOP) across that moment and continued together, so that both timers are overdue
-  // and fire at once; p3 waits a minute and only answers.
+  // and fire at once; p3 waits a minute and only answers. The waits leave seconds between the votes and the
+  // stop: with 1000 ms, a loaded machine once let p2 lead alone before p1 was stopped (p1 then learnt the outcome
+  // and led nothing).
+  const pausedMs = 5000
   const cluster = await startCluster(t, {
     env: PAXOS,
-    nodeEnv: { coordinator: { TXN_FAILPOINTS: 'coordinator.beforeDecisionLogged=crash' }, p1: { RECOVERY_AFTER_MS: '1000' }, p2: { RECOVERY_AFTER_MS: '750' }, p3: { RECOVERY_AFTER_MS: '60000' } },
+    nodeEnv: { coordinator: { TXN_FAILPOINTS: 'coordinator.beforeDecisionLogged=crash' }, p1: { RECOVERY_AFTER_MS: '4000' }, p2: { RECOVERY_AFTER_MS: '3000' }, p3: { RECOVERY_AFTER_MS: '60000' } },
   })
   await t.rejects(submit(cluster, [{ key: 'duel/k', value: 'v' }]), 'the client is cut off: the coordinator died')
   await cluster.waitExit('coordinator')
   cluster.pause('p1')
   cluster.pause('p2')
-  await new Promise((ok) => setTimeout(ok, 1500))
+  await new Promise((ok) => setTimeout(ok, pausedMs))
   cluster.resume('p1')
   cluster.resume('p2')
   const all = await waitSettled(cluster, 30_000)
