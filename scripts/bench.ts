@@ -212,13 +212,16 @@ async function startPreloaded(cluster: LocalCluster, keys: number): Promise<Star
 async function benchCluster(participants: number, protocol: Protocol, traceTxns: number, preloaded = 0): Promise<LevelReport[]> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'txn-bench-'))
   // With --memory-limit: each participant starts inside its own limited group (see memory-cgroup.ts).
-  const limits: Record<string, MemoryLimit> = memoryLimitMb === undefined ? {} : Object.fromEntries(Array.from({ length: participants }, (_, i) => [`p${i + 1}`, memoryLimit(`p${i + 1}`, memoryLimitMb)]))
-  const cluster = await LocalCluster.create({ dataRoot, participants, cgroupProcs: Object.fromEntries(Object.entries(limits).map(([p, l]) => [p, l.procs])), env: { LOG_LEVEL: 'warn', OUTCOME_RETENTION_MS: '30000', GC_INTERVAL_MS: '1000', RESOLVED_RETENTION_MS: '30000', COMMIT_PROTOCOL: protocol, TRACE_TXNS: String(traceTxns) } })
-  const startup = preloaded > 0 ? await startPreloaded(cluster, preloaded) : undefined
-  if (startup === undefined) await cluster.startAll()
-  const writesFor = (w: number, n: number, keysPerTxn: number): PeerWrite[] => (preloaded > 0 ? preloadedWrites(keysPerTxn) : measuredWrites(w, n, keysPerTxn))
+  const limits: Record<string, MemoryLimit> = {}
+  let started: LocalCluster | undefined
   const reports: LevelReport[] = []
   try {
+    if (memoryLimitMb !== undefined) for (let i = 1; i <= participants; i++) limits[`p${i}`] = memoryLimit(`p${i}`, memoryLimitMb)
+    const cluster = await LocalCluster.create({ dataRoot, participants, cgroupProcs: Object.fromEntries(Object.entries(limits).map(([p, l]) => [p, l.procs])), env: { LOG_LEVEL: 'warn', OUTCOME_RETENTION_MS: '30000', GC_INTERVAL_MS: '1000', RESOLVED_RETENTION_MS: '30000', COMMIT_PROTOCOL: protocol, TRACE_TXNS: String(traceTxns) } })
+    started = cluster
+    const startup = preloaded > 0 ? await startPreloaded(cluster, preloaded) : undefined
+    if (startup === undefined) await cluster.startAll()
+    const writesFor = (w: number, n: number, keysPerTxn: number): PeerWrite[] => (preloaded > 0 ? preloadedWrites(keysPerTxn) : measuredWrites(w, n, keysPerTxn))
     const warmupMs = Number(values.warmup) * 1000
     if (warmupMs > 0) {
       process.stderr.write(`  ${participants}p: warming up for ${values.warmup} s…\n`)
@@ -230,6 +233,7 @@ async function benchCluster(participants: number, protocol: Protocol, traceTxns:
         const names = [...cluster.nodes.keys()]
         const cpuBefore = Object.fromEntries(names.map((n) => [n, cpuSeconds(cluster.pid(n))]))
         const sampler = new RssSampler(Object.fromEntries(names.map((n) => [n, cluster.pid(n) ?? 0])))
+        for (const limit of Object.values(limits)) limit.resetPeak()
         const load = await runLoad(cluster.url, '/v1/transactions', concurrency, durationMs, (w, n) => JSON.stringify({ writes: writesFor(w, n, keysPerTxn) }))
         const rssSeries = sampler.stop()
         const rssGrowthByNode = rssGrowth(rssSeries, warmupS)
@@ -252,10 +256,20 @@ async function benchCluster(participants: number, protocol: Protocol, traceTxns:
       }
     }
   } finally {
-    await cluster.terminateAll() // graceful, so that --cpu-prof (TXN_NODE_FLAGS) profiles get written
-    await cluster.stopAll()
-    for (const limit of Object.values(limits)) limit.remove()
-    rmSync(dataRoot, { recursive: true, force: true })
+    // Each step on its own, so that one that fails neither skips the others nor hides the error that got here.
+    const steps: (() => unknown)[] = [
+      async () => { await started?.terminateAll() }, // graceful, so that --cpu-prof (TXN_NODE_FLAGS) profiles get written
+      async () => { await started?.stopAll() },
+      ...Object.values(limits).map((limit) => () => { limit.remove() }),
+      () => { rmSync(dataRoot, { recursive: true, force: true }) },
+    ]
+    for (const step of steps) {
+      try {
+        await step()
+      } catch (err) {
+        process.stderr.write(`  cleaning up: ${(err as Error).message}\n`)
+      }
+    }
   }
   return reports
 }

@@ -132,7 +132,7 @@ t.test('two recovery leaders at once: p1 and p2 start ballots for the same trans
   // Both are stopped (SIGSTOP) across that moment and continued together, so that both timers are overdue
   // and fire at once; p3 waits a minute and only answers. The waits leave seconds between the votes and the
   // stop: with 1000 ms, a loaded machine once let p2 lead alone before p1 was stopped (p1 then learnt the outcome
-  // and led nothing).
+  // and led nothing). More than 4 s between the votes and the stop would still let that happen.
   const pausedMs = 5000
   const cluster = await startCluster(t, {
     env: PAXOS,

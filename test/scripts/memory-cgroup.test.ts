@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import t from 'tap'
-import { memoryLimit, memoryLimitUnavailable } from '../../scripts/lib/memory-cgroup.ts'
+import t, { type Test } from 'tap'
+import { memoryLimit, memoryLimitUnavailable, ownGroup, type MemoryLimit } from '../../scripts/lib/memory-cgroup.ts'
 
 /**
  * A node process started inside a group, as LocalCluster starts a node (a
@@ -22,13 +25,38 @@ function holder(procs: string): { child: ChildProcess; next: () => Promise<strin
   return { child, next: async () => String((await lines.next()).value) }
 }
 
+/** Removed at the end of the test whatever happens (a group left behind stays until someone removes it). */
+function limited(t: Test, name: string, mb: number): MemoryLimit {
+  const limit = memoryLimit(name, mb)
+  let removed = false
+  t.teardown(() => { if (!removed) limit.remove() })
+  return { ...limit, remove: () => { removed = true; limit.remove() } }
+}
+
 t.test('says why a limit cannot be set', async (t) => {
   t.match(memoryLimitUnavailable(1000), /need root/)
   t.match(memoryLimitUnavailable(0, '/nonexistent/memory'), /no cgroup v1 memory controller at \/nonexistent\/memory/)
+  // A hierarchy where this process's group does not exist: no group can be made in it.
+  const fake = mkdtempSync(join(tmpdir(), 'txn-cgroup-'))
+  t.teardown(() => { rmSync(fake, { recursive: true, force: true }) })
+  writeFileSync(join(fake, 'memory.limit_in_bytes'), '0')
+  t.match(memoryLimitUnavailable(0, fake), /no memory group can be made here/)
+})
+
+t.test('its own group: the memory line of /proc/self/cgroup, under the root', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'txn-cgroup-self-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const self = (text: string): string => {
+    writeFileSync(join(dir, 'cgroup'), text)
+    return join(dir, 'cgroup')
+  }
+  t.equal(ownGroup('/m', self('5:cpu:/x\n4:memory:/process_api/abc\n')), '/m/process_api/abc')
+  t.equal(ownGroup('/m', self('3:cpu,memory:/a:b\n')), '/m/a:b', 'a controller list, and a colon in the path')
+  t.equal(ownGroup('/m', self('0::/unified\n')), '/m', 'no memory line: the root')
 })
 
 t.test('a process started in a limited group: all its memory is charged there; past the limit the kernel kills it', { skip: memoryLimitUnavailable() ?? false }, async (t) => {
-  const limit = memoryLimit('test', 160)
+  const limit = limited(t, 'test', 160)
   const { child, next } = holder(limit.procs)
   t.teardown(() => { child.kill('SIGKILL') })
   t.equal(await next(), 'ready')
@@ -42,13 +70,16 @@ t.test('a process started in a limited group: all its memory is charged there; p
   t.equal(signal, 'SIGKILL', 'killed for memory')
   t.equal(limit.oomKills(), 1, 'one kill counted')
   t.ok(limit.limitHits() > 0, 'the limit was reached')
-  t.ok(limit.peakMb() <= 160, `never charged past the limit (${limit.peakMb().toFixed(0)} MB)`)
+  const peak = limit.peakMb()
+  t.ok(peak <= 160, `never charged past the limit (${peak.toFixed(0)} MB)`)
+  limit.resetPeak()
+  t.ok(limit.peakMb() < peak && limit.limitHits() === 0, `reset: the peak starts again from what is charged now (${limit.peakMb().toFixed(0)} MB), no hits`)
   limit.remove()
   t.throws(() => limit.peakMb(), 'the group is gone')
 })
 
 t.test('remove moves a live process back out first', { skip: memoryLimitUnavailable() ?? false }, async (t) => {
-  const limit = memoryLimit('test-live', 512)
+  const limit = limited(t, 'test-live', 512)
   const { child, next } = holder(limit.procs)
   t.teardown(() => { child.kill('SIGKILL') })
   t.equal(await next(), 'ready')
