@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import type { Writable } from 'node:stream'
 import { Agent } from 'undici'
 import { LinkProxy } from './link-proxy.ts'
+import { claimPort } from './port-claims.ts'
 import { pipePretty, prettyLines } from './pretty-logs.ts'
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -65,12 +66,17 @@ export interface ClusterOptions {
  * the node's bind, one of them could take it, and the node would fail with
  * EADDRINUSE. So the port is drawn below that range (which outgoing
  * connections never use), checked free, and never handed out twice by this
- * process.
+ * process, nor by any other process on this machine while the one that
+ * took it lives: tests run in parallel processes (tap's jobs), and one of
+ * them once drew a port another had checked and not yet bound (CI:
+ * EADDRINUSE at a participant's start). Each port handed out is claimed
+ * with a file created exclusively (port-claims.ts), naming the claiming
+ * process; a claim whose process is gone is taken over.
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (;;) {
     const port = LOW_PORT + Math.floor(Math.random() * (HIGH_PORT - LOW_PORT))
-    if (handedOut.has(port)) continue
+    if (handedOut.has(port) || !claimPort(port)) continue
     if (await canListen(port, host)) {
       handedOut.add(port)
       return port
