@@ -338,7 +338,6 @@ function versusSmallData(r: LevelReport, all: LevelReport[]): { throughput: numb
   return small === undefined ? null : { throughput: r.committedPerS / small.committedPerS, p50: r.p50Ms / small.p50Ms }
 }
 
-/** The columns every load's row has, ours and the peer's alike. */
 /** The participants' cgroups under --memory-limit: the highest peak charge, and reclaims and kills summed. */
 function memoryLimitCell(r: LevelReport): string {
   const all = Object.values(r.memoryLimit)
@@ -346,6 +345,7 @@ function memoryLimitCell(r: LevelReport): string {
   return `${Math.max(0, ...all.map((l) => l.peakMb)).toFixed(0)}, ${sum((l) => l.limitHits)}, ${sum((l) => l.oomKills)}`
 }
 
+/** The columns every load's row has, ours and the peer's alike. */
 function loadColumns(r: LoadResult): Record<string, string | number> {
   return {
     'commits/s': Math.round(r.committedPerS),

@@ -2,10 +2,15 @@ import { readFileSync } from 'node:fs'
 
 /** Resident set size of a live process, in MB (Linux /proc); 0 once it is gone. */
 export function rssMb(pid: number): number {
+  return vmRssMb(statusOf(pid))
+}
+
+/** A process's /proc/PID/status text; empty once it is gone (every field then reads 0). */
+function statusOf(pid: number): string {
   try {
-    return vmRssMb(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return readFileSync(`/proc/${pid}/status`, 'utf8')
   } catch {
-    return 0
+    return ''
   }
 }
 
@@ -21,11 +26,7 @@ export function vmRssMb(status: string): number {
  * pages count in VmRSS, as page cache the kernel may drop). 0 once it is gone.
  */
 export function anonMb(pid: number): number {
-  try {
-    return statusMb(readFileSync(`/proc/${pid}/status`, 'utf8'), 'RssAnon')
-  } catch {
-    return 0
-  }
+  return statusMb(statusOf(pid), 'RssAnon')
 }
 
 function statusMb(status: string, field: string): number {
@@ -78,8 +79,10 @@ export class RssSampler {
   private sample(): void {
     this.series.atS.push((Date.now() - this.started) / 1000)
     for (const [name, pid] of Object.entries(this.pids)) {
-      this.series.mb[name]!.push(rssMb(pid))
-      this.series.anonMb[name]!.push(anonMb(pid))
+      // One read of the status for both, so that the anonymous part is a part of the same sample.
+      const status = statusOf(pid)
+      this.series.mb[name]!.push(vmRssMb(status))
+      this.series.anonMb[name]!.push(statusMb(status, 'RssAnon'))
     }
   }
 }

@@ -15,7 +15,7 @@ t.test('samples the RSS of live processes; a gone process reads 0', async (t) =>
   t.equal(series.mb.self!.length, series.atS.length)
   t.ok(series.mb.self!.every((mb) => mb > 1))
   t.equal(series.anonMb.self!.length, series.atS.length)
-  t.ok(series.anonMb.self!.every((mb, i) => mb > 1 && mb <= series.mb.self![i]!))
+  t.ok(series.anonMb.self!.every((mb, i) => mb > 1 && mb < series.mb.self![i]!), 'the anonymous part of each sample, short of the whole by the file pages (the node binary at least)')
 })
 
 t.test('growth is the peak after the warm-up against the peak during it', async (t) => {
