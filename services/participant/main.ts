@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const metrics = new ParticipantMetrics(config.id, store)
   await store.open()
   let identity = await loadReplicaIdentity(store)
-  const replica = await recoverReplica(store, config.cacheMb > 0)
+  const replica = await recoverReplica(store, config.cacheMb > 0 ? { maxBytes: config.cacheMb * 1024 * 1024, approximateBytes: (prefix) => store.approximateBytes(prefix) } : undefined)
   logger.info({ replica: identity.id, origin: identity.origin, admitted: identity.admitted }, 'replica identity')
 
   const machine = new ParticipantMachine({
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   await app.listen({ host: config.host, port: config.port })
   paxos?.start()
   const address = app.server.address()
-  logger.info({ port: typeof address === 'object' && address ? address.port : config.port, keys: replica.entries.length, protocol: config.commitProtocol, cacheMb: config.cacheMb }, 'participant listening')
+  logger.info({ port: typeof address === 'object' && address ? address.port : config.port, keys: replica.entries.length, protocol: config.commitProtocol, cacheMb: config.cacheMb, ...(config.cacheMb > 0 ? { cacheHoldsWholeReplica: replica.complete === true } : {}) }, 'participant listening')
 
   closeOnSignals(app, logger)
 }

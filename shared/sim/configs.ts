@@ -39,6 +39,13 @@ const deleteBesideCreate: Pick<SimConfig, 'initialEntries' | 'txns'> = {
   ],
 }
 
+/**
+ * A key no transaction touches: a replica holding it does not fit in a cache
+ * of 1 byte, so that the cache starts with the floors only and every key is
+ * loaded (an empty replica fits, and starts complete: cachedStart).
+ */
+const coldCache: Pick<SimConfig, 'initialEntries' | 'cacheBytes'> = { initialEntries: { y: 'a' }, cacheBytes: 1 }
+
 /** The bounded configurations the exhaustive checker explores (npm run check:model); each completes in minutes here. */
 export const modelConfigs: Record<string, SimConfig> = {
   /**
@@ -82,9 +89,14 @@ export const modelConfigs: Record<string, SimConfig> = {
    * is evicted after every step, so every PREPARE loads its key, and each load reads the store at any
    * moment before its answer (stale reads included).
    */
-  'two-txns-shared-key-cache': { ...oneTxn, txns: twoTxnsOnOneKey, fifo: true, maxCrashes: 0, cacheBytes: 1 },
+  'two-txns-shared-key-cache': { ...oneTxn, txns: twoTxnsOnOneKey, fifo: true, maxCrashes: 0, ...coldCache },
   /** The same on 1 participant, at most 1 crash. */
-  'two-txns-one-participant-cache': { ...oneTxn, participants: 1, txns: twoTxnsOnOneKey, cacheBytes: 1 },
+  'two-txns-one-participant-cache': { ...oneTxn, participants: 1, txns: twoTxnsOnOneKey, ...coldCache },
+  /**
+   * The same from an empty replica, which fits: the cache starts complete (a key it lacks is absent, nothing is
+   * loaded) until the first commit overflows it; from then on, and after a restart, keys are loaded.
+   */
+  'two-txns-one-participant-cache-complete': { ...oneTxn, participants: 1, txns: twoTxnsOnOneKey, cacheBytes: 1 },
   /** A delete and a conditional re-create on 1 participant, at most 1 crash: absent keys and floors through the cache. */
   'delete-recreate-cache': { ...oneTxn, participants: 1, ...deleteAndRecreate, cacheBytes: 1 },
   /** 2 participants, 1 transaction, a dropped connection and a duplicated message. */
@@ -142,7 +154,7 @@ export const bugConfigs: Record<string, SimConfig> = {
   /** The participant's PREPARED record written without fsync: only a power loss can show it. */
   'prepare-without-fsync': { ...oneTxn, crashable: ['participant'], maxCrashes: 0, maxPowerLosses: 1, bugs: { prepareWithoutSync: true } },
   /** A replica cache that takes a loaded value over the one an apply gave it meanwhile: a precondition passes on an old version. */
-  'stale-loads': { ...oneTxn, participants: 1, txns: twoTxnsOnOneKey, maxCrashes: 0, cacheBytes: 1, bugs: { staleLoads: true } },
+  'stale-loads': { ...oneTxn, participants: 1, txns: twoTxnsOnOneKey, maxCrashes: 0, ...coldCache, bugs: { staleLoads: true } },
   /** The coordinator's commit decision written without fsync: only a power loss can show it. */
   'decision-without-fsync': { ...oneTxn, crashable: ['coordinator'], maxCrashes: 0, maxPowerLosses: 1, bugs: { decisionWithoutSync: true } },
 }

@@ -2,7 +2,7 @@ import { CoordinatorMachine } from '../core/coordinator/machine.ts'
 import { planCoordinatorRecovery } from '../core/coordinator/recovery.ts'
 import type { CoordinatorEffect, CoordinatorEvent, CoordinatorOptions } from '../core/coordinator/types.ts'
 import { ParticipantMachine } from '../core/participant/machine.ts'
-import { planParticipantRecovery, readAtCachedStart } from '../core/participant/recovery.ts'
+import { cachedStart, planParticipantRecovery } from '../core/participant/recovery.ts'
 import { describeStoreRead, readStore } from './store-read.ts'
 import type { ParticipantEffect, ParticipantEvent, ParticipantOptions, ParticipantState } from '../core/participant/types.ts'
 import type { ToCoordinator, ToParticipant } from '../core/protocol/messages.ts'
@@ -311,9 +311,9 @@ function restart(config: SimConfig, world: World, name: string): void {
     step(config, world, name, { type: 'start', ...plan.start })
   } else {
     node.participant = new ParticipantMachine(optionsOf(config, name).participant).state
-    // With a replica cache, only what the service reads at start (recovery.ts).
-    const records = config.cacheBytes === undefined ? node.store.entries() : [...node.store].filter(([key]) => readAtCachedStart(key))
-    step(config, world, name, { type: 'start', ...planParticipantRecovery(records) })
+    // With a replica cache, what the service keeps at start (recovery.ts): the whole replica if it fits, else its floors.
+    const plan = planParticipantRecovery(node.store.entries())
+    step(config, world, name, { type: 'start', ...(config.cacheBytes === undefined ? plan : cachedStart(plan, config.cacheBytes, true)) })
   }
 }
 

@@ -26,7 +26,7 @@ t.test('a node whose store holds a corrupt record stops at start with one line n
   }
 })
 
-t.test('a corrupt entry of the replica, read on demand (start-up reads none), stops the participant with one line naming the key', async (t) => {
+t.test('a corrupt entry of a replica that fits in the cache is read whole at start, and stops the participant with one line naming the key', async (t) => {
   const dataRoot = mkdtempSync(join(tmpdir(), 'txn-corrupt-'))
   const cluster = await LocalCluster.create({ dataRoot, participants: 1 })
   t.teardown(async () => {
@@ -35,6 +35,24 @@ t.test('a corrupt entry of the replica, read on demand (start-up reads none), st
   })
   const db = new ClassicLevel<string, unknown>(cluster.spec('p1').dataDir, { valueEncoding: 'json' })
   await db.put('kv/a', { value: 'x', version: {} })
+  await db.close()
+  const child = cluster.launch('p1')
+  t.equal(await new Promise<number | null>((ok) => child.once('exit', ok)), 1, 'p1 exits with status 1 at start')
+  const log = readFileSync(join(dataRoot, 'p1.log'), 'utf8')
+  t.match(log, /^corrupt record at key "kv\/a": \/version .*; the node stops rather than trust it/m, 'the key and what is wrong, on a line of its own')
+})
+
+t.test('a corrupt entry of a replica larger than the cache, read on demand (start-up keeps none), stops the participant with one line naming the key', async (t) => {
+  const dataRoot = mkdtempSync(join(tmpdir(), 'txn-corrupt-'))
+  const cluster = await LocalCluster.create({ dataRoot, participants: 1, env: { CACHE_MB: '1' } })
+  t.teardown(async () => {
+    await cluster.stopAll()
+    rmSync(dataRoot, { recursive: true, force: true })
+  })
+  const db = new ClassicLevel<string, unknown>(cluster.spec('p1').dataDir, { valueEncoding: 'json' })
+  await db.put('kv/a', { value: 'x', version: {} })
+  // More entries than 1 MB of cache could count (1 MB / 144 bytes): the start-up scan stops before their end and keeps none.
+  await db.batch(Array.from({ length: 8000 }, (_, i) => ({ type: 'put' as const, key: `kv/f/${i}`, value: { value: '', version: 1 } })))
   await db.close()
   await cluster.startAll()
   const read = http(`${cluster.url}/v1/keys/a`, { dispatcher: cluster.dispatcher }).catch(() => undefined)

@@ -82,7 +82,7 @@ t.test('npm start brings up a cluster that answers the printed curl line, and Ct
   child.kill('SIGINT')
   t.equal(await exited, 0, 'exits cleanly on Ctrl-C')
   t.equal(await probe(`${url}/healthz`), 0, 'every node is gone')
-  t.match(logs, /^\{"level":30,"time":\d+,"node":"p1","pid":\d+,"port":\d+,"keys":0,"protocol":"2pc","cacheMb":64,"msg":"participant listening"\}$/m, 'its output a pipe: JSON lines, as pino writes them')
+  t.match(logs, /^\{"level":30,"time":\d+,"node":"p1","pid":\d+,"port":\d+,"keys":0,"protocol":"2pc","cacheMb":64,"cacheHoldsWholeReplica":true,"msg":"participant listening"\}$/m, 'its output a pipe: JSON lines, as pino writes them')
 })
 
 const hasScript = (await new Promise<number | null>((ok) => spawn('script', ['--version'], { stdio: 'ignore' }).once('exit', ok).once('error', () => { ok(null) }))) === 0
@@ -109,7 +109,7 @@ t.test('npm start on a terminal: readable lines through pino-pretty, one per log
   t.equal(await exited, 0, 'exits cleanly on Ctrl-C')
   // eslint-disable-next-line no-control-regex -- the terminal's colours
   const text = out.replace(/\u001b\[[0-9;]*m/g, '')
-  t.match(text, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: \[p1\] participant listening \{"port":\d+,"keys":0,"protocol":"2pc","cacheMb":64\}\r?$/m, 'a participant\'s line: time, level, [node] message, its fields')
+  t.match(text, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: \[p1\] participant listening \{"port":\d+,"keys":0,"protocol":"2pc","cacheMb":64,"cacheHoldsWholeReplica":true\}\r?$/m, 'a participant\'s line: time, level, [node] message, its fields')
   t.match(text, /^\[[\d:.]+\] INFO: \[chaos\] /m, 'and the chaos API\'s own lines too')
   t.notMatch(text, /^\{"level"/m, 'no JSON line on the terminal')
 })

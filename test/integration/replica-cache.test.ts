@@ -6,14 +6,14 @@ import { http, startCluster, submit, waitSettled } from '../helpers/cluster.ts'
  * A replica larger than its cache (CACHE_MB=1): real processes, real LevelDB,
  * values that do not all fit. Every read, listing, precondition and version
  * must be what the whole replica in memory would give, before and after a
- * restart, which reads none of the replica at start.
+ * restart, which keeps none of the replica at start.
  */
 const KEYS = 120
 const VALUE = 'x'.repeat(12 * 1024) // 120 keys of 12 KB: about 3 MB in the cache's estimate, 1 MB of budget
 const name = (i: number): string => `big/${String(i).padStart(3, '0')}`
 const valueOf = (i: number, round: number): string => `${round}:${i}:${VALUE}`
 
-interface Status { keys: number; cache?: { maxBytes: number; bytes: number; loads: number; scans: number } }
+interface Status { keys: number; cache?: { maxBytes: number; bytes: number; complete: boolean; loads: number; scans: number } }
 
 async function status(cluster: LocalCluster, p: string): Promise<Status> {
   return (await http<Status>(`${cluster.urlOf(p)}/v1/status`, { dispatcher: cluster.dispatcher })).body
@@ -41,6 +41,7 @@ async function digests(cluster: LocalCluster): Promise<string[]> {
 
 t.test('a replica larger than its cache: reads, listings, preconditions and versions as if it were all in memory, across a restart', async (t) => {
   const cluster = await startCluster(t, { participants: 3, env: { CACHE_MB: '1', CHECK_INVARIANTS: '0' } })
+  t.match(await status(cluster, 'p1'), { cache: { complete: true } }, 'an empty replica fits: the cache starts with all of it')
   for (let batch = 0; batch < KEYS / 10; batch++) {
     const writes = Array.from({ length: 10 }, (_, j) => ({ key: name(batch * 10 + j), value: valueOf(batch * 10 + j, 1), ifAbsent: true }))
     t.match((await submit(cluster, writes)).body, { outcome: 'committed' }, `batch ${batch}`)
@@ -49,6 +50,7 @@ t.test('a replica larger than its cache: reads, listings, preconditions and vers
     const s = await status(cluster, p)
     t.ok(s.cache !== undefined && s.cache.bytes <= s.cache.maxBytes && s.cache.maxBytes === 1024 * 1024, `${p}: the cache keeps to its budget (${s.cache?.bytes} bytes)`)
     t.ok(s.keys < KEYS / 2, `${p}: it holds a part of the replica (${s.keys} keys)`)
+    t.equal(s.cache?.complete, false, `${p}: and no longer all of it`)
   }
 
   const check = async (round: (i: number) => number, label: string): Promise<void> => {
@@ -75,12 +77,13 @@ t.test('a replica larger than its cache: reads, listings, preconditions and vers
   t.match((await submit(cluster, [{ key: 'solo', delete: true }])).body, { outcome: 'committed', versions: { solo: 2 } })
   t.equal((await read(cluster, 'solo')).status, 404)
 
-  // A restart reads none of the replica: the keys come back on demand, the floor with them.
+  // A restart keeps none of a replica that does not fit: the keys come back on demand, the floor with them.
   await cluster.kill('p1')
   await cluster.start('p1')
   await cluster.waitReady()
   const restarted = await status(cluster, 'p1')
-  t.ok(restarted.keys <= 1, `p1 started without reading the replica (${restarted.keys} keys in memory: the version floors)`)
+  t.ok(restarted.keys <= 1, `p1 started without keeping the replica (${restarted.keys} keys in memory: the version floors)`)
+  t.equal(restarted.cache?.complete, false)
   t.match((await submit(cluster, [{ key: 'solo', value: 'two', ifAbsent: true }])).body, { outcome: 'committed', versions: { solo: 3 } }, 'a re-create after the restart: every replica gives it the same version')
   await check(twice, 'after p1 restarted')
 

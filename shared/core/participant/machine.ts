@@ -105,7 +105,7 @@ export class ParticipantMachine {
     for (const key of s.locks.keys()) if (!isFloorKey(key)) locks++
     // keys: the entries in memory (all of the replica, or what its cache holds).
     const status: ParticipantStatus = { started: s.started, keys: s.kv.size, prepared: [...s.prepared.keys()], locks, remembered: s.resolved.size, readsWaiting: s.waitingReads }
-    if (s.cache) status.cache = { maxBytes: s.cache.maxBytes, bytes: s.cache.bytes, absent: s.cache.absent.size, loads: s.cache.loads.size, scans: s.cache.scans.size }
+    if (s.cache) status.cache = { maxBytes: s.cache.maxBytes, bytes: s.cache.bytes, complete: s.cache.complete, absent: s.cache.absent.size, loads: s.cache.loads.size, scans: s.cache.scans.size }
     return status
   }
 
@@ -119,7 +119,7 @@ export class ParticipantMachine {
     this.now = event.now
     switch (event.type) {
       case 'start':
-        this.onStart(event.entries, event.prepared, event.resolved, event.acceptors ?? [])
+        this.onStart(event.entries, event.prepared, event.resolved, event.acceptors ?? [], event.complete)
         break
       case 'connected': {
         const coordinator = event.coordinator ?? COORDINATOR_NODE
@@ -157,10 +157,11 @@ export class ParticipantMachine {
     return this.out
   }
 
-  private onStart(entries: [string, { value: string; version: number }][], prepared: PreparedRecord[], resolved: ResolvedRecord[], acceptors: AcceptorRecord[]): void {
+  private onStart(entries: [string, { value: string; version: number }][], prepared: PreparedRecord[], resolved: ResolvedRecord[], acceptors: AcceptorRecord[], complete: boolean | undefined): void {
     const s = this.state
     s.started = true
     for (const [key, entry] of entries) this.setEntry(key, entry)
+    if (s.cache && complete === true) s.cache.complete = true
     for (const record of resolved) s.resolved.set(record.txId, record)
     for (const record of prepared) {
       // In doubt: keep the locks until the coordinator tells us the outcome.
@@ -783,8 +784,8 @@ export interface ParticipantStatus {
   remembered: number
   /** Reads held until a prepared transaction on their key resolves. */
   readsWaiting: number
-  /** A replica larger than memory: the cache's budget and use (estimated bytes), keys known absent, loads and scans in flight. */
-  cache?: { maxBytes: number; bytes: number; absent: number; loads: number; scans: number }
+  /** A replica larger than memory: the cache's budget and use (estimated bytes), whether it holds the whole replica, keys known absent, loads and scans in flight. */
+  cache?: { maxBytes: number; bytes: number; complete: boolean; absent: number; loads: number; scans: number }
 }
 
 export interface InDoubtTxn {

@@ -1,7 +1,8 @@
 import { CorruptRecordError, EntrySchema, recordReader } from '../protocol/record-reader.ts'
 import type { Entry } from '../protocol/types.ts'
 import { acceptorKey, entryKey, preparedKey, recordPrefix, resolvedKey } from '../record-keys.ts'
-import { FLOOR_PREFIX } from './version-floor.ts'
+import { FLOOR_PREFIX, isFloorKey } from './version-floor.ts'
+import { entriesBytes } from './replica-cache.ts'
 import type { AcceptorRecord } from '../paxos/acceptor.ts'
 import { AcceptorRecordSchema, PreparedRecordSchema, ResolvedRecordSchema } from './records.ts'
 import type { PreparedRecord, ResolvedRecord } from './types.ts'
@@ -12,6 +13,8 @@ export interface ParticipantRecovery {
   resolved: ResolvedRecord[]
   /** Paxos Commit's acceptor records (none under 2PC). */
   acceptors: AcceptorRecord[]
+  /** With a replica cache: `entries` is the whole replica (cachedStart). */
+  complete?: boolean
 }
 
 const readEntry = recordReader(EntrySchema)
@@ -41,14 +44,22 @@ export function planParticipantRecovery(store: Iterable<[string, unknown]>): Par
 }
 
 /**
- * What a participant with a replica cache reads at start: every record but
- * the replica's entries, of which only the version floors (all of them stay
- * in memory, replica-cache.ts). The rest is read on demand.
+ * What a participant with a replica cache always reads at start: every record
+ * but the replica's entries, of which only the version floors (all of them
+ * stay in memory, replica-cache.ts). The whole replica only if it fits
+ * (cachedStart); else the rest is read on demand.
  */
 export const cachedStartPrefixes = [entryKey(FLOOR_PREFIX), recordPrefix.prepared, recordPrefix.resolved, recordPrefix.acceptor] as const
 
-export function readAtCachedStart(key: string): boolean {
-  return cachedStartPrefixes.some((prefix) => key.startsWith(prefix))
+/**
+ * A replica cache's start. When the whole replica was read (`readWhole`) and
+ * fits in the budget, the cache starts with all of it, `complete`: a key it
+ * does not hold is then absent, and inserts of new keys read nothing from the
+ * store until the first eviction. Otherwise it keeps only the version floors.
+ */
+export function cachedStart(plan: ParticipantRecovery, maxBytes: number, readWhole: boolean): ParticipantRecovery {
+  if (readWhole && entriesBytes(plan.entries) <= maxBytes) return { ...plan, complete: true }
+  return { ...plan, entries: plan.entries.filter(([key]) => isFloorKey(key)) }
 }
 
 function underItsKey<R extends { txId: string }>(key: string, record: R, keyOf: (txId: string) => string): R {

@@ -25,13 +25,24 @@ import { isFloorKey } from './version-floor.ts'
  * - A scan's page is read from disk after the listing arrived; what applies
  *   committed while it was being read is kept beside it (`changes`) and wins.
  *
- * Without `cacheBytes` (the simulator, the model checker, unit tests) `kv` is
- * the whole replica and none of this runs.
+ * - A replica that fits in the budget is read whole at start (`complete`): a
+ *   key then is either in `kv` or absent, and nothing is loaded, until the
+ *   first eviction, after which `kv` may miss a key that exists, for good.
+ *   Inserts of new keys thus cost no read while the replica is small.
+ *
+ * Without `cacheBytes` (unit tests, and simulator configurations without a
+ * cache) `kv` is the whole replica and none of this runs.
  */
 export interface ReplicaCache {
   /** The budget, in the estimate of entryBytes. */
   maxBytes: number
   bytes: number
+  /**
+   * `kv` holds every key of the replica, so that a key in neither `kv` nor
+   * `absent` is absent: true from a start that read the whole replica
+   * (cachedStart in recovery.ts) until the first eviction.
+   */
+  complete: boolean
   /** Keys known to be absent (a Map: world states hold no Set). */
   absent: Map<string, true>
   nextId: number
@@ -65,7 +76,7 @@ export const MAX_PARKED = 10_000
 
 export function newReplicaCache(maxBytes: number): ReplicaCache {
   invariant(maxBytes > 0, () => `a replica cache of ${maxBytes} bytes`)
-  return { maxBytes, bytes: 0, absent: new Map(), nextId: 1, loads: new Map(), pinned: new Map(), scans: new Map() }
+  return { maxBytes, bytes: 0, complete: false, absent: new Map(), nextId: 1, loads: new Map(), pinned: new Map(), scans: new Map() }
 }
 
 /**
@@ -89,7 +100,15 @@ export function cacheHas(kv: Map<string, Entry>, cache: ReplicaCache, key: strin
     cache.absent.set(key, true)
     return true
   }
-  return isFloorKey(key) // every floor is in memory; one not in kv is 0
+  // Every floor is in memory (one not in kv is 0), and so is every key of a complete cache (one not in kv is absent).
+  return cache.complete || isFloorKey(key)
+}
+
+/** What holding these entries costs the cache, in entryBytes' estimate. */
+export function entriesBytes(entries: readonly [string, Entry][]): number {
+  let bytes = 0
+  for (const [key, entry] of entries) bytes += entryBytes(key, entry)
+  return bytes
 }
 
 /** Records what the cache now knows of `key`. */
@@ -116,6 +135,9 @@ function cacheForget(kv: Map<string, Entry>, cache: ReplicaCache, key: string): 
  * pinned keys and floors stay; it stops early if only those are left.
  */
 export function evict(kv: Map<string, Entry>, cache: ReplicaCache, held: ReadonlyMap<string, string>): void {
+  if (cache.bytes <= cache.maxBytes) return
+  // Whatever goes now may exist on disk only: from here on a key missing from kv must be loaded.
+  cache.complete = false
   const evictable = (key: string): boolean => !held.has(key) && !cache.pinned.has(key)
   for (const key of cache.absent.keys()) {
     if (cache.bytes <= cache.maxBytes) return

@@ -94,7 +94,8 @@ export interface PreparedTxn {
 }
 
 export type ParticipantEvent =
-  | { type: 'start'; now: number; entries: [string, Entry][]; prepared: PreparedRecord[]; resolved: ResolvedRecord[]; acceptors?: AcceptorRecord[] }
+  /** `complete`: with a replica cache, `entries` is the whole replica (recovery.ts, cachedStart), not only its floors. */
+  | { type: 'start'; now: number; entries: [string, Entry][]; prepared: PreparedRecord[]; resolved: ResolvedRecord[]; acceptors?: AcceptorRecord[]; complete?: boolean }
   /** A coordinator's link is up, or down (`coordinator` absent: COORDINATOR_NODE). */
   | { type: 'connected'; now: number; coordinator?: string }
   | { type: 'disconnected'; now: number; coordinator?: string }

@@ -2,6 +2,7 @@ import { ClassicLevel } from 'classic-level'
 import type { Store, StoreOp, StoreStats, WriteOptions } from '../../core/store.ts'
 import type { FailpointName, Failpoints } from '../runtime/failpoints.ts'
 import { marks } from '../runtime/marks.ts'
+import { invariant } from '../../core/protocol/invariant.ts'
 
 /** A point-in-time view of the store (LevelStore.snapshot). */
 export interface StoreSnapshot {
@@ -173,6 +174,17 @@ export class LevelStore implements Store {
    */
   async getMany(keys: string[]): Promise<unknown[]> {
     return Promise.all(keys.map((key) => this.readOne(key)))
+  }
+
+  /**
+   * LevelDB's estimate of the bytes its tables hold under `prefix` (compressed,
+   * and without what is still in the memtable): cheap, for telling a replica
+   * that cannot fit in memory without reading it.
+   */
+  async approximateBytes(prefix: string): Promise<number> {
+    invariant(prefix.length > 0 && prefix.charCodeAt(prefix.length - 1) < 0x7f, () => `no bound follows the prefix ${JSON.stringify(prefix)}`)
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+    return this.db.approximateSize(prefix, end)
   }
 
   /** How many tables LevelDB holds at each of its 7 levels (its `leveldb.num-files-at-levelN` properties). */

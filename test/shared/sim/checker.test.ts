@@ -145,7 +145,7 @@ t.test('random: each flawed variant is caught, with its seed and trace', async (
 })
 
 t.test('exhaustive: replicas larger than memory (a cache so small that every key no transaction holds is evicted) are safe and live; a cache taking a stale load is caught', async (t) => {
-  for (const name of ['two-txns-one-participant-cache', 'delete-recreate-cache']) {
+  for (const name of ['two-txns-one-participant-cache', 'two-txns-one-participant-cache-complete', 'delete-recreate-cache']) {
     const r = exploreExhaustive({ ...modelConfigs[name]!, maxCrashes: 0 })
     t.comment(`${name}: transitions ${r.transitions}, distinct states ${r.distinct}, terminal ${r.terminal}, ${r.timeMs} ms`)
     t.equal(r.violation, undefined, r.violation ? `${r.violation.code}: ${r.violation.detail}\n${r.violation.trace.join('\n')}` : `${name}: no violation`)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ParticipantMachine } from '../../../../shared/core/participant/machine.ts'
-import { MAX_PARKED } from '../../../../shared/core/participant/replica-cache.ts'
+import { entryBytes, MAX_PARKED } from '../../../../shared/core/participant/replica-cache.ts'
 import { floorKey } from '../../../../shared/core/participant/version-floor.ts'
 import type { ParticipantEffect, ParticipantEvent, ParticipantOptions, PreparedRecord } from '../../../../shared/core/participant/types.ts'
 import type { Entry, Write } from '../../../../shared/core/protocol/types.ts'
@@ -12,10 +12,10 @@ type Scan = Extract<ParticipantEffect, { type: 'scan' }>
 const options: ParticipantOptions = { readWaitMs: 50, sweepIntervalMs: 100, queryAfterMs: 200, retentionMs: 1000, maxRemembered: 100, checkInvariants: true, cacheBytes: 1 << 20 }
 const entry = (value: string, version: number): Entry => ({ value, version })
 
-function setup(recovered: { entries?: [string, Entry][]; prepared?: PreparedRecord[] } = {}, cacheBytes = 1 << 20) {
+function setup(recovered: { entries?: [string, Entry][]; prepared?: PreparedRecord[]; complete?: boolean } = {}, cacheBytes = 1 << 20) {
   const m = new ParticipantMachine({ ...options, cacheBytes })
   const step = (e: E): ParticipantEffect[] => m.step({ ...e, now: 1000 })
-  step({ type: 'start', entries: recovered.entries ?? [], prepared: recovered.prepared ?? [], resolved: [] })
+  step({ type: 'start', entries: recovered.entries ?? [], prepared: recovered.prepared ?? [], resolved: [], ...(recovered.complete === undefined ? {} : { complete: recovered.complete }) })
   step({ type: 'connected' })
   const msg = (msg: Extract<E, { type: 'message' }>['msg']) => step({ type: 'message', msg })
   const prepare = (txId: string, writes: Write[]) => msg({ type: 'prepare', txId, writes })
@@ -156,6 +156,31 @@ t.test('an answer to a load or scan that is not in flight, or for other keys, is
   t.throws(() => step({ type: 'scanned', id: 99, entries: [], more: false }), { name: 'InvariantViolation' })
   const load = only(loads(read(1, 'a')))
   t.throws(() => step({ type: 'loaded', id: load.id, entries: [['b', null]] }), { name: 'InvariantViolation' })
+})
+
+t.test('a cache started with the whole replica loads nothing (a key it lacks is absent) until its first eviction', async (t) => {
+  // A budget for one entry of this size: a fits, and b, once committed, is one too many.
+  const budget = entryBytes('a', entry('v', 1)) * 2 - 1
+  const { prepare, read, persisted, step, m } = setup({ entries: [['a', entry('v', 1)]], complete: true }, budget)
+  t.match(m.status().cache, { complete: true })
+  const e = prepare('1.1', [{ key: 'b', value: 'w', ifAbsent: true }])
+  t.same(loads(e), [], 'b is known absent without a read')
+  t.match(persists(e), [{ kind: 'prepare', ops: [{ value: { versions: { b: 1 } } }] }])
+  t.match(sent(persisted(e)), [{ type: 'vote', yes: true }])
+  t.same(loads(read(1, 'a')), [], 'a is in memory')
+  t.same(loads(read(2, 'zz')), [], 'so is the absence of any other key')
+  t.match(m.status().cache, { complete: true })
+  persisted(step({ type: 'message', msg: { type: 'commit', txId: '1.1' } }))
+  // a and b are over the budget: a, the least recently used, goes, and with it the whole replica.
+  t.match(m.status().cache, { complete: false })
+  t.same(only(loads(read(3, 'a'))).keys, ['a'], 'an evicted key is read from the store again')
+  t.same(only(loads(read(4, 'never'))).keys, ['never'], 'and so is a key never seen: it may be one of those evicted')
+})
+
+t.test('a start that read only the floors is not complete: every other key is loaded', async (t) => {
+  const { read, m } = setup({ entries: [] })
+  t.match(m.status().cache, { complete: false })
+  t.same(only(loads(read(1, 'a'))).keys, ['a'])
 })
 
 t.test('without a cache the machine never loads: the whole replica is in memory', async (t) => {

@@ -165,3 +165,16 @@ t.test('point reads do not make LevelDB compact: a young table that every read p
   await new Promise((resolve) => setTimeout(resolve, 1000))
   t.same(store.tablesPerLevel(), before, `no table moved: ${JSON.stringify(store.tablesPerLevel())}`)
 })
+
+t.test('approximateBytes: LevelDB\'s estimate of what its tables hold under a prefix; a prefix it cannot bound is a bug', async (t) => {
+  const { store } = await openStore(t)
+  await store.write(Array.from({ length: 2000 }, (_, i) => ({ type: 'put' as const, key: `a/${String(i).padStart(5, '0')}`, value: 'x'.repeat(100) })), true)
+  t.equal(await store.approximateBytes('a/'), 0, 'still in the memtable: no table holds it yet')
+  await store.close()
+  await store.open()
+  const a = await store.approximateBytes('a/')
+  t.ok(a > 10_000, `once in a table: ${a} bytes (compressed)`)
+  t.equal(await store.approximateBytes('b/'), 0, 'nothing under another prefix')
+  await t.rejects(store.approximateBytes(''), { name: 'InvariantViolation' })
+  await t.rejects(store.approximateBytes('é'), { name: 'InvariantViolation' })
+})
