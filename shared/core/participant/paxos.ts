@@ -89,14 +89,44 @@ export class ParticipantPaxos {
     return (this.host.state.acceptors.get(txId)?.promised ?? 0) > 0
   }
 
-  /** The PREPARED record is durable: propose `prepared` to the other acceptors, and wait so long before leading a recovery. */
+  /**
+   * The PREPARED record is durable: propose `prepared` to as many other
+   * acceptors as the instance needs besides this one (F of them, the next in
+   * ring order), and wait so long before leading a recovery. Thrifty, as
+   * Mencius and EPaxos are: the others would only add synced writes and
+   * messages that nobody waits for. If those F do not answer, the recovery
+   * timer widens the proposal to every acceptor (widenOwnVote), and the
+   * coordinator's vote timer leads a ballot as before.
+   */
   proposeOwnVote(txn: PreparedTxn): void {
+    this.proposeOwnVoteTo(txn.txId, this.thriftyAcceptors())
+    this.armRecovery(txn.txId)
+  }
+
+  /** The F acceptors after this one in ring order: with its own acceptance, F + 1 choose. */
+  private thriftyAcceptors(): string[] {
+    const others = this.quorum - 1
+    const at = this.participants.indexOf(this.me)
+    return Array.from({ length: others }, (_, i) => this.participants[(at + 1 + i) % this.participants.length]!)
+  }
+
+  private proposeOwnVoteTo(txId: string, acceptors: readonly string[]): void {
     const values = keyedObject<'prepared'>()
     values[this.me] = 'prepared'
-    for (const p of this.participants) {
-      if (p !== this.me) this.host.emit({ type: 'sendPeer', to: p, msg: { type: 'phase2a', txId: txn.txId, ballot: 0, values } })
-    }
-    this.armRecovery(txn.txId)
+    for (const p of acceptors) this.host.emit({ type: 'sendPeer', to: p, msg: { type: 'phase2a', txId, ballot: 0, values } })
+  }
+
+  /**
+   * Still in doubt at the recovery timer, with ballot 0 not promised away: the
+   * thrifty acceptors may be down or cut off, so every other acceptor now
+   * gets the ballot-0 proposal too (a repeat is harmless: an acceptor
+   * accepts the same ballot and value again, or refuses a ballot it has
+   * promised away).
+   */
+  private widenOwnVote(txId: string): void {
+    if (this.host.state.acceptors.get(txId)?.accepted[this.me]?.ballot !== 0 || this.promisedAway(txId)) return
+    const thrifty = this.thriftyAcceptors()
+    this.proposeOwnVoteTo(txId, this.participants.filter((p) => p !== this.me && !thrifty.includes(p)))
   }
 
   /**
@@ -334,6 +364,7 @@ export class ParticipantPaxos {
     const s = this.host.state
     const txn = s.prepared.get(txId)
     if (txn?.phase !== 'prepared') return
+    if (!s.leading.has(txId)) this.widenOwnVote(txId)
     const base = this.recoveryBaseMs
     if (this.coordinatorConnected(txId) && this.host.now - txn.preparedAt < 4 * base) {
       // Its coordinator is there to lead (it starts a ballot for a transaction it does not know): ask it.

@@ -28,14 +28,32 @@ t.test('under 2PC a Paxos message is logged and ignored', async (t) => {
   t.match(msg({ type: 'phase1a', txId: '1.1', ballot: 5 }), [{ type: 'log', level: 'warn', msg: 'phase1a message under 2PC; ignored', txId: '1.1' }])
 })
 
-t.test('YES: the PREPARED record and its own ballot-0 acceptance in one synced batch, then the vote and a 2a to each other acceptor', async (t) => {
+t.test('YES: the PREPARED record and its own ballot-0 acceptance in one synced batch, then the vote and a 2a to the next acceptor in ring order (F = 1)', async (t) => {
   const { msg, complete } = setup(paxos)
   const e = msg({ type: 'prepare', txId: '1.1', writes })
   t.match(e, [{ type: 'persist', kind: 'prepare', sync: true, ops: [{ key: 'prep/1.1' }, { key: 'acc/1.1', value: { promised: 0, accepted: { p2: { ballot: 0, value: 'prepared' } } } }] }])
   const after = complete(e)
   t.match(toCoordinator(after), [{ type: 'vote', yes: true }])
-  t.same(peers(after).map((p) => [p.to, p.msg]), [['p1', { type: 'phase2a', txId: '1.1', ballot: 0, values: { p2: 'prepared' } }], ['p3', { type: 'phase2a', txId: '1.1', ballot: 0, values: { p2: 'prepared' } }]])
+  t.same(peers(after).map((p) => [p.to, p.msg]), [['p3', { type: 'phase2a', txId: '1.1', ballot: 0, values: { p2: 'prepared' } }]], 'with its own, F + 1 = 2 acceptances choose: p1 would only add a synced write')
   t.match(recoverTimers(after), [{ afterMs: 300 + 100 }], 'p2 waits a third of the base longer than p1')
+})
+
+t.test('thrifty 2a: the ring wraps, and with 5 participants (F = 2) two acceptors get it', async (t) => {
+  const { msg, complete } = setup({ ...paxos, name: 'p3' })
+  t.same(peers(complete(msg({ type: 'prepare', txId: '1.1', writes }))).map((p) => p.to), ['p1'])
+  const five = setup({ ...paxos, name: 'p4', participants: ['p1', 'p2', 'p3', 'p4', 'p5'] })
+  t.same(peers(five.complete(five.msg({ type: 'prepare', txId: '1.1', writes }))).map((p) => p.to), ['p5', 'p1'])
+})
+
+t.test('still in doubt at the recovery timer: the ballot-0 proposal widens to every other acceptor, unless ballot 0 was promised away', async (t) => {
+  const { msg, complete, step } = setup(paxos)
+  complete(msg({ type: 'prepare', txId: '1.1', writes }))
+  step({ type: 'connected' })
+  const widened = step({ type: 'timer', timer: { kind: 'recover', txId: '1.1' } })
+  t.same(peers(widened).map((p) => [p.to, p.msg]), [['p1', { type: 'phase2a', txId: '1.1', ballot: 0, values: { p2: 'prepared' } }]], 'p3 may be down or cut off: p1 now gets it too')
+  t.match(toCoordinator(widened), [{ type: 'query', txId: '1.1' }], 'and the coordinator is asked, as before')
+  complete(msg({ type: 'phase1a', txId: '1.1', ballot: 7 }))
+  t.same(peers(step({ type: 'timer', timer: { kind: 'recover', txId: '1.1' } })), [], 'ballot 0 promised away: nothing to widen')
 })
 
 t.test('NO is made durable before it leaves, and a PREPARE that arrives after a recovery began is refused', async (t) => {
