@@ -363,13 +363,17 @@ export class ParticipantMachine {
   /**
    * A key's version as the next transaction must see it (0: absent): a committed
    * transaction whose apply is still being written hands its lock on at once
-   * (see onPrepare), so its version counts. The new PREPARED record goes to the
-   * store after that apply and is never durable before it.
+   * (see onPrepare), so its version counts, unless it deletes the key: the key
+   * is then absent, and a write after it counts on from the floor that delete
+   * raised (the swarm found replicas disagreeing there: one that saw the
+   * delete applied gave floor + 1, one that saw it being written gave the
+   * deleted version + 1). The new PREPARED record goes to the store after that
+   * apply and is never durable before it.
    */
   private versionOf(key: string): number {
     const holder = this.state.locks.get(key)
     const applying = holder === undefined ? undefined : this.state.prepared.get(holder)
-    if (applying?.phase === 'applying') return applying.versions.get(key)!
+    if (applying?.phase === 'applying') return deletesLast(applying.writes, key) ? 0 : applying.versions.get(key)!
     this.assertCached(key)
     return this.state.kv.get(key)?.version ?? 0
   }
@@ -819,4 +823,10 @@ function recoveryOf(state: ParticipantState, txId: string, { name, participants,
   if (leading) return { leader: name, ballot: leading.ballot, phase: leading.phase, rounds: leading.rounds }
   const promised = state.acceptors.get(txId)?.promised ?? 0
   return promised > 0 ? { leader: ballotOwner({ coordinators: coordinators ?? [COORDINATOR_NODE], participants }, promised)!, ballot: promised } : undefined
+}
+
+/** Whether the last of `writes` to `key` deletes it (a transaction may write a key more than once: the last write is what it leaves). */
+function deletesLast(writes: readonly Write[], key: string): boolean {
+  const last = writes.findLast((w) => w.key === key)
+  return last !== undefined && isDelete(last)
 }

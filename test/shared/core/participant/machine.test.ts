@@ -105,6 +105,22 @@ t.test('a committed transaction still writing its apply hands its lock on: the n
   t.equal(record, undefined, 'aborted while logging: nothing to write yet')
 })
 
+t.test('a delete still writing its apply hands its lock on as absent: the next write counts on from the floor it raised, as after the apply', async (t) => {
+  // The swarm (Paxos Commit, seed 3758) found replicas disagreeing: one that had applied the delete gave the
+  // re-created key floor + 1, one that saw the apply still being written gave the deleted version + 1.
+  const versionsFor = (whileApplying: boolean) => {
+    const { prepared, prepare, msg, step, m } = setup({ entries: [['a', { value: 'old', version: 3 }]] })
+    prepared('1.1', [{ key: 'a', delete: true }])
+    const [apply] = persists(msg({ type: 'commit', txId: '1.1' }))
+    if (!whileApplying) step({ type: 'persisted', token: apply!.token })
+    t.match(sent(prepare('1.2', [{ key: 'a', value: 'again', ifAbsent: true }])), [], `${whileApplying ? 'while' : 'after'} the delete is written: the key is absent`)
+    return { versions: m.state.prepared.get('1.2')?.versions, floors: m.state.prepared.get('1.2')?.floors }
+  }
+  const after = versionsFor(false)
+  t.same(versionsFor(true), after, 'the same versions and floors either way')
+  t.same(after.versions, new Map([['a', 5]]), 'deleted at 4, the floor is 4: the new life starts at 5')
+})
+
 t.test('a handed-on lock goes back to the committed holder if the new one aborts first', async (t) => {
   const { prepared, prepare, msg, step, m } = setup({ entries: [['a', { value: 'old', version: 3 }]] })
   prepared('1.1', [{ key: 'a', value: 'x' }])
