@@ -8,20 +8,24 @@ import { median } from './lib/stats.ts'
 import { LocalCluster, repoRoot } from './lib/local-cluster.ts'
 import { parseMarks, timeline, type Window } from './lib/timeline.ts'
 
-const usage = `npm run bench:path -- [--txns N] [--warmup N] [--participants N] [--out DIR] [--keep]
+const usage = `npm run bench:path -- [--txns N] [--warmup N] [--participants N] [--protocols 2pc[,paxos-commit]] [--out DIR] [--keep]
 Where a transaction's time goes at concurrency 1, which a CPU profile cannot
 show (the nodes mostly wait: for a sync, a peer, a core). Starts a local
 cluster with timeline marks on (TXN_MARKS), sends --txns sequential
 single-key transactions after --warmup unmeasured ones, and prints the median
 time of every mark (request handled, frame sent and received, batch written
 and synced, reply) since the client sent the request, next to the machine's
-floor. Writes JSON to --out (bench-results/); --keep keeps the raw marks.`
+floor. --protocols 2pc,paxos-commit runs one cluster per protocol, one after
+the other, and prints each one's timeline (Paxos Commit's peer frames, 2a and
+2b, show as the participants' sends and receives). Writes JSON to --out
+(bench-results/); --keep keeps the raw marks.`
 
 const { values } = parseArgs({
   options: {
     txns: { type: 'string', default: '1000' },
     warmup: { type: 'string', default: '500' },
     participants: { type: 'string', default: '3' },
+    protocols: { type: 'string', default: '2pc' },
     out: { type: 'string', default: join(repoRoot, 'bench-results') },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -32,40 +36,52 @@ if (values.help) {
   process.exit(0)
 }
 
+type Protocol = '2pc' | 'paxos-commit'
+
+const protocols = values.protocols.split(',').map((p): Protocol => {
+  if (p !== '2pc' && p !== 'paxos-commit') throw new Error(`--protocols: "${p}" is neither 2pc nor paxos-commit`)
+  return p
+})
+
 async function main(): Promise<void> {
   const participants = Number(values.participants)
   const txns = Number(values.txns)
   process.stderr.write('measuring the floor…\n')
   const floor = await measureFloor()
-  const dataRoot = mkdtempSync(join(tmpdir(), 'txn-path-'))
-  const windows: Window[] = []
-  let rows: ReturnType<typeof timeline>
-  // The data directory goes whatever happens (a cluster that fails to start included), unless --keep asks for the marks.
-  try {
-    rows = await runAndRead(dataRoot, participants, txns, windows)
-  } finally {
-    if (values.keep) console.log(`marks kept in ${dataRoot} (<node>.marks)`)
-    else rmSync(dataRoot, { recursive: true, force: true })
-  }
-
-  const p50 = median(windows.map((w) => Number(w.end - w.start) / 1e6))
   console.log(`floor: sync put ${floor.syncPutMs.toFixed(3)} ms, 3 at once on 3 databases ${floor.threeConcurrentSyncPutsMs.toFixed(3)} ms, ws RTT ${floor.wsRttMs.toFixed(3)} ms`)
-  console.log(`client p50 ${p50.toFixed(3)} ms over ${txns} sequential transactions; median time of each mark since the client sent the request:`)
-  console.table(rows.map((r) => ({ 'at ms': r.atMs.toFixed(3), who: r.who, what: r.what, seen: r.seen })))
+  const runs: { protocol: Protocol; clientP50Ms: number; rows: ReturnType<typeof timeline> }[] = []
+  for (const protocol of protocols) {
+    const dataRoot = mkdtempSync(join(tmpdir(), 'txn-path-'))
+    const windows: Window[] = []
+    let rows: ReturnType<typeof timeline>
+    // The data directory goes whatever happens (a cluster that fails to start included), unless --keep asks for the marks.
+    try {
+      rows = await runAndRead(dataRoot, participants, txns, protocol, windows)
+    } finally {
+      if (values.keep) console.log(`${protocol}: marks kept in ${dataRoot} (<node>.marks)`)
+      else rmSync(dataRoot, { recursive: true, force: true })
+    }
+    const p50 = median(windows.map((w) => Number(w.end - w.start) / 1e6))
+    console.log(`${protocol}: client p50 ${p50.toFixed(3)} ms over ${txns} sequential transactions; median time of each mark since the client sent the request:`)
+    console.table(rows.map((r) => ({ 'at ms': r.atMs.toFixed(3), who: r.who, what: r.what, seen: r.seen })))
+    runs.push({ protocol, clientP50Ms: p50, rows })
+  }
   mkdirSync(values.out, { recursive: true })
   const file = join(values.out, `path-${Date.now()}.json`)
-  writeFileSync(file, JSON.stringify({ machine: { date: new Date().toISOString(), node: process.version }, floor, participants, txns, clientP50Ms: p50, rows }, null, 2))
+  // One protocol keeps the report's shape of before (clientP50Ms and rows at the top); several add `runs`.
+  const first = runs[0]!
+  writeFileSync(file, JSON.stringify({ machine: { date: new Date().toISOString(), node: process.version }, floor, participants, txns, protocol: first.protocol, clientP50Ms: first.clientP50Ms, rows: first.rows, ...(runs.length > 1 ? { runs } : {}) }, null, 2))
   console.log(`results: ${file}`)
 }
 
 /** Runs the cluster with marks on, fills `windows` with the client's view, and returns the timeline of the nodes' marks. */
-async function runAndRead(dataRoot: string, participants: number, txns: number, windows: Window[]): Promise<ReturnType<typeof timeline>> {
+async function runAndRead(dataRoot: string, participants: number, txns: number, protocol: Protocol, windows: Window[]): Promise<ReturnType<typeof timeline>> {
   const names = ['coordinator', ...Array.from({ length: participants }, (_, i) => `p${i + 1}`)]
   const marksFile = (name: string): string => join(dataRoot, `${name}.marks`)
   const cluster = await LocalCluster.create({
     dataRoot,
     participants,
-    env: { LOG_LEVEL: 'warn' },
+    env: { LOG_LEVEL: 'warn', COMMIT_PROTOCOL: protocol },
     nodeEnv: Object.fromEntries(names.map((n) => [n, { TXN_MARKS: marksFile(n) }])),
   })
   try {

@@ -64,29 +64,45 @@ t.test('--preload: each cluster on the small data set and on bulk-loaded replica
   }
 })
 
-t.test('the critical-path timeline runs end to end: every hop of a transaction is marked (a smoke run, nothing timed)', async (t) => {
+t.test('the critical-path timeline runs end to end for both protocols: every hop of a transaction is marked (a smoke run, nothing timed)', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'txn-path-smoke-'))
   t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
-  const run = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'critical-path.ts'), '--txns', '30', '--warmup', '10', '--out', out], { encoding: 'utf8', timeout: 180000 })
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'critical-path.ts'), '--txns', '30', '--warmup', '10', '--protocols', '2pc,paxos-commit', '--out', out], { encoding: 'utf8', timeout: 240000 })
   t.equal(run.status, 0, run.stderr)
-  t.match(run.stdout, /client p50 [\d.]+ ms over 30 sequential transactions/)
+  t.match(run.stdout, /2pc: client p50 [\d.]+ ms over 30 sequential transactions/)
+  t.match(run.stdout, /paxos-commit: client p50 [\d.]+ ms over 30 sequential transactions/)
   const [file] = readdirSync(out)
-  const report = JSON.parse(readFileSync(join(out, file!), 'utf8')) as { rows: { who: string; what: string; atMs: number }[] }
-  const row = (who: string, what: RegExp): { atMs: number } | undefined => report.rows.find((r) => r.who === who && what.test(r.what))
+  type Rows = { who: string; what: string; atMs: number }[]
+  const report = JSON.parse(readFileSync(join(out, file!), 'utf8')) as { protocol: string; rows: Rows; runs: { protocol: string; rows: Rows }[] }
+  t.equal(report.protocol, '2pc', 'the first protocol keeps the report\'s top-level rows')
+  t.same(report.runs.map((r) => r.protocol), ['2pc', 'paxos-commit'])
+  const inOrder = (rows: Rows, hops: [string, RegExp][], name: string): void => {
+    const found = hops.map(([who, what]) => rows.find((r) => r.who === who && what.test(r.what)))
+    t.ok(found.every((h) => h !== undefined), `${name}: ${JSON.stringify(rows.map((r) => `${r.who}: ${r.what}`))}`)
+    const times = found.map((h) => h!.atMs)
+    t.same(times, [...times].sort((a, b) => a - b), `${name}: each hop after the one before`)
+  }
   // The protocol's order, whatever the timings: prepare out, each participant's sync, votes in, the decision's sync, the reply.
   // A participant's synced writes are left out: its first one in a transaction's window may be the previous
   // transaction's apply, lingering (APPLY_LINGER_MS), and medians of separate labels need not keep that order.
   // Its vote stands for its PREPARED record's sync, which the vote always follows.
-  const hops = [
-    row('coordinator', /^http request$/),
-    row('coordinator', /^send prepare$/),
-    row('participant 3rd', /^recv prepare$/),
-    row('participant 3rd', /^send (ack\+)?vote$/),
-    row('coordinator', /^write sync$/),
-    row('coordinator', /^http reply$/),
-    row('client', /^answer read$/),
-  ]
-  t.ok(hops.every((h) => h !== undefined), JSON.stringify(report.rows.map((r) => `${r.who}: ${r.what}`)))
-  const times = hops.map((h) => h!.atMs)
-  t.same(times, [...times].sort((a, b) => a - b), 'each hop after the one before')
+  inOrder(report.runs[0]!.rows, [
+    ['coordinator', /^http request$/],
+    ['coordinator', /^send prepare$/],
+    ['participant 3rd', /^recv prepare$/],
+    ['participant 3rd', /^send (ack\+)?vote$/],
+    ['coordinator', /^write sync$/],
+    ['coordinator', /^http reply$/],
+    ['client', /^answer read$/],
+  ], '2pc')
+  // Paxos Commit: a participant's 2a after its PREPARE, an acceptor's 2a in and 2b out, the coordinator's 2b in, the reply.
+  inOrder(report.runs[1]!.rows, [
+    ['coordinator', /^http request$/],
+    ['coordinator', /^send prepare$/],
+    ['participant 1st', /^recv prepare$/],
+    ['participant 1st', /^send (.*\+)?phase2a(\+.*)?$/],
+    ['coordinator', /^recv (.*\+)?phase2b(\+.*)?$/],
+    ['coordinator', /^http reply$/],
+    ['client', /^answer read$/],
+  ], 'paxos-commit')
 })
