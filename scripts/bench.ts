@@ -10,8 +10,9 @@ import { installedPostgresVersion, POSTGRES_MISSING, PostgresPeer, type PeerWrit
 import { RssSampler, rssGrowth, rssMb, type RssGrowth, type RssSeries } from './lib/rss-sampler.ts'
 import { memoryLimit, memoryLimitUnavailable, type MemoryLimit } from './lib/memory-cgroup.ts'
 import { preloadKey, preloadReplicas, type Preloaded } from './lib/preload.ts'
+import { medianOfRounds, type RoundFigures } from './lib/rounds.ts'
 
-const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--peer postgres] [--trace-txns N[,M]] [--preload N] [--memory-limit MB] [--out DIR]
+const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--rounds N] [--peer postgres] [--trace-txns N[,M]] [--preload N] [--memory-limit MB] [--out DIR]
 Measures the machine's floor (synced LevelDB put, synced batch of 64,
 WebSocket round trip, a do-nothing fastify route), then drives a local
 cluster (separate processes, LevelDB on disk) over HTTP at each concurrency
@@ -50,6 +51,12 @@ so the pages it reads count in VmRSS as page cache the kernel may drop.
 hard limit (as a container's limit would; cgroup v1, needs root) and
 reports the group's peak charge, how often the limit made the kernel
 reclaim, and any process it killed.
+--rounds N (1) measures everything N times, round after round (our clusters,
+then the peer, in each round), and reports for each row the median of the
+rounds' commits/s, p50 and p99, each taken on its own; the other figures are
+those of the round with the median commits/s, and the JSON lists every
+round's figures. Ratios (ours ÷ PostgreSQL, Paxos ÷ 2PC) are then ratios of
+medians: this machine's speed drifts by up to 2× within an hour.
 Writes JSON and a table to --out (bench-results/).`
 
 const { values } = parseArgs({
@@ -61,6 +68,7 @@ const { values } = parseArgs({
     keys: { type: 'string', default: '1,4' },
     'key-space': { type: 'string', default: '256' },
     warmup: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '1' },
     peer: { type: 'string' },
     'trace-txns': { type: 'string' },
     preload: { type: 'string' },
@@ -82,6 +90,8 @@ const protocols = values.protocols.split(',').map((p): Protocol => {
   return p
 })
 const keyCounts = values.keys.split(',').map(Number)
+const rounds = Number(values.rounds)
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: "${values.rounds}" is not a count of rounds (1 or more)`)
 if (values.peer !== undefined && values.peer !== 'postgres') throw new Error(`--peer: "${values.peer}" is not postgres`)
 // Said before minutes of measuring, not after: the peer cannot run without PostgreSQL, and the bench does not install it.
 if (values.peer === 'postgres' && installedPostgresVersion() === undefined) {
@@ -319,6 +329,13 @@ function versusPeer(ours: LevelReport, peer: PeerReport | undefined): { throughp
   return { throughput: ours.committedPerS / theirs.committedPerS, p50: ours.p50Ms / theirs.p50Ms }
 }
 
+/** A Paxos Commit row's commits/s ÷ 2PC's at the same participants, trace, data set, keys and concurrency (issue 17's c=128 target); null for 2PC's own rows. */
+function versusTwoPc(r: LevelReport, all: LevelReport[]): number | null {
+  if (r.protocol !== 'paxos-commit') return null
+  const base = all.find((b) => b.protocol === '2pc' && b.participants === r.participants && b.traceTxns === r.traceTxns && b.preloaded === r.preloaded && b.keysPerTxn === r.keysPerTxn && b.concurrency === r.concurrency)
+  return base === undefined ? null : r.committedPerS / base.committedPerS
+}
+
 /**
  * With --trace-txns A,B: a row of A against B's row at the same protocol, participants, keys and
  * concurrency (the cost of tracing when B is 0); null for B's own rows and without two settings.
@@ -346,9 +363,10 @@ function memoryLimitCell(r: LevelReport): string {
 }
 
 /** The columns every load's row has, ours and the peer's alike. */
-function loadColumns(r: LoadResult): Record<string, string | number> {
+function loadColumns(r: LoadResult & { rounds?: RoundFigures[] }): Record<string, string | number> {
   return {
     'commits/s': Math.round(r.committedPerS),
+    ...(rounds > 1 && { 'commits/s by round': (r.rounds ?? []).map((x) => Math.round(x.committedPerS)).join(' ') }),
     'abort %': (100 * r.abortRate).toFixed(1),
     errors: r.errors,
     'p50 ms': r.p50Ms.toFixed(2),
@@ -374,20 +392,27 @@ async function main(): Promise<void> {
   const floor: Floor = await measureFloor()
   const { rttMs: trivialRttMs, ceiling: trivial } = await trivialRoute(Math.max(...levels))
   const criticalPathMs = 2 * floor.syncPutMs + 2 * floor.wsRttMs + trivialRttMs
-  const results: LevelReport[] = []
-  for (const protocol of protocols) {
-    for (const participants of participantCounts) {
-      for (const traceTxns of traceSettings) {
-        results.push(...(await benchCluster(participants, protocol, traceTxns)))
-        if (preload > 0) results.push(...(await benchCluster(participants, protocol, traceTxns, preload)))
+  const measured: LevelReport[] = []
+  const peerRounds: PeerReport[] = []
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) process.stderr.write(`round ${round} of ${rounds}\n`)
+    for (const protocol of protocols) {
+      for (const participants of participantCounts) {
+        for (const traceTxns of traceSettings) {
+          measured.push(...(await benchCluster(participants, protocol, traceTxns)))
+          if (preload > 0) measured.push(...(await benchCluster(participants, protocol, traceTxns, preload)))
+        }
       }
     }
+    // After our clusters, so that neither side's processes share the CPU with the other's measurement.
+    if (values.peer === 'postgres') peerRounds.push(await benchPostgres())
   }
-  // After our clusters, so that neither side's processes share the CPU with the other's measurement.
-  const peer = values.peer === 'postgres' ? await benchPostgres() : undefined
+  const results = medianOfRounds(measured, (r) => [r.protocol, r.participants, r.traceTxns, r.preloaded, r.keysPerTxn, r.concurrency].join('/'))
+  const peer: PeerReport | undefined = peerRounds[0] && { ...peerRounds[0], results: medianOfRounds(peerRounds.flatMap((p) => p.results), (r) => `${r.keysPerTxn}/${r.concurrency}`) }
   const c1 = results.find((r) => r.protocol === protocols[0] && r.concurrency === 1 && r.participants === 3 && r.keysPerTxn === 1 && r.traceTxns === traceSettings[0])
   const summary = {
     machine: { cpus: (await import('node:os')).cpus().length, node: process.version, date: new Date().toISOString() },
+    rounds,
     floor: { ...floor, trivialRouteReqPerS: trivial.requestsPerS, trivialRouteRttMs: trivialRttMs, criticalPathMs },
     results: results.map((r) => ({
       ...r,
@@ -397,6 +422,7 @@ async function main(): Promise<void> {
       vsPostgres: versusPeer(r, peer),
       vsTraceBaseline: versusTraceBaseline(r, results),
       vsSmallData: versusSmallData(r, results),
+      vsTwoPc: versusTwoPc(r, results),
     })),
     peer: peer ?? null,
   }
@@ -414,6 +440,7 @@ async function main(): Promise<void> {
     ...loadColumns(r),
     'p50/critical': r.p50VsCriticalPath.toFixed(2),
     'vs trivial': r.throughputVsTrivialRoute.toFixed(3),
+    ...(protocols.length > 1 && { 'paxos÷2pc commits/s': r.vsTwoPc?.toFixed(2) ?? '' }),
     'fsync/commit (max node)': Math.max(...Object.values(r.fsyncsPerCommit)).toFixed(3),
     'peak RSS MB (max; anon)': `${Math.max(...Object.values(r.peakRssMb)).toFixed(0)}; ${Math.max(...Object.values(r.peakAnonMb)).toFixed(0)}`,
     ...(memoryLimitMb !== undefined && { 'cgroup peak MB (max), reclaims, kills': memoryLimitCell(r) }),
