@@ -22,12 +22,13 @@ const MIN_ENTRY_BYTES = entryBytes('', { value: '', version: 0 })
  */
 export async function recoverReplica(store: Store, cache?: CacheStart): Promise<ParticipantRecovery> {
   if (cache === undefined) return planParticipantRecovery(await store.scan(''))
-  const parts = await Promise.all(cachedStartPrefixes.map((prefix) => store.scan(prefix)))
+  const whole = await readWholeReplica(store, cache)
+  // The floors are entries too: read whole, the replica holds them already.
+  const prefixes = whole === undefined ? cachedStartPrefixes : cachedStartPrefixes.filter((prefix) => !prefix.startsWith(recordPrefix.entry))
+  const parts = await Promise.all(prefixes.map((prefix) => store.scan(prefix)))
   // A coordinator's directory given by mistake: its first record fails as every record does in a whole scan.
   const foreign = await Promise.all([recordPrefix.decision, recordPrefix.epoch].map((prefix) => store.scan(prefix, 1)))
-  const whole = await readWholeReplica(store, cache)
-  // The floors are entries too: the whole replica holds them again.
-  const records = whole === undefined ? parts.flat() : [...parts.flat().filter(([key]) => !key.startsWith(recordPrefix.entry)), ...whole]
+  const records = [...parts.flat(), ...(whole ?? [])]
   return cachedStart(planParticipantRecovery([...records, ...foreign.flat()]), cache.maxBytes, whole !== undefined)
 }
 

@@ -119,14 +119,17 @@ export class ParticipantPaxos {
   /**
    * Still in doubt at the recovery timer, with ballot 0 not promised away: the
    * thrifty acceptors may be down or cut off, so every other acceptor now
-   * gets the ballot-0 proposal too (a repeat is harmless: an acceptor
-   * accepts the same ballot and value again, or refuses a ballot it has
-   * promised away).
+   * gets the ballot-0 proposal too. Once: each acceptor would write and sync
+   * its acceptance again at every firing, and if these proposals are lost
+   * too, the recovery ballots that follow (this node's, the coordinator's)
+   * finish the transaction. A restart, which recovers the transaction
+   * without the mark, widens once more.
    */
-  private widenOwnVote(txId: string): void {
-    if (this.host.state.acceptors.get(txId)?.accepted[this.me]?.ballot !== 0 || this.promisedAway(txId)) return
+  private widenOwnVote(txn: PreparedTxn): void {
+    if (txn.widened === true || this.host.state.acceptors.get(txn.txId)?.accepted[this.me]?.ballot !== 0 || this.promisedAway(txn.txId)) return
+    txn.widened = true
     const thrifty = this.thriftyAcceptors()
-    this.proposeOwnVoteTo(txId, this.participants.filter((p) => p !== this.me && !thrifty.includes(p)))
+    this.proposeOwnVoteTo(txn.txId, this.participants.filter((p) => p !== this.me && !thrifty.includes(p)))
   }
 
   /**
@@ -364,7 +367,7 @@ export class ParticipantPaxos {
     const s = this.host.state
     const txn = s.prepared.get(txId)
     if (txn?.phase !== 'prepared') return
-    if (!s.leading.has(txId)) this.widenOwnVote(txId)
+    if (!s.leading.has(txId)) this.widenOwnVote(txn)
     const base = this.recoveryBaseMs
     if (this.coordinatorConnected(txId) && this.host.now - txn.preparedAt < 4 * base) {
       // Its coordinator is there to lead (it starts a ballot for a transaction it does not know): ask it.

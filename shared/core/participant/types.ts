@@ -91,6 +91,8 @@ export interface PreparedTxn {
   handedFrom?: Map<string, string>
   /** Version floor key → the floor once this transaction commits (version-floor.ts); absent when it holds none. */
   floors?: Map<string, number>
+  /** Paxos Commit: its ballot-0 proposal went to every other acceptor (widenOwnVote), once since it was prepared or recovered. */
+  widened?: true
 }
 
 export type ParticipantEvent =

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { entryBytes } from '../../../shared/core/participant/replica-cache.ts'
-import { floorKey } from '../../../shared/core/participant/version-floor.ts'
+import { FLOOR_PREFIX, floorKey } from '../../../shared/core/participant/version-floor.ts'
 import { entryKey, recordPrefix } from '../../../shared/core/record-keys.ts'
 import { LevelStore } from '../../../shared/io/storage/level-store.ts'
 import { recoverReplica } from '../../../services/participant/recovery.ts'
@@ -25,18 +25,33 @@ async function storeWith(t: Test, keys: number): Promise<LevelStore> {
 
 const perEntry = entryBytes('k0', { value: 'v', version: 1 })
 
+/** Records the prefixes the store is asked to scan. */
+function scansOf(store: LevelStore): string[] {
+  const prefixes: string[] = []
+  const scan = store.scan.bind(store)
+  store.scan = async (prefix, limit) => {
+    prefixes.push(prefix)
+    return scan(prefix, limit)
+  }
+  return prefixes
+}
+
 t.test('a replica that fits in the cache is kept whole, and the cache starts complete', async (t) => {
   const store = await storeWith(t, 10)
+  const scanned = scansOf(store)
   const plan = await recoverReplica(store, { maxBytes: 1 << 20, approximateBytes: (prefix) => store.approximateBytes(prefix) })
   t.equal(plan.complete, true)
   t.equal(plan.entries.length, 11, 'ten keys and a floor, the floor once')
+  t.equal(scanned.filter((prefix) => prefix.startsWith(recordPrefix.entry)).length, 1, `the entries are read once, floors included: ${JSON.stringify(scanned)}`)
 })
 
 t.test('a replica over the budget keeps only its floors', async (t) => {
   const store = await storeWith(t, 10)
+  const scanned = scansOf(store)
   const plan = await recoverReplica(store, { maxBytes: perEntry * 5, approximateBytes: async () => 0 })
   t.equal(plan.complete, undefined)
   t.same(plan.entries.map(([key]) => key), [floorKey('k0')])
+  t.ok(scanned.includes(entryKey(FLOOR_PREFIX)), `the floors are scanned on their own: ${JSON.stringify(scanned)}`)
 })
 
 t.test('a replica with more entries than the budget could count is not read to the end', async (t) => {

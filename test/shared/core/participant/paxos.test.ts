@@ -52,8 +52,18 @@ t.test('still in doubt at the recovery timer: the ballot-0 proposal widens to ev
   const widened = step({ type: 'timer', timer: { kind: 'recover', txId: '1.1' } })
   t.same(peers(widened).map((p) => [p.to, p.msg]), [['p1', { type: 'phase2a', txId: '1.1', ballot: 0, values: { p2: 'prepared' } }]], 'p3 may be down or cut off: p1 now gets it too')
   t.match(toCoordinator(widened), [{ type: 'query', txId: '1.1' }], 'and the coordinator is asked, as before')
+  const again = step({ type: 'timer', timer: { kind: 'recover', txId: '1.1' } })
+  t.same(peers(again), [], 'once: p1 would write and sync its acceptance again at every firing')
+  t.match(toCoordinator(again), [{ type: 'query', txId: '1.1' }], 'the coordinator is still asked')
   complete(msg({ type: 'phase1a', txId: '1.1', ballot: 7 }))
   t.same(peers(step({ type: 'timer', timer: { kind: 'recover', txId: '1.1' } })), [], 'ballot 0 promised away: nothing to widen')
+})
+
+t.test('restarted in doubt: the recovered transaction widens once more (what the last incarnation sent may be lost)', async (t) => {
+  const { step } = setup(paxos, { prepared: [{ txId: '1.1', writes, versions: { a: 1 }, preparedAt: 900 }], acceptors: [{ txId: '1.1', promised: 0, accepted: { p2: { ballot: 0, value: 'prepared' } } }] })
+  step({ type: 'connected' })
+  t.same(peers(step({ type: 'timer', timer: { kind: 'recover', txId: '1.1' } })).map((p) => p.to), ['p1'])
+  t.same(peers(step({ type: 'timer', timer: { kind: 'recover', txId: '1.1' } })), [], 'and once only')
 })
 
 t.test('NO is made durable before it leaves, and a PREPARE that arrives after a recovery began is refused', async (t) => {
