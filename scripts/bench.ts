@@ -149,6 +149,20 @@ function cpuSeconds(pid: number | undefined): { user: number; sys: number } {
   return { user: Number(stat[11]) / 100, sys: Number(stat[12]) / 100 }
 }
 
+/** WebSocket messages and frames every node of the cluster has sent so far (its /metrics: txn_link_messages_sent_total, txn_link_frames_sent_total). */
+async function linkTraffic(cluster: LocalCluster): Promise<{ messages: number; frames: number }> {
+  const total = { messages: 0, frames: 0 }
+  for (const name of cluster.nodes.keys()) {
+    const text = await (await fetch(`${cluster.urlOf(name)}/metrics`)).text()
+    for (const line of text.split('\n')) {
+      const value = Number(line.slice(line.lastIndexOf(' ') + 1))
+      if (line.startsWith('txn_link_messages_sent_total{')) total.messages += value
+      else if (line.startsWith('txn_link_frames_sent_total{')) total.frames += value
+    }
+  }
+  return total
+}
+
 async function syncs(cluster: LocalCluster): Promise<Record<string, number>> {
   const out: Record<string, number> = {}
   for (const name of cluster.nodes.keys()) {
@@ -177,6 +191,12 @@ interface LevelReport extends LoadResult {
   traceTxns: number
   participants: number
   keysPerTxn: number
+  /**
+   * WebSocket messages, and frames, all nodes sent per commit (aborts and
+   * status traffic included, so a little above the protocol's count).
+   */
+  messagesPerCommit: number
+  framesPerCommit: number
   fsyncsPerCommit: Record<string, number>
   cpuS: Record<string, number>
   /** CPU per committed transaction, user and kernel, per process. */
@@ -240,6 +260,7 @@ async function benchCluster(participants: number, protocol: Protocol, traceTxns:
     for (const keysPerTxn of keyCounts) {
       for (const concurrency of levels) {
         const before = await syncs(cluster)
+        const trafficBefore = await linkTraffic(cluster)
         const names = [...cluster.nodes.keys()]
         const cpuBefore = Object.fromEntries(names.map((n) => [n, cpuSeconds(cluster.pid(n))]))
         const sampler = new RssSampler(Object.fromEntries(names.map((n) => [n, cluster.pid(n) ?? 0])))
@@ -248,7 +269,9 @@ async function benchCluster(participants: number, protocol: Protocol, traceTxns:
         const rssSeries = sampler.stop()
         const rssGrowthByNode = rssGrowth(rssSeries, warmupS)
         const after = await syncs(cluster)
-        const report: LevelReport = { ...load, protocol, traceTxns, participants, keysPerTxn, fsyncsPerCommit: {}, cpuS: {}, cpuMsPerCommit: {}, peakRssMb: {}, peakAnonMb: {}, memoryLimit: {}, rssGrowth: rssGrowthByNode, rssSeries, preloaded, ...(startup ? { startup } : {}) }
+        const trafficAfter = await linkTraffic(cluster)
+        const perCommit = (n: number): number => (load.committed === 0 ? 0 : n / load.committed)
+        const report: LevelReport = { ...load, protocol, traceTxns, participants, keysPerTxn, messagesPerCommit: perCommit(trafficAfter.messages - trafficBefore.messages), framesPerCommit: perCommit(trafficAfter.frames - trafficBefore.frames), fsyncsPerCommit: {}, cpuS: {}, cpuMsPerCommit: {}, peakRssMb: {}, peakAnonMb: {}, memoryLimit: {}, rssGrowth: rssGrowthByNode, rssSeries, preloaded, ...(startup ? { startup } : {}) }
         for (const name of names) {
           report.fsyncsPerCommit[name] = load.committed === 0 ? 0 : ((after[name] ?? 0) - (before[name] ?? 0)) / load.committed
           const cpu = cpuSeconds(cluster.pid(name))
@@ -356,6 +379,15 @@ function versusSmallData(r: LevelReport, all: LevelReport[]): { throughput: numb
 }
 
 /** The participants' cgroups under --memory-limit: the highest peak charge, and reclaims and kills summed. */
+/** CPU (user + kernel) per commit: the coordinator's, and the busiest participant's. */
+function cpuCell(r: LevelReport): string {
+  const ms = (name: string): number => r.cpuMsPerCommit[name]!.user + r.cpuMsPerCommit[name]!.sys
+  const names = Object.keys(r.cpuMsPerCommit)
+  const coordinators = names.filter((n) => !/^p\d+$/.test(n))
+  const participants = names.filter((n) => /^p\d+$/.test(n))
+  return `${Math.max(...coordinators.map(ms)).toFixed(2)}; ${Math.max(...participants.map(ms)).toFixed(2)}`
+}
+
 function memoryLimitCell(r: LevelReport): string {
   const all = Object.values(r.memoryLimit)
   const sum = (f: (l: (typeof all)[number]) => number): number => all.reduce((a, l) => a + f(l), 0)
@@ -441,6 +473,8 @@ async function main(): Promise<void> {
     'p50/critical': r.p50VsCriticalPath.toFixed(2),
     'vs trivial': r.throughputVsTrivialRoute.toFixed(3),
     ...(protocols.length > 1 && { 'paxos÷2pc commits/s': r.vsTwoPc?.toFixed(2) ?? '' }),
+    'msgs (frames)/commit': `${r.messagesPerCommit.toFixed(1)} (${r.framesPerCommit.toFixed(1)})`,
+    'CPU ms/commit (coord.; max part.)': cpuCell(r),
     'fsync/commit (max node)': Math.max(...Object.values(r.fsyncsPerCommit)).toFixed(3),
     'peak RSS MB (max; anon)': `${Math.max(...Object.values(r.peakRssMb)).toFixed(0)}; ${Math.max(...Object.values(r.peakAnonMb)).toFixed(0)}`,
     ...(memoryLimitMb !== undefined && { 'cgroup peak MB (max), reclaims, kills': memoryLimitCell(r) }),

@@ -24,6 +24,10 @@ t.test('the benchmark runs end to end, in two rounds, and writes its report (a s
     t.equal(r.committedPerS, Math.max(...each.map((x) => x.committedPerS)), 'the median of two: the upper one')
   }
   t.same(report.results.map((r) => typeof r.vsTwoPc), ['object', 'object', 'number', 'number'], 'Paxos Commit rows as a ratio to 2PC\'s (null for 2PC\'s own)')
+  const traffic = report.results.map((r) => [r.messagesPerCommit as number, r.framesPerCommit as number])
+  t.ok(traffic.every(([messages, frames]) => frames! > 0 && messages! >= frames!), `messages and frames per commit, messages coalesced into frames: ${JSON.stringify(traffic)}`)
+  // 2PC: PREPARE, vote, COMMIT, ACK per participant (12 with 3); Paxos Commit adds a 2a and a 2b each (18).
+  t.ok(traffic[0]![0]! >= 11 && traffic[2]![0]! > traffic[0]![0]! + 4, `Paxos Commit sends more messages per commit than 2PC at c=1: ${traffic[2]![0]} against ${traffic[0]![0]}`)
   t.same(report.results.map((r) => [r.protocol, r.concurrency]), [['2pc', 1], ['2pc', 4], ['paxos-commit', 1], ['paxos-commit', 4]], 'both protocols, in one run')
   t.ok(report.results.every((r) => (r.committedPerS as number) > 0), 'each committed')
   t.ok(report.results.every((r) => r.traceTxns === 0 && r.vsTraceBaseline === null), 'tracing off, unless told')

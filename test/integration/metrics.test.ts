@@ -42,6 +42,7 @@ t.test('GET /metrics on every node, in the Prometheus text format: after known t
   t.equal(valueOf(s, 'txn_store_batch_requests_count'), batches, 'every batch is in the batch-size histogram')
   for (const p of cluster.participantNames) {
     t.ok(valueOf(s, 'txn_link_frames_sent_total', { peer: p }) >= 7, `frames sent to ${p}`)
+    t.ok(valueOf(s, 'txn_link_messages_sent_total', { peer: p }) >= valueOf(s, 'txn_link_frames_sent_total', { peer: p }), `messages sent to ${p}, at least one a frame`)
     t.ok(valueOf(s, 'txn_link_bytes_sent_total', { peer: p }) > valueOf(s, 'txn_link_frames_sent_total', { peer: p }), `bytes sent to ${p}`)
     t.ok(valueOf(s, 'txn_link_frames_received_total', { peer: p }) >= 7, `frames received from ${p}`)
   }

@@ -93,7 +93,8 @@ export class NodeMetrics {
 
   private linkMetrics(): void {
     const traffic = linkMeter.snapshot.bind(linkMeter)
-    const per = (field: 'framesSent' | 'bytesSent' | 'framesReceived' | 'bytesReceived' | 'reconnects') => (): [Partial<Record<'peer', string>>, number][] => traffic().map(([peer, t]) => [{ peer }, t[field]])
+    const per = (field: 'messagesSent' | 'framesSent' | 'bytesSent' | 'framesReceived' | 'bytesReceived' | 'reconnects') => (): [Partial<Record<'peer', string>>, number][] => traffic().map(([peer, t]) => [{ peer }, t[field]])
+    this.mirroredCounter('txn_link_messages_sent_total', 'Protocol messages sent, per peer (several may share a frame)', ['peer'], per('messagesSent'))
     this.mirroredCounter('txn_link_frames_sent_total', 'WebSocket frames sent, per peer', ['peer'], per('framesSent'))
     this.mirroredCounter('txn_link_bytes_sent_total', 'WebSocket payload bytes sent, per peer', ['peer'], per('bytesSent'))
     this.mirroredCounter('txn_link_frames_received_total', 'WebSocket frames received, per peer', ['peer'], per('framesReceived'))

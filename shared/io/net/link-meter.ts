@@ -2,6 +2,8 @@ import type { RawData } from 'ws'
 
 /** What went over this node's links with one peer, since the process started. */
 export interface PeerTraffic {
+  /** Protocol messages sent: an outbox coalesces those of one event-loop turn into a frame. */
+  messagesSent: number
   framesSent: number
   bytesSent: number
   framesReceived: number
@@ -21,8 +23,9 @@ export interface PeerTraffic {
 export class LinkMeter {
   private readonly peers = new Map<string, PeerTraffic>()
 
-  sent(peer: string, frames: readonly string[]): void {
+  sent(peer: string, frames: readonly string[], messages: number): void {
     const t = this.of(peer)
+    t.messagesSent += messages
     t.framesSent += frames.length
     for (const frame of frames) t.bytesSent += Buffer.byteLength(frame)
   }
@@ -45,7 +48,7 @@ export class LinkMeter {
   private of(peer: string): PeerTraffic {
     let t = this.peers.get(peer)
     if (t === undefined) {
-      t = { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, reconnects: 0 }
+      t = { messagesSent: 0, framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, reconnects: 0 }
       this.peers.set(peer, t)
     }
     return t

@@ -52,7 +52,7 @@ export class Outbox {
     marks.frame('send', messages)
     const frames = splitFrames(messages, this.options.frameLimits)
     for (const frame of frames) ws.send(frame)
-    if (this.options.peer !== undefined) linkMeter.sent(this.options.peer, frames)
+    if (this.options.peer !== undefined) linkMeter.sent(this.options.peer, frames, messages.length)
     this.framesSent += frames.length
     this.messagesSent += messages.length
     const maxBufferedBytes = this.options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES
