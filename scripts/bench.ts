@@ -10,6 +10,8 @@ import { installedPostgresVersion, POSTGRES_MISSING, PostgresPeer, type PeerWrit
 import { RssSampler, rssGrowth, rssMb, type RssGrowth, type RssSeries } from './lib/rss-sampler.ts'
 import { memoryLimit, memoryLimitUnavailable, type MemoryLimit } from './lib/memory-cgroup.ts'
 import { preloadKey, preloadReplicas, type Preloaded } from './lib/preload.ts'
+import { parsePrometheusText, valueOf } from './lib/prometheus-text.ts'
+import { parseProtocols, type Protocol } from './lib/protocols.ts'
 import { medianOfRounds, type RoundFigures } from './lib/rounds.ts'
 
 const usage = `npm run bench -- [--duration S] [--levels 1,8,32,128] [--participants 3[,5,7]] [--protocols 2pc[,paxos-commit]] [--keys 1,4] [--key-space N] [--warmup S] [--rounds N] [--peer postgres] [--trace-txns N[,M]] [--preload N] [--memory-limit MB] [--out DIR]
@@ -84,11 +86,7 @@ if (values.help) {
 const durationMs = Number(values.duration) * 1000
 const levels = values.levels.split(',').map(Number)
 const participantCounts = values.participants.split(',').map(Number)
-type Protocol = '2pc' | 'paxos-commit'
-const protocols = values.protocols.split(',').map((p): Protocol => {
-  if (p !== '2pc' && p !== 'paxos-commit') throw new Error(`--protocols: "${p}" is neither 2pc nor paxos-commit`)
-  return p
-})
+const protocols = parseProtocols(values.protocols)
 const keyCounts = values.keys.split(',').map(Number)
 const rounds = Number(values.rounds)
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: "${values.rounds}" is not a count of rounds (1 or more)`)
@@ -153,12 +151,9 @@ function cpuSeconds(pid: number | undefined): { user: number; sys: number } {
 async function linkTraffic(cluster: LocalCluster): Promise<{ messages: number; frames: number }> {
   const total = { messages: 0, frames: 0 }
   for (const name of cluster.nodes.keys()) {
-    const text = await (await fetch(`${cluster.urlOf(name)}/metrics`)).text()
-    for (const line of text.split('\n')) {
-      const value = Number(line.slice(line.lastIndexOf(' ') + 1))
-      if (line.startsWith('txn_link_messages_sent_total{')) total.messages += value
-      else if (line.startsWith('txn_link_frames_sent_total{')) total.frames += value
-    }
+    const samples = parsePrometheusText(await (await fetch(`${cluster.urlOf(name)}/metrics`)).text())
+    total.messages += valueOf(samples, 'txn_link_messages_sent_total')
+    total.frames += valueOf(samples, 'txn_link_frames_sent_total')
   }
   return total
 }
@@ -352,33 +347,46 @@ function versusPeer(ours: LevelReport, peer: PeerReport | undefined): { throughp
   return { throughput: ours.committedPerS / theirs.committedPerS, p50: ours.p50Ms / theirs.p50Ms }
 }
 
+/** What names one of our rows: a row per cluster setting and level (and, before medianOfRounds, per round). */
+const ROW_KEY = ['protocol', 'participants', 'traceTxns', 'preloaded', 'keysPerTxn', 'concurrency'] as const
+type RowKey = Pick<LevelReport, (typeof ROW_KEY)[number]>
+
+function rowKey(r: RowKey): string {
+  return ROW_KEY.map((field) => String(r[field])).join('/')
+}
+
+/** The row that differs from r only in `changes` (the same level of another protocol, trace setting or data set). */
+function counterpart(r: LevelReport, all: readonly LevelReport[], changes: Partial<RowKey>): LevelReport | undefined {
+  const key = rowKey({ ...r, ...changes })
+  return all.find((b) => rowKey(b) === key)
+}
+
 /** A Paxos Commit row's commits/s ÷ 2PC's at the same participants, trace, data set, keys and concurrency (issue 17's c=128 target); null for 2PC's own rows. */
 function versusTwoPc(r: LevelReport, all: LevelReport[]): number | null {
   if (r.protocol !== 'paxos-commit') return null
-  const base = all.find((b) => b.protocol === '2pc' && b.participants === r.participants && b.traceTxns === r.traceTxns && b.preloaded === r.preloaded && b.keysPerTxn === r.keysPerTxn && b.concurrency === r.concurrency)
+  const base = counterpart(r, all, { protocol: '2pc' })
   return base === undefined ? null : r.committedPerS / base.committedPerS
 }
 
 /**
- * With --trace-txns A,B: a row of A against B's row at the same protocol, participants, keys and
+ * With --trace-txns A,B: a row of A against B's row at the same protocol, participants, data set, keys and
  * concurrency (the cost of tracing when B is 0); null for B's own rows and without two settings.
  */
 function versusTraceBaseline(r: LevelReport, all: LevelReport[]): { throughput: number; p50: number } | null {
   // The baseline: tracing off (0) when it is among the settings, whichever place it has (the order the clusters run in), else the last.
-  const baseline = traceSettings.includes(0) ? 0 : traceSettings.at(-1)
+  const baseline = traceSettings.includes(0) ? 0 : traceSettings.at(-1)!
   if (traceSettings.length < 2 || r.traceTxns === baseline) return null
-  const base = all.find((b) => b.traceTxns === baseline && b.protocol === r.protocol && b.participants === r.participants && b.keysPerTxn === r.keysPerTxn && b.concurrency === r.concurrency)
+  const base = counterpart(r, all, { traceTxns: baseline })
   return base === undefined ? null : { throughput: r.committedPerS / base.committedPerS, p50: r.p50Ms / base.p50Ms }
 }
 
 /** With --preload: a preloaded row against the small data set's row at the same protocol, trace, participants, keys and level. */
 function versusSmallData(r: LevelReport, all: LevelReport[]): { throughput: number; p50: number } | null {
   if (r.preloaded === 0) return null
-  const small = all.find((b) => b.preloaded === 0 && b.traceTxns === r.traceTxns && b.protocol === r.protocol && b.participants === r.participants && b.keysPerTxn === r.keysPerTxn && b.concurrency === r.concurrency)
+  const small = counterpart(r, all, { preloaded: 0 })
   return small === undefined ? null : { throughput: r.committedPerS / small.committedPerS, p50: r.p50Ms / small.p50Ms }
 }
 
-/** The participants' cgroups under --memory-limit: the highest peak charge, and reclaims and kills summed. */
 /** CPU (user + kernel) per commit: the coordinator's, and the busiest participant's. */
 function cpuCell(r: LevelReport): string {
   const ms = (name: string): number => r.cpuMsPerCommit[name]!.user + r.cpuMsPerCommit[name]!.sys
@@ -388,6 +396,7 @@ function cpuCell(r: LevelReport): string {
   return `${Math.max(...coordinators.map(ms)).toFixed(2)}; ${Math.max(...participants.map(ms)).toFixed(2)}`
 }
 
+/** The participants' cgroups under --memory-limit: the highest peak charge, and reclaims and kills summed. */
 function memoryLimitCell(r: LevelReport): string {
   const all = Object.values(r.memoryLimit)
   const sum = (f: (l: (typeof all)[number]) => number): number => all.reduce((a, l) => a + f(l), 0)
@@ -439,7 +448,7 @@ async function main(): Promise<void> {
     // After our clusters, so that neither side's processes share the CPU with the other's measurement.
     if (values.peer === 'postgres') peerRounds.push(await benchPostgres())
   }
-  const results = medianOfRounds(measured, (r) => [r.protocol, r.participants, r.traceTxns, r.preloaded, r.keysPerTxn, r.concurrency].join('/'))
+  const results = medianOfRounds(measured, rowKey)
   const peer: PeerReport | undefined = peerRounds[0] && { ...peerRounds[0], results: medianOfRounds(peerRounds.flatMap((p) => p.results), (r) => `${r.keysPerTxn}/${r.concurrency}`) }
   const c1 = results.find((r) => r.protocol === protocols[0] && r.concurrency === 1 && r.participants === 3 && r.keysPerTxn === 1 && r.traceTxns === traceSettings[0])
   const summary = {

@@ -6,6 +6,7 @@ import { Pool } from 'undici'
 import { measureFloor } from './lib/bench-floor.ts'
 import { median } from './lib/stats.ts'
 import { LocalCluster, repoRoot } from './lib/local-cluster.ts'
+import { parseProtocols, type Protocol } from './lib/protocols.ts'
 import { parseMarks, timeline, type Window } from './lib/timeline.ts'
 
 const usage = `npm run bench:path -- [--txns N] [--warmup N] [--participants N] [--protocols 2pc[,paxos-commit]] [--out DIR] [--keep]
@@ -36,12 +37,7 @@ if (values.help) {
   process.exit(0)
 }
 
-type Protocol = '2pc' | 'paxos-commit'
-
-const protocols = values.protocols.split(',').map((p): Protocol => {
-  if (p !== '2pc' && p !== 'paxos-commit') throw new Error(`--protocols: "${p}" is neither 2pc nor paxos-commit`)
-  return p
-})
+const protocols = parseProtocols(values.protocols)
 
 async function main(): Promise<void> {
   const participants = Number(values.participants)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { http, startCluster, submit, type LocalCluster } from '../helpers/cluster.ts'
-import { has, parsePrometheusText, valueOf, type Sample } from '../helpers/prometheus-text.ts'
+import { has, parsePrometheusText, valueOf, type Sample } from '../../scripts/lib/prometheus-text.ts'
 import { waitFor } from '../../scripts/lib/local-cluster.ts'
 
 async function scrape(cluster: LocalCluster, node: string): Promise<{ samples: Sample[]; text: string; contentType: string | null }> {
