@@ -94,27 +94,28 @@ t.test('the critical-path timeline runs end to end for both protocols: every hop
     const times = found.map((h) => h!.atMs)
     t.same(times, [...times].sort((a, b) => a - b), `${name}: each hop after the one before`)
   }
-  // The protocol's order, whatever the timings: prepare out, each participant's sync, votes in, the decision's sync, the reply.
-  // A participant's synced writes are left out: its first one in a transaction's window may be the previous
-  // transaction's apply, lingering (APPLY_LINGER_MS), and medians of separate labels need not keep that order.
-  // Its vote stands for its PREPARED record's sync, which the vote always follows.
+  // The protocol's order, whatever the timings. Only hops that follow one another in every transaction and keep
+  // one label in every transaction are compared: medians of marks seen in different subsets of the transactions
+  // need not keep their order. So a participant's synced writes are left out (its first one in a window may be
+  // the previous transaction's apply, lingering: APPLY_LINGER_MS), and so are frames whose label depends on what
+  // rode with them (a vote is `send vote` or `send ack+vote`; a CI run saw the 3rd participant's `send ack+vote`
+  // median before its `recv prepare` median).
   inOrder(report.runs[0]!.rows, [
     ['coordinator', /^http request$/],
     ['coordinator', /^send prepare$/],
     ['participant 3rd', /^recv prepare$/],
-    ['participant 3rd', /^send (ack\+)?vote$/],
     ['coordinator', /^write sync$/],
     ['coordinator', /^http reply$/],
     ['client', /^answer read$/],
   ], '2pc')
-  // Paxos Commit: a participant's 2a after its PREPARE, an acceptor's 2a in and 2b out, the coordinator's 2b in, the reply.
+  // Paxos Commit: a participant's 2a (alone on its link to the next acceptor) after its PREPARE, the reply after it.
   inOrder(report.runs[1]!.rows, [
     ['coordinator', /^http request$/],
     ['coordinator', /^send prepare$/],
     ['participant 1st', /^recv prepare$/],
-    ['participant 1st', /^send (.*\+)?phase2a(\+.*)?$/],
-    ['coordinator', /^recv (.*\+)?phase2b(\+.*)?$/],
+    ['participant 1st', /^send phase2a$/],
     ['coordinator', /^http reply$/],
     ['client', /^answer read$/],
   ], 'paxos-commit')
+  t.ok(report.runs[1]!.rows.some((r) => r.who === 'coordinator' && /^recv (.*\+)?phase2b(\+.*)?$/.test(r.what)), 'the coordinator receives 2bs (not in 2PC)')
 })
